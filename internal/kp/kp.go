@@ -1,0 +1,83 @@
+// Package kp holds the words every layer of Keyport shares: error kinds and
+// the typed error that carries a sentence for the user. It imports nothing of
+// Keyport, so any package may import it.
+package kp
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Kind classifies an expected failure. The HTTP layer maps each kind to a
+// status code in exactly one place; domain code never picks status codes.
+type Kind int
+
+const (
+	// Internal is the zero value: an unexpected failure, shown as "Internal error".
+	Internal Kind = iota
+	Invalid
+	Unauthorized
+	Forbidden
+	NotFound
+	Conflict
+	RateLimited
+	Upstream        // CXone answered, but not as the contract promises
+	Unavailable     // a dependency (CXone, the database, the audit log) cannot be reached
+	UpstreamTimeout // CXone did not answer in time
+	OutcomeUnknown  // a mutating call may or may not have happened upstream
+)
+
+var kindNames = [...]string{"internal", "invalid", "unauthorized", "forbidden", "not_found",
+	"conflict", "rate_limited", "upstream", "unavailable", "upstream_timeout", "outcome_unknown"}
+
+func (k Kind) String() string {
+	if int(k) >= 0 && int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", int(k))
+}
+
+// Error is an expected failure with a message safe to show a user. Message
+// must never contain a credential; Err (the cause) goes to logs only.
+type Error struct {
+	Kind    Kind
+	Message string
+	Err     error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Message + ": " + e.Err.Error()
+	}
+	return e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// Errorf returns an *Error of the given kind with a formatted user message.
+func Errorf(kind Kind, format string, args ...any) *Error {
+	return &Error{Kind: kind, Message: fmt.Sprintf(format, args...)}
+}
+
+// Wrap returns an *Error of the given kind whose cause is err.
+func Wrap(kind Kind, err error, message string) *Error {
+	return &Error{Kind: kind, Message: message, Err: err}
+}
+
+// KindOf returns the kind of the first *Error in err's chain, or Internal.
+func KindOf(err error) Kind {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Kind
+	}
+	return Internal
+}
+
+// MessageOf returns the user message of the first *Error in err's chain, or "".
+func MessageOf(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Message
+	}
+	return ""
+}
