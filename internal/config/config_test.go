@@ -1,0 +1,161 @@
+package config
+
+import (
+	"encoding/base64"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func key(b byte) string {
+	raw := make([]byte, 32)
+	for i := range raw {
+		raw[i] = b + byte(i*7)
+	}
+	return base64.StdEncoding.EncodeToString(raw)
+}
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func validEnv() map[string]string {
+	return map[string]string{
+		"KEYPORT_DATABASE_URL":   "postgres://u:p@127.0.0.1:5432/keyport",
+		"KEYPORT_SESSION_KEY":    key(1),
+		"KEYPORT_ENCRYPTION_KEY": key(2),
+		"KEYPORT_AUDIT_KEY":      key(3),
+	}
+}
+
+func load(t *testing.T, m map[string]string, args ...string) (Config, error) {
+	t.Helper()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	src := Register(fs, env(m))
+	if err := fs.Parse(args); err != nil {
+		t.Fatal(err)
+	}
+	return src.Load()
+}
+
+func TestLoadDefaults(t *testing.T) {
+	c, err := load(t, validEnv())
+	if err != nil {
+		t.Fatalf("valid env rejected: %v", err)
+	}
+	if c.Addr != "127.0.0.1:8080" || !c.CookieSecure || c.LogFormat != "json" || c.StaleAfterDays != 90 ||
+		c.SessionIdle.Minutes() != 30 || c.SessionAbsolute.Hours() != 8 || len(c.TrustedProxies) != 0 {
+		t.Fatalf("defaults wrong: %+v", c)
+	}
+	if c.SessionKey.Len() != 32 {
+		t.Fatalf("session key decoded to %d bytes, want 32", c.SessionKey.Len())
+	}
+}
+
+func TestFlagsOverrideEnv(t *testing.T) {
+	m := validEnv()
+	m["KEYPORT_ADDR"] = "127.0.0.1:9000"
+	dir := t.TempDir()
+	kf := filepath.Join(dir, "audit.key")
+	if err := os.WriteFile(kf, []byte(key(9)+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := load(t, m, "--addr", "0.0.0.0:7000", "--audit-key-file", kf, "--trusted-proxies", "10.0.0.0/8, 192.168.1.0/24")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Addr != "0.0.0.0:7000" {
+		t.Errorf("Addr = %q, want the flag's value", c.Addr)
+	}
+	want, _ := ParseKey(key(9))
+	if c.AuditKey.Reveal() != want.Reveal() {
+		t.Error("audit key not read from --audit-key-file")
+	}
+	if len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "192.168.1.0/24" {
+		t.Errorf("TrustedProxies = %v", c.TrustedProxies)
+	}
+}
+
+func TestEveryProblemReportedOnOneLineEach(t *testing.T) {
+	short := base64.StdEncoding.EncodeToString([]byte("tooshort-secret-value"))
+	m := map[string]string{
+		"KEYPORT_SESSION_KEY":        short,
+		"KEYPORT_ENCRYPTION_KEY":     strings.Repeat("A", 64),
+		"KEYPORT_AUDIT_KEY":          "!!!not-a-key!!!",
+		"KEYPORT_COOKIE_SECURE":      "maybe",
+		"KEYPORT_TRUSTED_PROXIES":    "10.0.0.1",
+		"KEYPORT_LOG_FORMAT":         "xml",
+		"KEYPORT_CXONE_URL_TEMPLATE": "http://sim.local/na1",
+	}
+	_, err := load(t, m)
+	if err == nil {
+		t.Fatal("invalid env accepted")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	wantPrefixes := []string{"KEYPORT_DATABASE_URL:", "KEYPORT_SESSION_KEY: too short", "KEYPORT_ENCRYPTION_KEY: too weak",
+		"KEYPORT_AUDIT_KEY: not valid", "KEYPORT_CXONE_URL_TEMPLATE:", "KEYPORT_COOKIE_SECURE:", "KEYPORT_TRUSTED_PROXIES:", "KEYPORT_LOG_FORMAT:"}
+	if len(lines) != len(wantPrefixes) {
+		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(wantPrefixes), err)
+	}
+	for i, p := range wantPrefixes {
+		if !strings.HasPrefix(lines[i], p) {
+			t.Errorf("line %d = %q, want prefix %q", i, lines[i], p)
+		}
+	}
+	for _, v := range []string{short, "tooshort-secret-value", "!!!not-a-key!!!"} {
+		if strings.Contains(err.Error(), v) {
+			t.Errorf("error echoes a key value %q", v)
+		}
+	}
+}
+
+func TestKeysMustDiffer(t *testing.T) {
+	m := validEnv()
+	m["KEYPORT_AUDIT_KEY"] = m["KEYPORT_SESSION_KEY"]
+	_, err := load(t, m)
+	if err == nil || !strings.Contains(err.Error(), "KEYPORT_AUDIT_KEY: must differ from KEYPORT_SESSION_KEY") {
+		t.Fatalf("reused key not refused: %v", err)
+	}
+}
+
+func TestConfigPrintsNoSecrets(t *testing.T) {
+	m := validEnv()
+	m["KEYPORT_DATABASE_URL"] = "postgres://u:CANARYPASS@127.0.0.1/k"
+	c, err := load(t, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := fmt.Sprintf("%v %+v %#v", c, c, c)
+	if strings.Contains(out, "CANARYPASS") {
+		t.Fatalf("printed config leaks the database password: %s", out)
+	}
+	for _, k := range []string{c.SessionKey.Reveal(), c.EncryptionKey.Reveal(), c.AuditKey.Reveal()} {
+		if strings.Contains(out, k) {
+			t.Fatal("printed config leaks a key")
+		}
+	}
+}
+
+func TestParseKeyFormats(t *testing.T) {
+	raw := []byte("0123456789abcdefghijklmnopqrstuvwxyz")
+	for _, tc := range []struct{ name, v string }{
+		{"standard base64", base64.StdEncoding.EncodeToString(raw)},
+		{"unpadded url base64", base64.RawURLEncoding.EncodeToString(raw)},
+		{"hex", fmt.Sprintf("%x", raw)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			k, err := ParseKey(tc.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if k.Reveal() != string(raw) {
+				t.Fatalf("decoded %d bytes, want the original %d", k.Len(), len(raw))
+			}
+		})
+	}
+}

@@ -1,0 +1,33 @@
+// Package web holds Keyport's templ components. Components take plain view
+// models filled by handlers: never database rows, never echo.Context, and no
+// clock or I/O of their own.
+package web
+
+// AssetURLs resolves an embedded asset name to its content-hashed URL.
+type AssetURLs interface {
+	URL(name string) string
+}
+
+// Flash is a one-time message shown at the top of the next page.
+type Flash struct {
+	Kind    string // "success" or "error"
+	Message string
+}
+
+// NavItem is one link in the header.
+type NavItem struct {
+	Label, Href string
+	Current    bool
+}
+
+// Page is what the layout needs from every handler.
+type Page struct {
+	Title     string
+	Nav       []NavItem
+	Identity  string // "user · tenant · area", or "" when not connected
+	Flashes   []Flash
+	CSRFToken string
+	Version   string
+	RequestID string
+	Assets    AssetURLs
+}
