@@ -1,0 +1,142 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/keyport/keyport/db"
+	"github.com/keyport/keyport/handlers"
+	"github.com/keyport/keyport/internal/config"
+	"github.com/keyport/keyport/internal/logging"
+	"github.com/keyport/keyport/internal/metrics"
+	"github.com/keyport/keyport/static"
+)
+
+// dbOpenTimeout bounds how long start-up waits for the database, so an
+// unreachable one is reported within seconds, not after a TCP timeout.
+const dbOpenTimeout = 5 * time.Second
+
+func cmdServe(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "serve", "serve [flags]\n\nRuns the portal. Every flag overrides the environment variable named in its help.")
+	src := config.Register(fs, e.getenv)
+	migrateFirst := fs.Bool("migrate", false, "apply pending database migrations before serving")
+	if help, err := parse(fs, e, args); help || err != nil {
+		return err
+	}
+	cfg, err := src.Load()
+	if err != nil {
+		return usageError(err)
+	}
+	log := logging.New(e.stderr, cfg.LogFormat, cfg.LogLevel)
+	return serve(ctx, cfg, log, serveOptions{migrate: *migrateFirst})
+}
+
+type serveOptions struct {
+	migrate bool
+	// ready is called with the portal's base URL once it accepts connections.
+	ready func(url string)
+}
+
+// serve runs the portal until ctx is cancelled, then drains in-flight
+// requests. It is the one wiring of the portal, used by serve, dev and tests.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, opts serveOptions) error {
+	start := time.Now()
+	if opts.migrate {
+		mctx, cancel := context.WithTimeout(ctx, time.Minute)
+		st, err := db.Migrate(mctx, cfg.DatabaseURL.Reveal())
+		cancel()
+		if err != nil {
+			return err
+		}
+		log.Info("database migrated", "version", st.Current)
+	}
+	pool, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := checkSchema(ctx, pool); err != nil {
+		return err
+	}
+	h, err := newPortal(cfg, log, pool)
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.Addr) // a busy port fails here, before anything is announced
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      90 * time.Second, // longer than a CXone call with its retries
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	url := "http://" + ln.Addr().String()
+	log.Info("keyport serving", "url", url, "config", cfg, "startup_ms", time.Since(start).Milliseconds())
+	if opts.ready != nil {
+		opts.ready(url)
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func openDB(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
+	octx, cancel := context.WithTimeout(ctx, dbOpenTimeout)
+	defer cancel()
+	pool, err := db.Open(octx, cfg.DatabaseURL.Reveal())
+	if err != nil {
+		return nil, fmt.Errorf("KEYPORT_DATABASE_URL: %w", err)
+	}
+	return pool, nil
+}
+
+func checkSchema(ctx context.Context, pool *pgxpool.Pool) error {
+	st, err := db.Status(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if !st.UpToDate() {
+		return fmt.Errorf("database schema is at version %d, this keyport needs %d: run 'keyport migrate up' or start with --migrate", st.Current, st.Want)
+	}
+	return nil
+}
+
+// newPortal builds the portal's handler from its dependencies.
+func newPortal(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool) (http.Handler, error) {
+	assets, err := static.Load()
+	if err != nil {
+		return nil, err
+	}
+	reg, httpMetrics := metrics.NewRegistry(pool)
+	return handlers.New(handlers.Deps{
+		Log:            log,
+		Pool:           pool,
+		Assets:         assets,
+		Version:        build().Version,
+		TrustedProxies: cfg.TrustedProxies,
+		Metrics:        httpMetrics,
+		Gatherer:       reg,
+	}), nil
+}

@@ -1,0 +1,51 @@
+// Package handlers translates HTTP to calls on Keyport's services and back:
+// parse and validate, call one service method, render a templ component or
+// redirect. It owns the router, the middleware chain and the one error
+// handler. It holds no SQL and no CXone protocol.
+package handlers
+
+import (
+	"log/slog"
+	"net"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/keyport/keyport/internal/metrics"
+	"github.com/keyport/keyport/static"
+)
+
+// Deps is everything the HTTP layer needs, built by main (or a test) and
+// passed in: there is no package state.
+type Deps struct {
+	Log            *slog.Logger
+	Pool           *pgxpool.Pool
+	Assets         *static.Assets
+	Version        string
+	TrustedProxies []*net.IPNet
+	Metrics        *metrics.HTTP
+	Gatherer       prometheus.Gatherer
+}
+
+// Handlers holds the dependencies shared by every route.
+type Handlers struct {
+	Deps
+}
+
+// New builds the router with its middleware and every route.
+func New(d Deps) *echo.Echo {
+	h := &Handlers{Deps: d}
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Logger.SetOutput(discard{}) // echo's own logger is unused; slog logs everything
+	e.IPExtractor = ipExtractor(d.TrustedProxies)
+	e.HTTPErrorHandler = h.handleError
+	h.middleware(e)
+	h.routes(e)
+	return e
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -1,0 +1,33 @@
+package handlers
+
+import (
+	"bytes"
+	"fmt"
+
+	"github.com/a-h/templ"
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyport/keyport/internal/logging"
+	"github.com/keyport/keyport/web"
+)
+
+// render writes page into a buffer first, so that a failed render becomes an
+// error page instead of half a page.
+func render(c echo.Context, status int, page templ.Component) error {
+	var buf bytes.Buffer
+	if err := page.Render(c.Request().Context(), &buf); err != nil {
+		return fmt.Errorf("render %T: %w", page, err)
+	}
+	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// page fills the layout's view model for the current request.
+func (h *Handlers) page(c echo.Context, title string) web.Page {
+	return web.Page{
+		Title:     title,
+		Version:   h.Version,
+		RequestID: logging.RequestID(c.Request().Context()),
+		Assets:    h.Assets,
+		Nav:       []web.NavItem{{Label: "Connect", Href: "/connect", Current: c.Path() == "/connect"}},
+	}
+}
