@@ -291,4 +291,3 @@ func TestMetricsCountRequestsByRoute(t *testing.T) {
 		t.Error("a raw path became a metrics label")
 	}
 }
-

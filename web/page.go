@@ -17,7 +17,7 @@ type Flash struct {
 // NavItem is one link in the header.
 type NavItem struct {
 	Label, Href string
-	Current    bool
+	Current     bool
 }
 
 // Page is what the layout needs from every handler.
