@@ -1,0 +1,54 @@
+# Keyport. `make dev` runs everything locally; `make test` is what CI runs.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
+GO      ?= go
+FUZZTIME ?= 5s
+
+.PHONY: help deps build dev test generate generate-check lint unit fuzz bench clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
+
+deps: ## install PostgreSQL server binaries and Chromium when missing (apt-get as root)
+	@scripts/deps.sh
+
+build: ## build bin/keyport
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/keyport ./cmd/keyport
+
+dev: deps build ## run Postgres, the CXone simulator and the portal locally (Ctrl-C stops all)
+	bin/keyport dev
+
+generate: ## regenerate templ code
+	$(GO) tool templ generate
+
+generate-check: ## fail if generated code is stale
+	$(GO) tool templ generate
+	@if [ -n "$$(git status --porcelain -- '*_templ.go')" ]; then \
+		echo "templ generate changed these files; run 'make generate' and commit them:"; \
+		git status --porcelain -- '*_templ.go'; exit 1; fi
+
+lint: ## gofmt, templ fmt, go vet, staticcheck
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) tool templ fmt -fail .
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+unit: ## the whole suite with the race detector
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+fuzz: ## run each fuzz target for FUZZTIME
+	FUZZTIME=$(FUZZTIME) scripts/fuzz.sh
+
+test: deps generate-check lint fuzz unit ## everything CI checks
+
+bench: deps ## benchmarks: audit append rate, verify throughput, export memory
+	$(GO) test -run '^$$' -bench . -benchmem -timeout 30m ./...
+
+clean: ## remove build output (not .keyport/ data)
+	rm -rf bin
