@@ -1,10 +1,137 @@
 package main
 
 import (
+	"bufio"
+	"cmp"
 	"context"
 	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keyport/keyport/internal/config"
+	"github.com/keyport/keyport/internal/logging"
+	"github.com/keyport/keyport/internal/pglocal"
 )
 
+// devKeys are generated on the first `keyport dev` and kept, so sessions,
+// encrypted tokens and the audit chain stay valid across restarts.
+var devKeys = []string{"KEYPORT_SESSION_KEY", "KEYPORT_ENCRYPTION_KEY", "KEYPORT_AUDIT_KEY"}
+
 func cmdDev(ctx context.Context, e env, args []string) error {
-	return errors.New("dev: not wired yet")
+	fs := newFlagSet(e, "dev", "dev [flags]\n\nRuns a local PostgreSQL (kept in --dir and reused), the CXone simulator and the portal.\nCtrl-C stops all three. Not for production: cookies are not Secure, keys live in --dir.")
+	// Development defaults (filled in below, read when Load runs) sit under
+	// the real environment: anything exported or passed as a flag still wins.
+	devEnv := map[string]string{}
+	src := config.Register(fs, func(k string) string { return cmp.Or(e.getenv(k), devEnv[k]) })
+	dir := fs.String("dir", ".keyport", "directory for the local cluster and development keys")
+	if help, err := parse(fs, e, args); help || err != nil {
+		return err
+	}
+	if err := os.MkdirAll(*dir, 0o755); err != nil {
+		return fmt.Errorf("dev: %w", err)
+	}
+	keys, err := loadOrCreateDevKeys(filepath.Join(*dir, "dev.env"))
+	if err != nil {
+		return err
+	}
+	cluster, err := pglocal.New(filepath.Join(*dir, "pg"), pglocal.Options{})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, "Starting PostgreSQL in", cluster.Dir(), "…")
+	if err := cluster.Start(ctx); err != nil {
+		return err
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+		defer cancel()
+		if err := cluster.Stop(sctx); err != nil {
+			fmt.Fprintln(e.stderr, "dev: stopping PostgreSQL:", err)
+		} else {
+			fmt.Fprintln(e.stdout, "PostgreSQL stopped.")
+		}
+	}()
+	if err := ensureDatabase(ctx, cluster.URL("postgres"), "keyport"); err != nil {
+		return err
+	}
+	devEnv["KEYPORT_DATABASE_URL"] = cluster.URL("keyport")
+	devEnv["KEYPORT_COOKIE_SECURE"] = "false"
+	devEnv["KEYPORT_LOG_FORMAT"] = "text"
+	for k, v := range keys {
+		devEnv[k] = v
+	}
+	cfg, err := src.Load()
+	if err != nil {
+		return usageError(err)
+	}
+	log := logging.New(e.stderr, cfg.LogFormat, cfg.LogLevel)
+	return serve(ctx, cfg, log, serveOptions{migrate: true, ready: func(url string) {
+		fmt.Fprintf(e.stdout, "\nKeyport is running: %s\nPress Ctrl-C to stop the portal and its PostgreSQL.\n\n", url)
+	}})
+}
+
+// loadOrCreateDevKeys reads KEY=value lines from path, generating any key
+// that is missing and writing the file back with mode 0600.
+func loadOrCreateDevKeys(path string) (map[string]string, error) {
+	keys := map[string]string{}
+	f, err := os.Open(path)
+	switch {
+	case err == nil:
+		sc := bufio.NewScanner(f)
+		for sc.Scan() {
+			if k, v, ok := strings.Cut(strings.TrimSpace(sc.Text()), "="); ok && !strings.HasPrefix(k, "#") {
+				keys[k] = v
+			}
+		}
+		f.Close()
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("read %s: %w", path, err)
+		}
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, fmt.Errorf("read %s: %w", path, err)
+	}
+	changed := false
+	for _, k := range devKeys {
+		if _, err := config.ParseKey(keys[k]); err != nil {
+			keys[k] = newKey()
+			changed = true
+		}
+	}
+	if changed {
+		var b strings.Builder
+		b.WriteString("# Development keys for `keyport dev`. Never use these in production.\n")
+		for _, k := range devKeys {
+			fmt.Fprintf(&b, "%s=%s\n", k, keys[k])
+		}
+		if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
+			return nil, fmt.Errorf("write %s: %w", path, err)
+		}
+	}
+	return keys, nil
+}
+
+// ensureDatabase creates dbname on the server at adminURL unless it exists.
+func ensureDatabase(ctx context.Context, adminURL, dbname string) error {
+	conn, err := pgx.Connect(ctx, adminURL)
+	if err != nil {
+		return fmt.Errorf("connect to local PostgreSQL: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	var exists bool
+	if err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)`, dbname).Scan(&exists); err != nil {
+		return fmt.Errorf("look up database %s: %w", dbname, err)
+	}
+	if exists {
+		return nil
+	}
+	if _, err := conn.Exec(ctx, `CREATE DATABASE `+pgx.Identifier{dbname}.Sanitize()); err != nil {
+		return fmt.Errorf("create database %s: %w", dbname, err)
+	}
+	return nil
 }
