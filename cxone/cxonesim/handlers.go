@@ -1,0 +1,593 @@
+package cxonesim
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const pathKeys = "/access-key-management/v1/access-keys"
+
+// Handler serves every area under /{region}/…, the global discovery and
+// JWKS documents, the Generate Key page and the /control/ endpoints.
+func (s *Sim) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("POST /{region}/public/user/refresh", s.endpoint(EndpointRefresh, s.userRefresh))
+	mux.Handle("POST /{region}/authentication/v1/token/access-key", s.endpoint(EndpointToken, s.accessKeyToken))
+	mux.Handle("POST /{region}"+pathKeys, s.endpoint(EndpointCreate, s.createKey))
+	mux.Handle("GET /{region}"+pathKeys, s.endpoint(EndpointList, s.listKeys))
+	mux.Handle("PATCH /{region}"+pathKeys, s.endpoint(EndpointPatch, s.patchKey))
+	mux.Handle("GET /{region}"+pathKeys+"/{id}", s.endpoint(EndpointGet, s.getKey))
+	mux.Handle("DELETE /{region}"+pathKeys+"/{id}", s.endpoint(EndpointDelete, s.deleteKey))
+	mux.HandleFunc("GET /{region}/.well-known/cxone-configuration", s.areaConfiguration)
+	mux.HandleFunc("GET /.well-known/cxone-configuration", s.cxoneConfiguration)
+	mux.HandleFunc("GET /.well-known/openid-configuration", s.openIDConfiguration)
+	mux.HandleFunc("GET /auth/jwks", s.jwksHandler)
+	mux.HandleFunc("GET /{region}/generate-key", s.generateKeyPage)
+	mux.HandleFunc("POST /{region}/generate-key", s.generateKeyPage)
+	mux.HandleFunc("GET /sim/static/copy.js", serveCopyJS)
+	mux.HandleFunc("GET /{$}", s.indexPage)
+	s.controlRoutes(mux)
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) int {
+	w.Header().Set("Content-Type", "application/json;charset=UTF-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+	return status
+}
+
+// writeError answers status with message in one of the §4 shapes.
+func writeError(w http.ResponseWriter, r *http.Request, status int, shape Shape, msg string) int {
+	code := strings.ReplaceAll(strings.ToUpper(http.StatusText(status)), " ", "_")
+	switch shape {
+	case ShapeOAuth:
+		return writeJSON(w, status, map[string]any{"error": strings.ToLower(code), "error_description": msg})
+	case ShapeOAuthCamel:
+		return writeJSON(w, status, map[string]any{"error": strings.ToLower(code), "errorDescription": msg})
+	case ShapeSpring:
+		return writeJSON(w, status, map[string]any{"timestamp": time.Now().UTC().Format("2006-01-02T15:04:05.000+00:00"),
+			"status": status, "error": http.StatusText(status), "message": msg, "path": r.URL.Path})
+	case ShapeDetails:
+		return writeJSON(w, status, map[string]any{"code": code, "details": msg, "hostName": "cxonesim", "entityType": "AccessKey", "errors": ""})
+	case ShapeErrorsObj:
+		return writeJSON(w, status, map[string]any{"code": code, "hostname": "cxonesim", "errors": map[string]string{"userId": msg}})
+	case ShapeMessage:
+		return writeJSON(w, status, map[string]any{"message": msg})
+	case ShapeMsg:
+		return writeJSON(w, status, map[string]any{"msg": msg})
+	case ShapeDetailed:
+		return writeJSON(w, status, map[string]any{"detailedMessage": msg})
+	case ShapeHeaderOnly:
+		w.Header().Set("icStatusDescription", msg)
+		w.WriteHeader(status)
+		return status
+	default: // ShapeEmpty
+		w.WriteHeader(status)
+		return status
+	}
+}
+
+func (s *Sim) num(v Variants, n int64) any {
+	if v.NumbersAsStrings {
+		return strconv.FormatInt(n, 10)
+	}
+	return n
+}
+
+// ---- tokens ----
+
+func (s *Sim) userRefresh(w http.ResponseWriter, r *http.Request, c *call) {
+	var in struct {
+		Token string `json:"token"`
+	}
+	if json.Unmarshal(c.body, &in) != nil || in.Token == "" {
+		writeError(w, r, http.StatusBadRequest, ShapeOAuth, "The request body must be {\"token\": \"…\"}")
+		return
+	}
+	s.mu.Lock()
+	jti, rec, err := s.checkTokenLocked(in.Token, "basic", "refresh")
+	if err != nil || rec.region != c.region {
+		s.mu.Unlock()
+		writeError(w, r, http.StatusUnauthorized, ShapeOAuth, "The token is invalid, expired or already used")
+		return
+	}
+	t := s.findTenant(rec.region, rec.tenantID)
+	var u *User
+	if t != nil {
+		u = t.user(rec.userID)
+	}
+	if u == nil {
+		s.mu.Unlock()
+		writeError(w, r, http.StatusUnauthorized, ShapeOAuth, "The user no longer exists")
+		return
+	}
+	if (rec.use == "basic" && !s.opts.ReusableBasicTokens) || (rec.use == "refresh" && s.opts.RotateRefreshTokens) {
+		s.tokens[jti].revoked = true
+	}
+	bearer := s.issueLocked("access", t, u, s.opts.BearerLifetime, c.base)
+	refresh := s.issueLocked("refresh", t, u, s.opts.RefreshLifetime, c.base)
+	life := int64(s.opts.BearerLifetime / time.Second)
+	s.mu.Unlock()
+	out := map[string]any{"token": bearer, "tokenExpirationTimeSec": s.num(c.variants, life),
+		"refreshToken": refresh, "refreshTokenExpirationTimeSec": s.num(c.variants, 0), "sessionId": nil}
+	if c.variants.ExtraFields {
+		out["sessionId"] = ""
+		out["issuedAt"] = s.now().Unix()
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+func (s *Sim) accessKeyToken(w http.ResponseWriter, r *http.Request, c *call) {
+	var in struct {
+		ID     string `json:"accessKeyId"`
+		Secret string `json:"accessKeySecret"`
+	}
+	if json.Unmarshal(c.body, &in) != nil || in.ID == "" || in.Secret == "" {
+		writeError(w, r, http.StatusBadRequest, ShapeOAuth, "accessKeyId and accessKeySecret are required")
+		return
+	}
+	sum := sha256.Sum256([]byte(in.Secret))
+	s.mu.Lock()
+	var k *key
+	var t *tenant
+	for _, tt := range s.tenants {
+		if tt.region != c.region {
+			continue
+		}
+		for _, kk := range tt.keys {
+			if kk.ID == in.ID {
+				k, t = kk, tt
+			}
+		}
+	}
+	if k == nil || subtle.ConstantTimeCompare(sum[:], k.secretHash[:]) != 1 || !k.Active || t.user(k.UserID) == nil {
+		s.mu.Unlock()
+		writeError(w, r, http.StatusUnauthorized, ShapeOAuth, "The access key is invalid or inactive")
+		return
+	}
+	now := s.now().UTC()
+	k.LastUsed = &now
+	u := t.user(k.UserID)
+	access := s.issueLocked("access", t, u, s.opts.BearerLifetime, c.base)
+	refresh := s.issueLocked("refresh", t, u, s.opts.RefreshLifetime, c.base)
+	idt := s.issueLocked("id", t, u, s.opts.BearerLifetime, c.base)
+	life, rlife := int64(s.opts.BearerLifetime/time.Second), int64(s.opts.RefreshLifetime/time.Second)
+	s.mu.Unlock()
+	v := c.variants
+	out := map[string]any{"access_token": access, "token_type": "Bearer", "expires_in": s.num(v, life),
+		"refresh_token": refresh, "refresh_token_expires_in": s.num(v, rlife), "id_token": idt}
+	if v.CamelTokenKeys {
+		out = map[string]any{"accessToken": access, "tokenType": "Bearer", "expiresIn": s.num(v, life),
+			"refreshToken": refresh, "refreshTokenExpiresIn": s.num(v, rlife), "idToken": idt}
+	}
+	if v.ExtraFields {
+		out["issued_token_type"] = "urn:ietf:params:oauth:token-type:access_token"
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// expirePresented revokes the token a call carries (bearer or body token).
+func (s *Sim) expirePresented(r *http.Request, body []byte) {
+	raw := bearerOf(r)
+	if raw == "" {
+		var in struct {
+			Token string `json:"token"`
+		}
+		_ = json.Unmarshal(body, &in)
+		raw = in.Token
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if jti, _, err := s.checkTokenLocked(raw, "basic", "access", "refresh", "id"); err == nil {
+		s.tokens[jti].revoked = true
+	}
+}
+
+func bearerOf(r *http.Request) string {
+	h := strings.TrimSpace(r.Header.Get("Authorization"))
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}
+
+// ---- access-key management ----
+
+// principal is the caller of an access-key-management call.
+type principal struct {
+	t *tenant
+	u *User
+}
+
+// authLocked checks the bearer (cxone-api.md §11.5): missing, invalid,
+// expired or from another area → 401.
+func (s *Sim) authLocked(w http.ResponseWriter, r *http.Request, c *call) (principal, bool) {
+	raw := bearerOf(r)
+	if raw == "" {
+		writeError(w, r, http.StatusUnauthorized, ShapeSpring, "Full authentication is required to access this resource")
+		return principal{}, false
+	}
+	_, rec, err := s.checkTokenLocked(raw, "access")
+	if err == errTokenExpired {
+		writeError(w, r, http.StatusUnauthorized, ShapeSpring, "The bearer token has expired")
+		return principal{}, false
+	}
+	if err != nil || rec.region != c.region {
+		writeError(w, r, http.StatusUnauthorized, ShapeSpring, "The bearer token is invalid")
+		return principal{}, false
+	}
+	t := s.findTenant(rec.region, rec.tenantID)
+	if t == nil || t.user(rec.userID) == nil {
+		writeError(w, r, http.StatusUnauthorized, ShapeSpring, "The bearer token is invalid")
+		return principal{}, false
+	}
+	return principal{t: t, u: t.user(rec.userID)}, true
+}
+
+// mayActFor applies the two privileges: "My Access Key" for one's own
+// keys, "Access Key" for other users' keys in the tenant.
+func (p principal) mayActFor(userID string) bool {
+	if strings.EqualFold(userID, p.u.ID) {
+		return p.u.MyAccessKey || p.u.AccessKey
+	}
+	return p.u.AccessKey
+}
+
+const (
+	msgNoPrivilege = "The user does not have the privilege required to manage this access key"
+	msgTenant      = "The tenantId does not match the caller's tenant"
+)
+
+func (s *Sim) keyJSON(k *key, v Variants, withID bool) map[string]any {
+	m := map[string]any{"userId": k.UserID, "tenantId": k.TenantID, "isActive": k.Active,
+		"billingId": s.num(v, k.billing)}
+	if withID {
+		m["accessKeyId"] = k.ID
+	}
+	m["agentId"] = nil
+	for _, t := range s.tenants {
+		if t.id == k.TenantID {
+			if u := t.user(k.UserID); u != nil && u.AgentID != 0 {
+				m["agentId"] = s.num(v, u.AgentID)
+			}
+		}
+	}
+	if m["agentId"] == nil && !v.NullFields {
+		delete(m, "agentId")
+	}
+	if k.LastUsed != nil {
+		lu := k.LastUsed.UTC()
+		switch v.LastUsedFormat {
+		case "absent":
+		case "naive":
+			m["lastUsedDate"] = lu.Format("2006-01-02T15:04:05")
+		case "epochms":
+			m["lastUsedDate"] = lu.UnixMilli()
+		case "offset":
+			m["lastUsedDate"] = lu.In(time.FixedZone("", -5*3600)).Format("2006-01-02T15:04:05-07:00")
+		default:
+			m["lastUsedDate"] = lu.Format("2006-01-02T15:04:05.000Z")
+		}
+	} else if v.NullFields {
+		m["lastUsedDate"] = nil
+	}
+	if v.ExtraFields {
+		m["createdDate"] = k.Created.UTC().Format(time.RFC3339)
+		m["description"] = nil
+	}
+	return m
+}
+
+func (s *Sim) createKey(w http.ResponseWriter, r *http.Request, c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.authLocked(w, r, c)
+	if !ok {
+		return
+	}
+	var in struct {
+		UserID   string `json:"userId"`
+		TenantID string `json:"tenantId"`
+	}
+	if json.Unmarshal(c.body, &in) != nil || in.UserID == "" || in.TenantID == "" {
+		writeError(w, r, http.StatusBadRequest, ShapeSpring, "userId and tenantId are required")
+		return
+	}
+	if !strings.EqualFold(in.TenantID, p.t.id) {
+		writeError(w, r, http.StatusForbidden, ShapeSpring, msgTenant)
+		return
+	}
+	if !p.mayActFor(in.UserID) {
+		writeError(w, r, http.StatusForbidden, ShapeSpring, msgNoPrivilege)
+		return
+	}
+	owner := p.t.user(in.UserID)
+	if owner == nil {
+		writeError(w, r, http.StatusNotFound, ShapeSpring, "User not found")
+		return
+	}
+	if lim := c.variants.KeyLimit; lim > 0 {
+		n := 0
+		for _, k := range p.t.keys {
+			if k.UserID == owner.ID {
+				n++
+			}
+		}
+		if n >= lim {
+			writeError(w, r, http.StatusBadRequest, ShapeDetails, "The user has reached the maximum number of access keys")
+			return
+		}
+	}
+	sec, hash := newSecret()
+	k := &key{Key: Key{ID: s.keyID(), UserID: owner.ID, TenantID: p.t.id, Active: true, Created: s.now().UTC()},
+		secretHash: hash, billing: p.t.billing}
+	p.t.keys = append(p.t.keys, k)
+	guide := map[string]any{"accessKeyId": k.ID, "accessKeySecret": sec, "userId": k.UserID, "tenantId": k.TenantID, "isActive": true}
+	oas := s.keyJSON(k, c.variants, true)
+	oas["accessKeySecret"] = sec
+	var out map[string]any
+	switch c.variants.CreateWrapper {
+	case "resultSet":
+		out = map[string]any{"resultSet": oas}
+	case "both":
+		out = map[string]any{"accessKey": guide, "resultSet": oas}
+	default:
+		out = map[string]any{"accessKey": guide}
+	}
+	writeJSON(w, http.StatusCreated, out)
+}
+
+func (s *Sim) listKeys(w http.ResponseWriter, r *http.Request, c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.authLocked(w, r, c)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	userID := q.Get("userId")
+	if userID == "" {
+		if !p.u.AccessKey { // tenant-wide needs "Access Key" (cxone-api.md §5.4)
+			writeError(w, r, http.StatusForbidden, ShapeSpring, msgNoPrivilege)
+			return
+		}
+	} else {
+		if !p.mayActFor(userID) {
+			writeError(w, r, http.StatusForbidden, ShapeSpring, msgNoPrivilege)
+			return
+		}
+		if p.t.user(userID) == nil {
+			writeError(w, r, http.StatusNotFound, ShapeSpring, "User not found")
+			return
+		}
+	}
+	var agent int64 = -1
+	if a := q.Get("agentId"); a != "" {
+		n, err := strconv.ParseInt(a, 10, 64)
+		if err != nil {
+			writeError(w, r, http.StatusBadRequest, ShapeSpring, "agentId must be an integer")
+			return
+		}
+		agent = n
+	}
+	var items []map[string]any
+	for _, k := range p.t.keys {
+		if userID != "" && !strings.EqualFold(k.UserID, userID) {
+			continue
+		}
+		if agent >= 0 {
+			if u := p.t.user(k.UserID); u == nil || u.AgentID != agent {
+				continue
+			}
+		}
+		items = append(items, s.keyJSON(k, c.variants, true))
+	}
+	v := c.variants
+	if len(items) == 0 && v.NoContent {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	total := len(items)
+	page, size := 1, len(items)
+	next, prev := "", ""
+	self := c.base + r.URL.Path
+	if v.PageSize > 0 {
+		size = v.PageSize
+		if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 0 {
+			page = n
+		}
+		link := func(n int) string {
+			qq := url.Values{}
+			if userID != "" {
+				qq.Set("userId", userID)
+			}
+			qq.Set("page", strconv.Itoa(n))
+			return self + "?" + qq.Encode()
+		}
+		if page*size < total {
+			next = link(page + 1)
+		}
+		if page > 1 {
+			prev = link(page - 1)
+		}
+		lo := min((page-1)*size, total)
+		items = items[lo:min(lo+size, total)]
+	}
+	if items == nil {
+		items = []map[string]any{}
+	}
+	links := map[string]any{"self": self, "next": nil, "previous": nil}
+	if next != "" {
+		links["next"] = next
+	}
+	if prev != "" {
+		links["previous"] = prev
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"totalRecords": s.num(v, int64(total+v.TotalRecordsDelta)),
+		"_links": links, "accessKeys": items})
+}
+
+// findKeyLocked returns the key id in p's tenant, answering 404 for a key
+// that does not exist there (another tenant's keys are invisible) and 403
+// when p may not act for its owner.
+func (s *Sim) findKeyLocked(w http.ResponseWriter, r *http.Request, p principal, id string) (*key, int) {
+	for i, k := range p.t.keys {
+		if k.ID == id {
+			if !p.mayActFor(k.UserID) {
+				writeError(w, r, http.StatusForbidden, ShapeSpring, msgNoPrivilege)
+				return nil, -1
+			}
+			return k, i
+		}
+	}
+	writeError(w, r, http.StatusNotFound, ShapeSpring, "Access key not found")
+	return nil, -1
+}
+
+func (s *Sim) getKey(w http.ResponseWriter, r *http.Request, c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.authLocked(w, r, c)
+	if !ok {
+		return
+	}
+	k, _ := s.findKeyLocked(w, r, p, r.PathValue("id"))
+	if k == nil {
+		return
+	}
+	m := s.keyJSON(k, c.variants, false)
+	m["accessKeySecret"] = nil // listed in the OAS; never a real secret
+	if c.variants.GetBare {
+		writeJSON(w, http.StatusOK, m)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"resultSet": m})
+}
+
+func (s *Sim) patchKey(w http.ResponseWriter, r *http.Request, c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.authLocked(w, r, c)
+	if !ok {
+		return
+	}
+	q := r.URL.Query()
+	id := q.Get("accessKeyId")
+	if id == "" {
+		writeError(w, r, http.StatusBadRequest, ShapeSpring, "accessKeyId is required")
+		return
+	}
+	if t := q.Get("tenantId"); t != "" && !strings.EqualFold(t, p.t.id) {
+		writeError(w, r, http.StatusForbidden, ShapeSpring, msgTenant)
+		return
+	}
+	var in struct {
+		IsActive *bool `json:"isActive"`
+	}
+	if json.Unmarshal(c.body, &in) != nil || in.IsActive == nil {
+		writeError(w, r, http.StatusBadRequest, ShapeSpring, "isActive is required")
+		return
+	}
+	k, _ := s.findKeyLocked(w, r, p, id)
+	if k == nil {
+		return
+	}
+	if u := q.Get("userId"); u != "" && !strings.EqualFold(u, k.UserID) {
+		writeError(w, r, http.StatusBadRequest, ShapeSpring, "userId does not own this access key")
+		return
+	}
+	k.Active = *in.IsActive
+	if c.variants.NoContent {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+func (s *Sim) deleteKey(w http.ResponseWriter, r *http.Request, c *call) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.authLocked(w, r, c)
+	if !ok {
+		return
+	}
+	k, i := s.findKeyLocked(w, r, p, r.PathValue("id"))
+	if k == nil {
+		return
+	}
+	if k.Active && c.variants.RejectActiveDelete {
+		writeError(w, r, http.StatusConflict, ShapeDetails, "Deactivate the access key before deleting it")
+		return
+	}
+	p.t.keys = append(p.t.keys[:i:i], p.t.keys[i+1:]...)
+	if c.variants.NoContent {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]any{})
+}
+
+// ---- discovery ----
+
+func (s *Sim) jwksHandler(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	s.calls[EndpointJWKS]++
+	s.mu.Unlock()
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	writeJSON(w, http.StatusOK, jwks(&s.key.PublicKey, s.kid))
+}
+
+func (s *Sim) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
+	base := s.baseURL(requestBase(r))
+	writeJSON(w, http.StatusOK, map[string]any{
+		"issuer": base, "token_endpoint": base + "/auth/token", "jwks_uri": base + "/auth/jwks",
+		"id_token_signing_alg_values_supported": []string{"RS256"},
+		"response_types_supported":              []string{"code", "token", "id_token"},
+		"subject_types_supported":               []string{"public"},
+	})
+}
+
+func (s *Sim) cxoneConfiguration(w http.ResponseWriter, r *http.Request) {
+	id := r.URL.Query().Get("tenantId")
+	s.mu.Lock()
+	var t *tenant
+	for _, tt := range s.tenants {
+		if strings.EqualFold(tt.id, id) {
+			t = tt
+		}
+	}
+	s.mu.Unlock()
+	if t == nil {
+		writeError(w, r, http.StatusNotFound, ShapeSpring, "Tenant not found")
+		return
+	}
+	writeJSON(w, http.StatusOK, s.areaDoc(r, t.region, t))
+}
+
+func (s *Sim) areaConfiguration(w http.ResponseWriter, r *http.Request) {
+	region := r.PathValue("region")
+	if !s.knownRegion(region) {
+		writeError(w, r, http.StatusNotFound, ShapeSpring, "Unknown area")
+		return
+	}
+	writeJSON(w, http.StatusOK, s.areaDoc(r, region, nil))
+}
+
+func (s *Sim) areaDoc(r *http.Request, region string, t *tenant) map[string]any {
+	base := s.baseURL(requestBase(r))
+	m := map[string]any{"private": false, "area": region, "domain": "niceincontact.com",
+		"acdDomain": "nice-incontact.com", "uhDomain": "nice-incontact.com",
+		"ui_endpoint": base + "/" + region, "auth_endpoint": base + "/" + region, "api_endpoint": base + "/" + region}
+	if t != nil {
+		m["tenantId"] = t.id
+		m["cluster"] = t.cluster
+	}
+	return m
+}
