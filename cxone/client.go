@@ -430,6 +430,7 @@ func (c *Client) statusError(req request, resp *response, attempt int) *Error {
 		case 400, 401, 403, 404, 409, 422, 429:
 		default:
 			e.Kind = OutcomeUnknown
+			e.Message += "; the key may have been created, list the keys to find out"
 		}
 	}
 	return e

@@ -146,6 +146,9 @@ func (ts *TokenSource) refresh(ctx context.Context, cur *Tokens, done chan struc
 	if err == nil && nt.Refresh.IsZero() {
 		nt.Refresh, nt.RefreshExpires = cur.Refresh, cur.RefreshExpires
 	}
+	if err == nil && ts.onRefresh != nil {
+		ts.onRefresh(nt) // before waiters proceed, so the newest refresh token is stored first
+	}
 	ts.mu.Lock()
 	switch {
 	case err == nil:
@@ -165,7 +168,4 @@ func (ts *TokenSource) refresh(ctx context.Context, cur *Tokens, done chan struc
 	ts.inflight = nil
 	close(done)
 	ts.mu.Unlock()
-	if err == nil && ts.onRefresh != nil {
-		ts.onRefresh(nt)
-	}
 }

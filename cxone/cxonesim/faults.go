@@ -30,7 +30,8 @@ const (
 type Mode string
 
 const (
-	// Slow waits Delay before handling the call normally.
+	// Slow handles the call (committing any change), then waits Delay
+	// before answering.
 	Slow Mode = "slow"
 	// DropBeforeCommit reads the request and resets the connection without acting.
 	DropBeforeCommit Mode = "drop_before_commit"
@@ -253,14 +254,6 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, c *call, fn endpoint
 	f := c.fault
 	if f != nil {
 		switch f.Mode {
-		case Slow:
-			t := time.NewTimer(f.Delay)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				return 0
-			}
 		case DropBeforeCommit:
 			drop(w)
 			return 0
@@ -302,6 +295,17 @@ func (s *Sim) serve(w http.ResponseWriter, r *http.Request, c *call, fn endpoint
 	if f == nil || (f.Mode != DropAfterCommit && f.Mode != CommitThen500 && f.Mode != CommitThenGarbage) {
 		rec := &recorder{h: w.Header()}
 		fn(rec, r, c)
+		if f != nil && f.Mode == Slow {
+			// Act first, answer late: a client that times out has still
+			// changed state, the hard case for create.
+			t := time.NewTimer(f.Delay)
+			select {
+			case <-t.C:
+			case <-r.Context().Done():
+				t.Stop()
+				return 0
+			}
+		}
 		return flush(w, rec)
 	}
 	rec := &recorder{h: http.Header{}}
