@@ -41,3 +41,14 @@ func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
 	}
 	return pool, nil
 }
+
+// Queries runs Keyport's SQL on a pool or inside a transaction.
+type Queries struct{ db Querier }
+
+// New returns Queries over q (a *pgxpool.Pool, a pgx.Tx or a *pgx.Conn).
+func New(q Querier) *Queries { return &Queries{db: q} }
+
+// WithTx runs fn in a transaction on pool, committing when fn returns nil.
+func WithTx(ctx context.Context, pool *pgxpool.Pool, fn func(*Queries) error) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error { return fn(New(tx)) })
+}

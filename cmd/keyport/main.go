@@ -65,6 +65,7 @@ func commands() []command {
 		{"serve", "run the portal", cmdServe},
 		{"dev", "run everything locally: Postgres, the CXone simulator and the portal", cmdDev},
 		{"migrate", "apply (up) or show (status) database migrations", cmdMigrate},
+		{"audit", "verify the audit trail's hash chain and checkpoints, or write a checkpoint", cmdAudit},
 		{"genkey", "print a fresh random key for KEYPORT_*_KEY variables", cmdGenkey},
 		{"version", "print version, commit and build date", cmdVersion},
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net"
 	"strings"
 	"testing"
@@ -133,3 +134,9 @@ func TestGenkeyPrintsAValidKey(t *testing.T) {
 		t.Fatalf("a genkey key was refused as configuration: %v", err)
 	}
 }
+
+func env2(m map[string]string, stderr *bytes.Buffer) env {
+	return env{getenv: func(k string) string { return m[k] }, stdin: strings.NewReader(""), stdout: stderr, stderr: stderr}
+}
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/handlers"
+	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/logging"
 	"github.com/keyport/keyport/internal/metrics"
@@ -22,6 +23,9 @@ import (
 // dbOpenTimeout bounds how long start-up waits for the database, so an
 // unreachable one is reported within seconds, not after a TCP timeout.
 const dbOpenTimeout = 5 * time.Second
+
+// checkpointInterval is how often the audit chain head is signed.
+const checkpointInterval = 5 * time.Minute
 
 func cmdServe(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "serve", "serve [flags]\n\nRuns the portal. Every flag overrides the environment variable named in its help.")
@@ -65,10 +69,25 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, opts serveO
 	if err := checkSchema(ctx, pool); err != nil {
 		return err
 	}
-	h, err := newPortal(cfg, log, pool)
+	keys, err := audit.DeriveKeys(cfg.AuditKey)
 	if err != nil {
 		return err
 	}
+	auditor := audit.NewWriter(pool, keys, log)
+	h, err := newPortal(cfg, log, pool, auditor)
+	if err != nil {
+		return err
+	}
+	// Signed checkpoints at an interval, and one at shutdown, make a
+	// truncated tail detectable.
+	go auditor.RunCheckpoints(ctx, checkpointInterval)
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if _, err := auditor.Checkpoint(cctx); err != nil {
+			log.Error("final audit checkpoint failed", "err", err)
+		}
+	}()
 	ln, err := net.Listen("tcp", cfg.Addr) // a busy port fails here, before anything is announced
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -124,12 +143,13 @@ func checkSchema(ctx context.Context, pool *pgxpool.Pool) error {
 }
 
 // newPortal builds the portal's handler from its dependencies.
-func newPortal(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool) (http.Handler, error) {
+func newPortal(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, auditor *audit.Writer) (http.Handler, error) {
 	assets, err := static.Load()
 	if err != nil {
 		return nil, err
 	}
 	reg, httpMetrics := metrics.NewRegistry(pool)
+	reg.MustRegister(metrics.AuditOutcomeFailures(auditor.OutcomeFailures))
 	return handlers.New(handlers.Deps{
 		Log:            log,
 		Pool:           pool,

@@ -75,3 +75,12 @@ func (p poolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(poolWait, prometheus.CounterValue, s.AcquireDuration().Seconds())
 	ch <- prometheus.MustNewConstMetric(poolEmpty, prometheus.CounterValue, float64(s.EmptyAcquireCount()))
 }
+
+// AuditOutcomeFailures exports the count of audit outcome writes that
+// failed: each is an intent left open for reconciliation, worth an alert.
+func AuditOutcomeFailures(count func() int64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "keyport_audit_outcome_failures_total",
+		Help: "Audit outcome records that could not be written (their intents stay open).",
+	}, func() float64 { return float64(count()) })
+}

@@ -1,0 +1,203 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// AuditEvent is one row of audit_events.
+type AuditEvent struct {
+	ID             int64
+	OccurredAt     time.Time
+	ActorKind      string
+	ActorUserID    string
+	ActorName      string
+	TenantID       string
+	TenantName     string
+	Region         string
+	SessionHash    string
+	ClientIP       string
+	UserAgent      string
+	Action         string
+	TargetKeyID    string
+	Outcome        string
+	UpstreamStatus *int32
+	ErrorMessage   string
+	RequestID      string
+	IntentID       *int64
+	Details        string // jsonb as Postgres prints it: the form the hash covers
+	HashVersion    int16
+	PrevHash       []byte
+	Hash           []byte
+}
+
+// AppendAuditEvent appends e through audit_append, which assigns the id,
+// time and hash under the chain lock, and returns the stored id, hash and time.
+// Outside a transaction it commits at once, which is what an intent needs.
+func (q *Queries) AppendAuditEvent(ctx context.Context, e *AuditEvent) error {
+	const sql = `SELECT event_id, event_hash, event_time FROM audit_append(
+		$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb)`
+	details := e.Details
+	if details == "" {
+		details = "{}"
+	}
+	err := q.db.QueryRow(ctx, sql, e.ActorKind, e.ActorUserID, e.ActorName, e.TenantID, e.TenantName,
+		e.Region, e.SessionHash, e.ClientIP, e.UserAgent, e.Action, e.TargetKeyID, e.Outcome,
+		e.UpstreamStatus, e.ErrorMessage, e.RequestID, e.IntentID, details,
+	).Scan(&e.ID, &e.Hash, &e.OccurredAt)
+	if err != nil {
+		return fmt.Errorf("append audit event %s/%s: %w", e.Action, e.Outcome, err)
+	}
+	return nil
+}
+
+// auditColumns is every column, details as text, in the order scanAuditEvent reads.
+const auditColumns = `id, occurred_at, actor_kind, actor_user_id, actor_name, tenant_id, tenant_name,
+	region, session_hash, client_ip, user_agent, action, target_key_id, outcome, upstream_status,
+	error_message, request_id, intent_id, details::text, hash_version, prev_hash, hash`
+
+func auditScanTargets(e *AuditEvent) []any {
+	return []any{&e.ID, &e.OccurredAt, &e.ActorKind, &e.ActorUserID, &e.ActorName, &e.TenantID, &e.TenantName,
+		&e.Region, &e.SessionHash, &e.ClientIP, &e.UserAgent, &e.Action, &e.TargetKeyID, &e.Outcome,
+		&e.UpstreamStatus, &e.ErrorMessage, &e.RequestID, &e.IntentID, &e.Details, &e.HashVersion,
+		&e.PrevHash, &e.Hash}
+}
+
+// ScanAuditChain calls fn for every event with id > afterID in id order,
+// reading batchSize rows per query (keyset), so memory stays constant
+// however long the chain. fn must not keep e: it is reused.
+func (q *Queries) ScanAuditChain(ctx context.Context, afterID int64, batchSize int, fn func(e *AuditEvent) error) error {
+	const sql = `SELECT ` + auditColumns + ` FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2`
+	var e AuditEvent
+	targets := auditScanTargets(&e)
+	for {
+		rows, err := q.db.Query(ctx, sql, afterID, batchSize)
+		if err != nil {
+			return fmt.Errorf("read audit chain after %d: %w", afterID, err)
+		}
+		n := 0
+		for rows.Next() {
+			if err := rows.Scan(targets...); err != nil {
+				rows.Close()
+				return fmt.Errorf("read audit event after %d: %w", afterID, err)
+			}
+			n++
+			afterID = e.ID
+			if err := fn(&e); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read audit chain: %w", err)
+		}
+		if n < batchSize {
+			return nil
+		}
+	}
+}
+
+// AuditHead is the newest event's id and hash and the number of events.
+type AuditHead struct {
+	LastID   int64
+	LastHash []byte
+	Count    int64
+}
+
+// AuditChainHead reads the chain head under the append lock, so it is a
+// consistent moment even while others append. Call it inside a transaction:
+// the lock is held until that transaction ends.
+func (q *Queries) AuditChainHead(ctx context.Context) (AuditHead, error) {
+	var h AuditHead
+	if _, err := q.db.Exec(ctx, `SELECT pg_advisory_xact_lock(7201540863219452001)`); err != nil {
+		return h, fmt.Errorf("lock audit chain: %w", err)
+	}
+	err := q.db.QueryRow(ctx, `SELECT id, hash FROM audit_events ORDER BY id DESC LIMIT 1`).Scan(&h.LastID, &h.LastHash)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return AuditHead{LastHash: make([]byte, 32)}, nil
+	}
+	if err != nil {
+		return h, fmt.Errorf("read audit chain head: %w", err)
+	}
+	// audit_append assigns gapless ids, so the count is the last id; verify
+	// counts the events it actually finds and compares.
+	h.Count = h.LastID
+	return h, nil
+}
+
+// AuditCheckpoint is one signed checkpoint.
+type AuditCheckpoint struct {
+	ID          int64
+	CreatedAt   time.Time
+	LastEventID int64
+	LastHash    []byte
+	EventCount  int64
+	MAC         []byte
+}
+
+// InsertAuditCheckpoint stores c and sets its id.
+func (q *Queries) InsertAuditCheckpoint(ctx context.Context, c *AuditCheckpoint) error {
+	const sql = `INSERT INTO audit_checkpoints (created_at, last_event_id, last_hash, event_count, mac)
+		VALUES ($1, $2, $3, $4, $5) RETURNING id`
+	if err := q.db.QueryRow(ctx, sql, c.CreatedAt, c.LastEventID, c.LastHash, c.EventCount, c.MAC).Scan(&c.ID); err != nil {
+		return fmt.Errorf("insert audit checkpoint: %w", err)
+	}
+	return nil
+}
+
+// AuditCheckpoints returns every checkpoint, oldest first. They are few: one
+// per interval.
+func (q *Queries) AuditCheckpoints(ctx context.Context) ([]AuditCheckpoint, error) {
+	const sql = `SELECT id, created_at, last_event_id, last_hash, event_count, mac FROM audit_checkpoints ORDER BY id`
+	rows, err := q.db.Query(ctx, sql)
+	if err != nil {
+		return nil, fmt.Errorf("list audit checkpoints: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditCheckpoint, error) {
+		var c AuditCheckpoint
+		err := r.Scan(&c.ID, &c.CreatedAt, &c.LastEventID, &c.LastHash, &c.EventCount, &c.MAC)
+		return c, err
+	})
+}
+
+// LatestAuditCheckpoint returns the newest checkpoint, or nil when none exists.
+func (q *Queries) LatestAuditCheckpoint(ctx context.Context) (*AuditCheckpoint, error) {
+	const sql = `SELECT id, created_at, last_event_id, last_hash, event_count, mac FROM audit_checkpoints ORDER BY id DESC LIMIT 1`
+	var c AuditCheckpoint
+	err := q.db.QueryRow(ctx, sql).Scan(&c.ID, &c.CreatedAt, &c.LastEventID, &c.LastHash, &c.EventCount, &c.MAC)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read latest audit checkpoint: %w", err)
+	}
+	return &c, nil
+}
+
+// OpenAuditIntents returns intents older than before that no outcome points
+// at: actions whose outcome write was lost, for reconciliation.
+func (q *Queries) OpenAuditIntents(ctx context.Context, before time.Time, limit int) ([]AuditEvent, error) {
+	const sql = `SELECT ` + auditColumns + ` FROM audit_events i
+		WHERE i.outcome = 'intent' AND i.occurred_at < $1
+		  AND NOT EXISTS (SELECT 1 FROM audit_events o WHERE o.intent_id = i.id)
+		ORDER BY i.id LIMIT $2`
+	rows, err := q.db.Query(ctx, sql, before, limit)
+	if err != nil {
+		return nil, fmt.Errorf("list open audit intents: %w", err)
+	}
+	defer rows.Close()
+	var out []AuditEvent
+	for rows.Next() {
+		var e AuditEvent
+		if err := rows.Scan(auditScanTargets(&e)...); err != nil {
+			return nil, fmt.Errorf("read open audit intent: %w", err)
+		}
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}

@@ -1,0 +1,459 @@
+// Package audit is Keyport's audit trail: the writer every flow records
+// through (intent before any upstream call, outcome after), the hash chain's
+// canonical encoding, signed checkpoints and the verifier. It accepts only
+// typed fields, scrubs anything that looks like a credential, and stores
+// fingerprints of secrets, never secrets. SQL lives in package db.
+package audit
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/keyport/keyport/db"
+	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/logging"
+	"github.com/keyport/keyport/internal/secret"
+)
+
+// ActorKind says who acted.
+type ActorKind string
+
+const (
+	ActorAdmin   ActorKind = "admin"
+	ActorAuditor ActorKind = "auditor"
+	ActorSystem  ActorKind = "system"
+)
+
+// Action is the closed set of audited actions; the database enforces the
+// same set with a CHECK constraint.
+type Action string
+
+const (
+	Connect              Action = "connect"
+	Disconnect           Action = "disconnect"
+	TokenRefresh         Action = "token.refresh"
+	KeyList              Action = "key.list"
+	KeyCreate            Action = "key.create"
+	KeyActivate          Action = "key.activate"
+	KeyDeactivate        Action = "key.deactivate"
+	KeyDelete            Action = "key.delete"
+	KeyVerify            Action = "key.verify"
+	KeyLookup            Action = "key.lookup"
+	KeyReconcile         Action = "key.reconcile"
+	KeyRotate            Action = "key.rotate"
+	AuditorAdd           Action = "auditor.add"
+	AuditorDisable       Action = "auditor.disable"
+	AuditorEnable        Action = "auditor.enable"
+	AuditorResetPassword Action = "auditor.reset_password"
+	AuditorLogin         Action = "auditor.login"
+	AuditorLogout        Action = "auditor.logout"
+	AuditView            Action = "audit.view"
+	AuditExport          Action = "audit.export"
+	AuditVerify          Action = "audit.verify"
+	AuditCheckpoint      Action = "audit.checkpoint"
+	AuditSeed            Action = "audit.seed"
+)
+
+// Actions lists every action, for filters and validation.
+var Actions = []Action{Connect, Disconnect, TokenRefresh, KeyList, KeyCreate, KeyActivate, KeyDeactivate,
+	KeyDelete, KeyVerify, KeyLookup, KeyReconcile, KeyRotate, AuditorAdd, AuditorDisable, AuditorEnable,
+	AuditorResetPassword, AuditorLogin, AuditorLogout, AuditView, AuditExport, AuditVerify, AuditCheckpoint, AuditSeed}
+
+// Outcome is what became of an action.
+type Outcome string
+
+const (
+	OutcomeIntent  Outcome = "intent"
+	OutcomeSuccess Outcome = "success"
+	OutcomeFailure Outcome = "failure"
+	OutcomeUnknown Outcome = "unknown"
+	OutcomeDenied  Outcome = "denied"
+)
+
+// Outcomes lists every outcome.
+var Outcomes = []Outcome{OutcomeIntent, OutcomeSuccess, OutcomeFailure, OutcomeUnknown, OutcomeDenied}
+
+// Actor is who acted: a CXone user (admin), a Keyport reviewer (auditor) or
+// Keyport itself (system).
+type Actor struct {
+	Kind   ActorKind
+	UserID string // CXone user id, or the reviewer's username
+	Name   string
+}
+
+// Scope is where an action happened and through which session.
+type Scope struct {
+	TenantID   string
+	TenantName string
+	Region     string
+	// Session is the Keyport session id; only its keyed hash is stored.
+	Session   secret.Secret
+	ClientIP  string
+	UserAgent string
+	RequestID string // defaults to the request id in the context
+}
+
+// Details are the small, typed facts an event may carry. There is no free
+// form map: every field is named here, and every string is scrubbed.
+type Details struct {
+	Label             string            `json:"label,omitempty"`
+	OwnerUserID       string            `json:"owner_user_id,omitempty"`
+	SecretFingerprint string            `json:"secret_fingerprint,omitempty"`
+	SecretLast4       string            `json:"secret_last4,omitempty"`
+	KeyIDs            []string          `json:"key_ids,omitempty"`
+	Filters           map[string]string `json:"filters,omitempty"`
+	Count             int64             `json:"count,omitempty"`
+	Format            string            `json:"format,omitempty"`
+	Result            string            `json:"result,omitempty"`
+	Warning           string            `json:"warning,omitempty"`
+	CorrelationID     string            `json:"correlation_id,omitempty"`
+	Step              string            `json:"step,omitempty"`
+	PreviousKeyID     string            `json:"previous_key_id,omitempty"`
+}
+
+// Event is one thing to record.
+type Event struct {
+	Actor       Actor
+	Scope       Scope
+	Action      Action
+	TargetKeyID string
+	Details     Details
+}
+
+// Result is an outcome's facts.
+type Result struct {
+	Outcome        Outcome
+	UpstreamStatus int    // 0 = none
+	Message        string // a human message; scrubbed and truncated
+	Details        *Details
+	// TargetKeyID, when set, names the key the action turned out to concern
+	// (a create learns its key id only on success).
+	TargetKeyID string
+}
+
+// IntentID identifies a recorded intent.
+type IntentID int64
+
+// ErrUnavailable is returned (wrapped in a *kp.Error of kind Unavailable)
+// when an intent cannot be recorded: the action must not happen.
+var ErrUnavailable = errors.New("audit trail unavailable")
+
+// Writer appends events. It is safe for concurrent use.
+type Writer struct {
+	pool   *pgxpool.Pool
+	keys   Keys
+	log    *slog.Logger
+	failed atomic.Int64
+}
+
+// Keys are the keys derived from KEYPORT_AUDIT_KEY, one per purpose.
+type Keys struct {
+	fingerprint []byte
+	session     []byte
+	checkpoint  []byte
+}
+
+// DeriveKeys derives the per-purpose keys from the audit key with HKDF, so a
+// leaked fingerprint key does not forge checkpoints and vice versa.
+func DeriveKeys(auditKey secret.Secret) (Keys, error) {
+	if auditKey.Len() < 32 {
+		return Keys{}, errors.New("audit key shorter than 32 bytes")
+	}
+	derive := func(purpose string) ([]byte, error) {
+		return hkdf.Key(sha256.New, []byte(auditKey.Reveal()), nil, "keyport "+purpose+" v1", 32)
+	}
+	var k Keys
+	var err error
+	if k.fingerprint, err = derive("secret fingerprint"); err != nil {
+		return Keys{}, err
+	}
+	if k.session, err = derive("session hash"); err != nil {
+		return Keys{}, err
+	}
+	if k.checkpoint, err = derive("audit checkpoint"); err != nil {
+		return Keys{}, err
+	}
+	return k, nil
+}
+
+// Fingerprint is the keyed HMAC-SHA-256 of a secret, hex: lets a reviewer
+// recognise a secret without Keyport ever storing it.
+func (k Keys) Fingerprint(s secret.Secret) string {
+	m := hmac.New(sha256.New, k.fingerprint)
+	m.Write([]byte(s.Reveal()))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// SessionHash is the keyed hash recorded instead of a session id.
+func (k Keys) SessionHash(s secret.Secret) string {
+	if s.IsZero() {
+		return ""
+	}
+	m := hmac.New(sha256.New, k.session)
+	m.Write([]byte(s.Reveal()))
+	return hex.EncodeToString(m.Sum(nil))[:32]
+}
+
+// NewWriter returns a Writer appending to pool.
+func NewWriter(pool *pgxpool.Pool, keys Keys, log *slog.Logger) *Writer {
+	return &Writer{pool: pool, keys: keys, log: log}
+}
+
+// Keys returns the writer's derived keys.
+func (w *Writer) Keys() Keys { return w.keys }
+
+// OutcomeFailures counts outcome writes that failed (exported to /metrics).
+func (w *Writer) OutcomeFailures() int64 { return w.failed.Load() }
+
+// Intent records that an action is about to happen, in its own committed
+// transaction, before any upstream call. If it cannot be recorded the
+// caller must refuse the action: the returned error is a *kp.Error of kind
+// Unavailable that says so.
+func (w *Writer) Intent(ctx context.Context, e Event) (IntentID, error) {
+	row, err := w.row(ctx, e, Result{Outcome: OutcomeIntent})
+	if err != nil {
+		return 0, err
+	}
+	if err := db.New(w.pool).AppendAuditEvent(ctx, row); err != nil {
+		w.log.ErrorContext(ctx, "audit intent refused: action blocked", "action", e.Action, "err", err)
+		return 0, &kp.Error{Kind: kp.Unavailable, Err: fmt.Errorf("%w: %w", ErrUnavailable, err),
+			Message: "Keyport could not write this action to its audit trail, so it did not perform it. Nothing was changed. Try again in a moment."}
+	}
+	return IntentID(row.ID), nil
+}
+
+// Outcome records what became of an intent. It survives a cancelled request
+// context (a closed browser tab must not lose it). If it fails, the intent
+// stays open for reconciliation; the failure is logged and counted.
+func (w *Writer) Outcome(ctx context.Context, intent IntentID, e Event, r Result) error {
+	ctx = context.WithoutCancel(ctx)
+	row, err := w.row(ctx, e, r)
+	if err != nil {
+		return err
+	}
+	id := int64(intent)
+	row.IntentID = &id
+	if err := db.New(w.pool).AppendAuditEvent(ctx, row); err != nil {
+		w.failed.Add(1)
+		w.log.ErrorContext(ctx, "AUDIT OUTCOME LOST: intent stays open for reconciliation",
+			"intent_id", id, "action", e.Action, "outcome", r.Outcome, "err", err)
+		return &kp.Error{Kind: kp.Unavailable, Err: err,
+			Message: "The action ran, but Keyport could not record its outcome in the audit trail. It will be reconciled."}
+	}
+	return nil
+}
+
+// Record writes a single event that has no intent: a read (audit.view), a
+// refusal (denied), a sign-in. Like Intent it fails closed.
+func (w *Writer) Record(ctx context.Context, e Event, r Result) error {
+	row, err := w.row(ctx, e, r)
+	if err != nil {
+		return err
+	}
+	if err := db.New(w.pool).AppendAuditEvent(context.WithoutCancel(ctx), row); err != nil {
+		w.log.ErrorContext(ctx, "audit record failed", "action", e.Action, "outcome", r.Outcome, "err", err)
+		return &kp.Error{Kind: kp.Unavailable, Err: fmt.Errorf("%w: %w", ErrUnavailable, err),
+			Message: "Keyport could not write to its audit trail, so it refused the request. Try again in a moment."}
+	}
+	return nil
+}
+
+// Viewed records that a reviewer viewed (audit.view) or exported
+// (audit.export) audit data with the given filters.
+func (w *Writer) Viewed(ctx context.Context, actor Actor, scope Scope, action Action, filters map[string]string, format string) error {
+	if action != AuditView && action != AuditExport && action != AuditVerify {
+		return fmt.Errorf("audit: Viewed with action %q", action)
+	}
+	return w.Record(ctx, Event{Actor: actor, Scope: scope, Action: action, Details: Details{Filters: filters, Format: format}},
+		Result{Outcome: OutcomeSuccess})
+}
+
+// Do runs an audited action: intent, then fn, then the outcome fn reports.
+// If the intent cannot be written, fn never runs.
+func (w *Writer) Do(ctx context.Context, e Event, fn func(ctx context.Context) (Result, error)) error {
+	id, err := w.Intent(ctx, e)
+	if err != nil {
+		return err
+	}
+	r, ferr := fn(ctx)
+	if r.Outcome == "" {
+		r.Outcome = OutcomeSuccess
+		if ferr != nil {
+			r.Outcome = OutcomeFailure
+		}
+	}
+	if r.Message == "" && ferr != nil {
+		r.Message = kp.MessageOf(ferr)
+	}
+	if oerr := w.Outcome(ctx, id, e, r); oerr != nil && ferr == nil {
+		return oerr
+	}
+	return ferr
+}
+
+const (
+	maxUserAgent = 256
+	maxMessage   = 300
+	maxField     = 200
+)
+
+// row turns a typed event into a row, scrubbing every string.
+func (w *Writer) row(ctx context.Context, e Event, r Result) (*db.AuditEvent, error) {
+	if !validAction(e.Action) || !validOutcome(r.Outcome) {
+		return nil, fmt.Errorf("audit: invalid action %q or outcome %q", e.Action, r.Outcome)
+	}
+	switch e.Actor.Kind {
+	case ActorAdmin, ActorAuditor, ActorSystem:
+	default:
+		return nil, fmt.Errorf("audit: invalid actor kind %q", e.Actor.Kind)
+	}
+	d := e.Details
+	if r.Details != nil {
+		d = *r.Details
+	}
+	details, err := json.Marshal(scrubDetails(d))
+	if err != nil {
+		return nil, fmt.Errorf("audit: encode details: %w", err)
+	}
+	target := e.TargetKeyID
+	if r.TargetKeyID != "" {
+		target = r.TargetKeyID
+	}
+	reqID := e.Scope.RequestID
+	if reqID == "" {
+		reqID = logging.RequestID(ctx)
+	}
+	row := &db.AuditEvent{
+		ActorKind:    string(e.Actor.Kind),
+		ActorUserID:  field(e.Actor.UserID, maxField),
+		ActorName:    field(e.Actor.Name, maxField),
+		TenantID:     field(e.Scope.TenantID, maxField),
+		TenantName:   field(e.Scope.TenantName, maxField),
+		Region:       field(e.Scope.Region, 16),
+		SessionHash:  w.keys.SessionHash(e.Scope.Session),
+		ClientIP:     cleanIP(e.Scope.ClientIP),
+		UserAgent:    field(e.Scope.UserAgent, maxUserAgent),
+		Action:       string(e.Action),
+		TargetKeyID:  keyID(target),
+		Outcome:      string(r.Outcome),
+		ErrorMessage: field(r.Message, maxMessage),
+		RequestID:    field(reqID, 64),
+		Details:      string(details),
+	}
+	if r.UpstreamStatus != 0 {
+		s := int32(r.UpstreamStatus)
+		row.UpstreamStatus = &s
+	}
+	return row, nil
+}
+
+func validAction(a Action) bool {
+	for _, x := range Actions {
+		if x == a {
+			return true
+		}
+	}
+	return false
+}
+
+func validOutcome(o Outcome) bool {
+	for _, x := range Outcomes {
+		if x == o {
+			return true
+		}
+	}
+	return false
+}
+
+// field scrubs s and truncates it to n bytes on a rune boundary.
+func field(s string, n int) string {
+	s = Scrub(s)
+	if len(s) <= n {
+		return s
+	}
+	s = s[:n]
+	for !utf8.ValidString(s) {
+		s = s[:len(s)-1]
+	}
+	return s
+}
+
+// keyID keeps a key id as given (ids share the secrets' alphabet, so the
+// scrubber would eat them) but only if it is short and printable.
+func keyID(s string) string {
+	if len(s) > 256 {
+		return ""
+	}
+	for _, r := range s {
+		if r < 0x21 || r > 0x7e {
+			return ""
+		}
+	}
+	return s
+}
+
+func cleanIP(s string) string {
+	a, err := netip.ParseAddr(strings.TrimSpace(s))
+	if err != nil {
+		return ""
+	}
+	return a.Unmap().String()
+}
+
+func scrubDetails(d Details) Details {
+	d.Label = field(d.Label, maxField)
+	d.OwnerUserID = field(d.OwnerUserID, maxField)
+	d.SecretFingerprint = hexOnly(d.SecretFingerprint)
+	d.SecretLast4 = field(d.SecretLast4, 4)
+	ids := make([]string, 0, len(d.KeyIDs))
+	for _, id := range d.KeyIDs {
+		if id = keyID(id); id != "" && len(ids) < 20 {
+			ids = append(ids, id)
+		}
+	}
+	d.KeyIDs = ids
+	if len(d.KeyIDs) == 0 {
+		d.KeyIDs = nil
+	}
+	if d.Filters != nil {
+		f := make(map[string]string, len(d.Filters))
+		for k, v := range d.Filters {
+			if v != "" && len(f) < 20 {
+				f[field(k, 40)] = field(v, maxField)
+			}
+		}
+		d.Filters = f
+	}
+	d.Format = field(d.Format, 16)
+	d.Result = field(d.Result, maxField)
+	d.Warning = field(d.Warning, maxMessage)
+	d.CorrelationID = field(d.CorrelationID, 100)
+	d.Step = field(d.Step, 40)
+	d.PreviousKeyID = keyID(d.PreviousKeyID)
+	return d
+}
+
+func hexOnly(s string) string {
+	for _, r := range s {
+		if !strings.ContainsRune("0123456789abcdef", r) {
+			return ""
+		}
+	}
+	if len(s) > 64 {
+		return s[:64]
+	}
+	return s
+}
