@@ -7,8 +7,8 @@ package audit
 
 import (
 	"context"
-	"crypto/hmac"
 	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
