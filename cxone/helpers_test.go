@@ -2,10 +2,10 @@ package cxone_test
 
 import (
 	"bytes"
-	"errors"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
+	"errors"
 	"log/slog"
 	"net/http/httptest"
 	"sync"

@@ -3,6 +3,9 @@ package cxone
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -169,3 +172,13 @@ func (ts *TokenSource) refresh(ctx context.Context, cur *Tokens, done chan struc
 	close(done)
 	ts.mu.Unlock()
 }
+
+// String, Format and LogValue keep the tokens out of every printed form:
+// fmt cannot reach secret.Secret's own Format through unexported fields.
+func (ts *TokenSource) String() string {
+	return "cxone.TokenSource{region: " + string(ts.region) + ", tokens: [redacted]}"
+}
+
+func (ts *TokenSource) Format(f fmt.State, _ rune) { _, _ = io.WriteString(f, ts.String()) }
+
+func (ts *TokenSource) LogValue() slog.Value { return slog.StringValue(ts.String()) }
