@@ -274,8 +274,6 @@ func checkCreate(t *testing.T, e *env, b secret.Secret, tid, uid string) {
 	if !keyFormat.MatchString(k.ID) || !keyFormat.MatchString(k.Secret.Reveal()) || !k.Active || k.TenantID != tid || k.UserID != uid {
 		t.Fatalf("created = %+v", k.AccessKey)
 	}
-	admin := e.people
-	_ = admin
 }
 
 func checkLastUsed(t *testing.T, e *env, b secret.Secret, tid, uid string) {
@@ -336,15 +334,15 @@ func TestRetriesOfIdempotentCalls(t *testing.T) {
 	e := newEnv(t, func(_ *cxonesim.Options, c *cxone.Config) { c.Backoff = []time.Duration{time.Second, 3 * time.Second} })
 	ten, admin, _, _ := e.people("na1", 0)
 	tok := e.login("na1", ten.ID, admin.ID)
-	list := func() (*cxone.KeyList, error, int, []time.Duration) {
+	list := func() (*cxone.KeyList, int, []time.Duration, error) {
 		before, sl := e.sim.Calls(cxonesim.EndpointList), len(e.sleeps.got())
 		l, err := e.newClient().ListKeys(ctx, "na1", tok.Access, admin.ID)
-		return l, err, e.sim.Calls(cxonesim.EndpointList) - before, e.sleeps.got()[sl:]
+		return l, e.sim.Calls(cxonesim.EndpointList) - before, e.sleeps.got()[sl:], err
 	}
 
 	t.Run("HTML 502 three times gives up after two retries", func(t *testing.T) {
 		e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.HTML5xx, Count: 5})
-		_, err, calls, waits := list()
+		_, calls, waits, err := list()
 		ce := kindOf(t, err, cxone.Unavailable)
 		if calls != 3 || ce.Attempts != 3 || ce.Status != 502 || ce.Message != "upstream returned HTML (status 502)" {
 			t.Errorf("calls %d, error %+v", calls, ce)
@@ -356,14 +354,14 @@ func TestRetriesOfIdempotentCalls(t *testing.T) {
 	})
 	t.Run("two 503s then success", func(t *testing.T) {
 		e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.HTML5xx, Status: 503, Count: 2})
-		l, err, calls, _ := list()
+		l, calls, _, err := list()
 		if err != nil || calls != 3 || len(l.Keys) != 2 {
 			t.Errorf("list = %v, %v after %d calls", l, err, calls)
 		}
 	})
 	t.Run("429 without Retry-After backs off", func(t *testing.T) {
 		e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.RateLimit, Count: 3})
-		_, err, calls, waits := list()
+		_, calls, waits, err := list()
 		ce := kindOf(t, err, cxone.RateLimited)
 		if calls != 3 || ce.RetryAfter != 0 || len(waits) != 2 || waits[0] < time.Second {
 			t.Errorf("calls %d waits %v error %+v", calls, waits, ce)
@@ -371,14 +369,14 @@ func TestRetriesOfIdempotentCalls(t *testing.T) {
 	})
 	t.Run("429 with Retry-After is honoured", func(t *testing.T) {
 		e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.RateLimit, RetryAfter: 7})
-		_, err, calls, waits := list()
+		_, calls, waits, err := list()
 		if err != nil || calls != 2 || len(waits) != 1 || waits[0] != 7*time.Second {
 			t.Errorf("err %v calls %d waits %v; want success after one 7 s wait", err, calls, waits)
 		}
 	})
 	t.Run("Retry-After over 30 s ends the retries", func(t *testing.T) {
 		e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.RateLimit, RetryAfter: 31})
-		_, err, calls, waits := list()
+		_, calls, waits, err := list()
 		ce := kindOf(t, err, cxone.RateLimited)
 		if calls != 1 || len(waits) != 0 || ce.RetryAfter != 31 {
 			t.Errorf("calls %d waits %v error %+v", calls, waits, ce)
@@ -386,7 +384,7 @@ func TestRetriesOfIdempotentCalls(t *testing.T) {
 	})
 	t.Run("a dropped GET is retried", func(t *testing.T) {
 		e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.DropBeforeCommit, Count: 3})
-		_, err, calls, _ := list()
+		_, calls, _, err := list()
 		if ce := kindOf(t, err, cxone.Unavailable); calls != 3 || ce.Status != 0 || ce.Attempts != 3 {
 			t.Errorf("calls %d error %+v", calls, ce)
 		}

@@ -93,44 +93,42 @@ func (ts *TokenSource) Do(ctx context.Context, fn func(bearer secret.Secret) err
 }
 
 func (ts *TokenSource) get(ctx context.Context, stale *secret.Secret) (*Tokens, error) {
-	{
-		ts.mu.Lock()
-		if ts.dead != nil {
-			ts.mu.Unlock()
-			return nil, ts.dead
-		}
-		cur := ts.cur
-		replaced := stale != nil && cur != nil && cur.Access.Reveal() != stale.Reveal()
-		if ts.inflight == nil && (replaced || (stale == nil && ts.fresh(cur))) {
-			ts.mu.Unlock()
-			return cur, nil
-		}
-		wait := ts.inflight
-		if wait == nil {
-			wait = make(chan struct{})
-			ts.inflight = wait
-			go ts.refresh(ctx, cur, wait)
-		}
+	ts.mu.Lock()
+	if ts.dead != nil {
 		ts.mu.Unlock()
-		select {
-		case <-wait:
-		case <-ctx.Done():
-			return nil, &Error{Kind: Timeout, Op: "refresh token", Message: "call canceled", Err: ctx.Err()}
-		}
-		ts.mu.Lock()
-		dead, now, lastErr := ts.dead, ts.cur, ts.lastErr
-		ts.mu.Unlock()
-		if dead != nil {
-			return nil, dead
-		}
-		if now != cur {
-			return now, nil
-		}
-		if lastErr != nil { // a transient failure: report it rather than loop
-			return nil, lastErr
-		}
-		return nil, &Error{Kind: Unavailable, Op: "refresh token", Message: "the bearer could not be refreshed"}
+		return nil, ts.dead
 	}
+	cur := ts.cur
+	replaced := stale != nil && cur != nil && cur.Access.Reveal() != stale.Reveal()
+	if ts.inflight == nil && (replaced || (stale == nil && ts.fresh(cur))) {
+		ts.mu.Unlock()
+		return cur, nil
+	}
+	wait := ts.inflight
+	if wait == nil {
+		wait = make(chan struct{})
+		ts.inflight = wait
+		go ts.refresh(ctx, cur, wait)
+	}
+	ts.mu.Unlock()
+	select {
+	case <-wait:
+	case <-ctx.Done():
+		return nil, &Error{Kind: Timeout, Op: "refresh token", Message: "call canceled", Err: ctx.Err()}
+	}
+	ts.mu.Lock()
+	dead, now, lastErr := ts.dead, ts.cur, ts.lastErr
+	ts.mu.Unlock()
+	if dead != nil {
+		return nil, dead
+	}
+	if now != cur {
+		return now, nil
+	}
+	if lastErr != nil { // a transient failure: report it rather than loop
+		return nil, lastErr
+	}
+	return nil, &Error{Kind: Unavailable, Op: "refresh token", Message: "the bearer could not be refreshed"}
 }
 
 // refresh runs detached from any one caller's cancellation, so a caller

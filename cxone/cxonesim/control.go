@@ -148,7 +148,11 @@ func Serve(ctx context.Context, addr string, sim *Sim, log *slog.Logger) error {
 		return fmt.Errorf("cxonesim listen: %w", err)
 	}
 	if sim.baseURL("") == "" {
-		sim.SetBaseURL("http://" + ln.Addr().String())
+		host, port, _ := net.SplitHostPort(ln.Addr().String())
+		if ip := net.ParseIP(host); ip == nil || ip.IsUnspecified() {
+			host = "127.0.0.1" // ":8081" binds every address; links still need one
+		}
+		sim.SetBaseURL("http://" + net.JoinHostPort(host, port))
 	}
 	srv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 5 * time.Minute /* slow faults */, IdleTimeout: 2 * time.Minute}

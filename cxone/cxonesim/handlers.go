@@ -395,11 +395,11 @@ func (s *Sim) listKeys(w http.ResponseWriter, r *http.Request, c *call) {
 		return
 	}
 	total := len(items)
-	page, size := 1, len(items)
+	page := 1
 	next, prev := "", ""
 	self := c.base + r.URL.Path
 	if v.PageSize > 0 {
-		size = v.PageSize
+		size := v.PageSize
 		if n, err := strconv.Atoi(q.Get("page")); err == nil && n > 0 {
 			page = n
 		}
