@@ -201,3 +201,16 @@ func (q *Queries) OpenAuditIntents(ctx context.Context, before time.Time, limit 
 	}
 	return out, rows.Err()
 }
+
+// AuditCopyColumns and AuditCopyValues load pre-chained rows with COPY
+// (audit.Seed only: the live path is audit_append).
+var AuditCopyColumns = []string{"id", "occurred_at", "actor_kind", "actor_user_id", "actor_name", "tenant_id",
+	"tenant_name", "region", "session_hash", "client_ip", "user_agent", "action", "target_key_id", "outcome",
+	"upstream_status", "error_message", "request_id", "intent_id", "details", "hash_version", "prev_hash", "hash"}
+
+// AuditCopyValues returns e's values in AuditCopyColumns order.
+func AuditCopyValues(e *AuditEvent) []any {
+	return []any{e.ID, e.OccurredAt, e.ActorKind, e.ActorUserID, e.ActorName, e.TenantID, e.TenantName,
+		e.Region, e.SessionHash, e.ClientIP, e.UserAgent, e.Action, e.TargetKeyID, e.Outcome,
+		e.UpstreamStatus, e.ErrorMessage, e.RequestID, e.IntentID, e.Details, e.HashVersion, e.PrevHash, e.Hash}
+}

@@ -83,8 +83,15 @@ CREATE TRIGGER audit_checkpoints_no_truncate BEFORE TRUNCATE ON audit_checkpoint
 
 -- audit_field_v1 encodes one value: NULL as '~', anything else as
 -- <octet length>:<text>, so no value can imitate a field boundary.
-CREATE FUNCTION audit_field_v1(v text) RETURNS text LANGUAGE sql IMMUTABLE AS $$
-    SELECT CASE WHEN v IS NULL THEN '~' ELSE octet_length(v)::text || ':' || v END
+-- PL/pgSQL rather than SQL: a SQL function that cannot be inlined is
+-- re-planned on every call, which tripled the cost of an append.
+CREATE FUNCTION audit_field_v1(v text) RETURNS text LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF v IS NULL THEN
+        RETURN '~';
+    END IF;
+    RETURN octet_length(v)::text || ':' || v;
+END;
 $$;
 
 CREATE FUNCTION audit_canonical_v1(
@@ -92,8 +99,9 @@ CREATE FUNCTION audit_canonical_v1(
     p_tenant_id text, p_tenant_name text, p_region text, p_session_hash text, p_client_ip text,
     p_user_agent text, p_action text, p_target_key_id text, p_outcome text, p_upstream_status integer,
     p_error_message text, p_request_id text, p_intent_id bigint, p_details jsonb
-) RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
-    SELECT convert_to('keyport-audit-v1'
+) RETURNS bytea LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    RETURN convert_to('keyport-audit-v1'
         || audit_field_v1(p_id::text)
         || audit_field_v1(((extract(epoch FROM p_occurred_at) * 1000000)::bigint)::text)
         || audit_field_v1(p_actor_kind) || audit_field_v1(p_actor_user_id) || audit_field_v1(p_actor_name)
@@ -102,7 +110,8 @@ CREATE FUNCTION audit_canonical_v1(
         || audit_field_v1(p_action) || audit_field_v1(p_target_key_id) || audit_field_v1(p_outcome)
         || audit_field_v1(p_upstream_status::text) || audit_field_v1(p_error_message)
         || audit_field_v1(p_request_id) || audit_field_v1(p_intent_id::text)
-        || audit_field_v1(p_details::text), 'UTF8')
+        || audit_field_v1(p_details::text), 'UTF8');
+END;
 $$;
 
 -- audit_append is the only way events are written. One statement, so an
