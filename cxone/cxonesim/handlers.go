@@ -46,11 +46,15 @@ func writeJSON(w http.ResponseWriter, status int, v any) int {
 // writeError answers status with message in one of the §4 shapes.
 func writeError(w http.ResponseWriter, r *http.Request, status int, shape Shape, msg string) int {
 	code := strings.ReplaceAll(strings.ToUpper(http.StatusText(status)), " ", "_")
+	oauthCode := strings.ToLower(code)
+	if status == http.StatusBadRequest || status == http.StatusUnauthorized {
+		oauthCode = "invalid_grant" // what OAuth token endpoints answer (cxone-api.md §4, §11.6)
+	}
 	switch shape {
 	case ShapeOAuth:
-		return writeJSON(w, status, map[string]any{"error": strings.ToLower(code), "error_description": msg})
+		return writeJSON(w, status, map[string]any{"error": oauthCode, "error_description": msg})
 	case ShapeOAuthCamel:
-		return writeJSON(w, status, map[string]any{"error": strings.ToLower(code), "errorDescription": msg})
+		return writeJSON(w, status, map[string]any{"error": oauthCode, "errorDescription": msg})
 	case ShapeSpring:
 		return writeJSON(w, status, map[string]any{"timestamp": time.Now().UTC().Format("2006-01-02T15:04:05.000+00:00"),
 			"status": status, "error": http.StatusText(status), "message": msg, "path": r.URL.Path})
