@@ -665,3 +665,27 @@ func TestTokenSource(t *testing.T) {
 		t.Errorf("dead source tried again: %v", err)
 	}
 }
+
+func TestLostExchangeAndPerCallVariant(t *testing.T) {
+	ctx := context.Background()
+	e := newEnv(t)
+	ten, admin, _, _ := e.people("uk1", 0)
+	basic, _ := e.sim.BasicToken("uk1", ten.ID, admin.ID)
+	e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointRefresh, Mode: cxonesim.DropAfterCommit})
+	_, err := e.newClient().ExchangeBasicToken(ctx, "uk1", basic)
+	ce := kindOf(t, err, cxone.Unauthorized)
+	if ce.Attempts != 2 || !strings.Contains(ce.Message, "new basic token") || e.sim.Calls(cxonesim.EndpointRefresh) != 2 {
+		t.Errorf("lost exchange: %+v", ce)
+	}
+	tok := e.login("uk1", ten.ID, admin.ID)
+	e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointCreate, Mode: cxonesim.Variant,
+		Variants: &cxonesim.Variants{CreateWrapper: "resultSet", NumbersAsStrings: true}})
+	k, err := e.client.CreateKey(ctx, "uk1", tok.Access, ten.ID, admin.ID)
+	if err != nil || k.AgentID == "" || k.BillingID == "" {
+		t.Fatalf("resultSet for one call: %+v, %v", k, err)
+	}
+	k, err = e.client.CreateKey(ctx, "uk1", tok.Access, ten.ID, admin.ID)
+	if err != nil || k.AgentID != "" {
+		t.Fatalf("the variant outlived its call: %+v, %v", k, err)
+	}
+}

@@ -59,6 +59,11 @@ func (c *Client) userRefresh(ctx context.Context, r Region, tok secret.Secret, o
 	req := request{op: op, method: http.MethodPost, region: r, rawURL: u,
 		body: map[string]string{"token": raw}, idempotent: true}
 	resp, err := c.do(ctx, req)
+	var e *Error
+	if errors.As(err, &e) && e.Kind == Unauthorized && e.Attempts > 1 {
+		// cxone-api.md §3: the lost first attempt may have used the token up.
+		e.Message += "; an earlier attempt may have used the token up, so a new basic token is needed"
+	}
 	if err != nil {
 		return nil, err
 	}
