@@ -72,8 +72,10 @@ const (
 )
 
 // Shapes lists every error shape.
-var Shapes = []Shape{ShapeOAuth, ShapeOAuthCamel, ShapeSpring, ShapeDetails, ShapeErrorsObj,
-	ShapeMessage, ShapeMsg, ShapeDetailed, ShapeHeaderOnly, ShapeEmpty}
+func Shapes() []Shape {
+	return []Shape{ShapeOAuth, ShapeOAuthCamel, ShapeSpring, ShapeDetails, ShapeErrorsObj,
+		ShapeMessage, ShapeMsg, ShapeDetailed, ShapeHeaderOnly, ShapeEmpty}
+}
 
 // Fault scripts "the next Count calls to Endpoint" ("" = any API endpoint).
 type Fault struct {
@@ -119,7 +121,7 @@ func (f Fault) validate() error {
 	default:
 		return fmt.Errorf("unknown endpoint %q", f.Endpoint)
 	}
-	if f.Mode == ErrorShape && f.Shape != "" && !slices.Contains(Shapes, f.Shape) {
+	if f.Mode == ErrorShape && f.Shape != "" && !slices.Contains(Shapes(), f.Shape) {
 		return fmt.Errorf("unknown shape %q", f.Shape)
 	}
 	return nil
