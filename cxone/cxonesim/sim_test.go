@@ -192,9 +192,11 @@ func TestControlEndpointAndServe(t *testing.T) {
 	if err != nil || resp.StatusCode != 204 {
 		t.Fatalf("inject: %v %v", resp, err)
 	}
+	s.mu.Lock()
 	if len(s.faults) != 2 || s.faults[0].Status != 504 || s.faults[0].left != 2 {
 		t.Errorf("faults = %+v", s.faults)
 	}
+	s.mu.Unlock()
 	resp, _ = http.Post(base+"/control/faults", "application/json", strings.NewReader(`{"mode":"explode"}`))
 	if resp.StatusCode != 400 {
 		t.Errorf("bad mode accepted: %d", resp.StatusCode)
