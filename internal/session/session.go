@@ -1,0 +1,302 @@
+// Package session holds Keyport's server-side sessions: a gorilla/sessions
+// Store backed by PostgreSQL. The cookie carries only a random id, signed
+// with KEYPORT_SESSION_KEY; the database keeps the id's SHA-256 and the
+// values sealed with KEYPORT_ENCRYPTION_KEY. Idle and absolute timeouts are
+// enforced on the server, and deleting the row (logout) kills a replayed
+// cookie. Admin and auditor sessions are separate kinds with separate
+// cookies, so one can never be used as the other.
+package session
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/gorilla/securecookie"
+	"github.com/gorilla/sessions"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/keyport/keyport/db"
+	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/seal"
+	"github.com/keyport/keyport/internal/secret"
+)
+
+// Kind is a session's audience.
+type Kind string
+
+const (
+	Admin   Kind = "admin"
+	Auditor Kind = "auditor"
+)
+
+// Options configure one Store.
+type Options struct {
+	Kind     Kind
+	Cookie   string // base cookie name; "__Host-" is prefixed when Secure
+	Secure   bool
+	Idle     time.Duration
+	Absolute time.Duration
+	Now      func() time.Time // nil = time.Now
+}
+
+// Store is a sessions.Store for one kind of session.
+type Store struct {
+	pool   *pgxpool.Pool
+	sealer *seal.Sealer
+	codec  *securecookie.SecureCookie
+	o      Options
+	name   string
+}
+
+// New returns a Store. sessionKey signs cookies; encryptionKey seals values.
+func New(pool *pgxpool.Pool, sessionKey, encryptionKey secret.Secret, o Options) (*Store, error) {
+	if o.Kind != Admin && o.Kind != Auditor {
+		return nil, fmt.Errorf("session: unknown kind %q", o.Kind)
+	}
+	if o.Idle <= 0 || o.Absolute <= 0 {
+		return nil, errors.New("session: idle and absolute timeouts are required")
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	sealer, err := seal.New(encryptionKey, "session data")
+	if err != nil {
+		return nil, err
+	}
+	codec := securecookie.New([]byte(sessionKey.Reveal()), nil)
+	codec.MaxAge(int(o.Absolute.Seconds()) + 60)
+	codec.SetSerializer(securecookie.JSONEncoder{})
+	name := o.Cookie
+	if o.Secure {
+		name = "__Host-" + name
+	}
+	return &Store{pool: pool, sealer: sealer, codec: codec, o: o, name: name}, nil
+}
+
+// Name is the cookie name, which is also the gorilla session name.
+func (s *Store) Name() string { return s.name }
+
+// Kind is the store's session kind.
+func (s *Store) Kind() Kind { return s.o.Kind }
+
+func (s *Store) cookieOptions() *sessions.Options {
+	// MaxAge 0: a browser-session cookie; the server enforces the lifetimes.
+	return &sessions.Options{Path: "/", HttpOnly: true, Secure: s.o.Secure, SameSite: http.SameSiteLaxMode}
+}
+
+// Get returns the request's session, loading it once per request.
+func (s *Store) Get(r *http.Request, name string) (*sessions.Session, error) {
+	return sessions.GetRegistry(r).Get(s, name)
+}
+
+// Load is Get for the store's own cookie name.
+func (s *Store) Load(r *http.Request) (*sessions.Session, error) { return s.Get(r, s.name) }
+
+// New loads the session named by the request's cookie, or returns a new,
+// empty one when there is none or it is unknown, expired, of another kind
+// or tampered with. Only a database failure is an error.
+func (s *Store) New(r *http.Request, name string) (*sessions.Session, error) {
+	sess := sessions.NewSession(s, name)
+	sess.Options = s.cookieOptions()
+	sess.IsNew = true
+	c, err := r.Cookie(name)
+	if err != nil {
+		return sess, nil
+	}
+	var id string
+	if err := s.codec.Decode(name, c.Value, &id); err != nil || len(id) != 43 {
+		return sess, nil
+	}
+	h := hashID(id)
+	row, err := db.New(s.pool).LoadSession(r.Context(), h, string(s.o.Kind), s.o.Now(), s.o.Idle)
+	if kp.KindOf(err) == kp.NotFound {
+		return sess, nil
+	}
+	if err != nil {
+		return sess, kp.Wrap(kp.Unavailable, err, "Keyport cannot reach its database right now. Try again in a moment.")
+	}
+	plain, err := s.sealer.Open(row.Data, h)
+	if err != nil {
+		return sess, nil // sealed under another key: treat as signed out
+	}
+	var values map[string]string
+	if err := json.Unmarshal(plain, &values); err != nil {
+		return sess, nil
+	}
+	for k, v := range values {
+		sess.Values[k] = v
+	}
+	sess.ID = id
+	sess.IsNew = false
+	return sess, nil
+}
+
+// Save writes the session (creating its row on first save) and sets the
+// cookie. A session whose Options.MaxAge is negative is deleted.
+func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
+	ctx := context.WithoutCancel(r.Context())
+	q := db.New(s.pool)
+	if sess.Options != nil && sess.Options.MaxAge < 0 {
+		if sess.ID != "" {
+			if err := q.DeleteSession(ctx, hashID(sess.ID)); err != nil {
+				return err
+			}
+		}
+		http.SetCookie(w, sessions.NewCookie(sess.Name(), "", sess.Options))
+		sess.ID = ""
+		return nil
+	}
+	data, err := encodeValues(sess.Values)
+	if err != nil {
+		return err
+	}
+	now := s.o.Now()
+	if sess.ID != "" {
+		h := hashID(sess.ID)
+		err := q.UpdateSession(ctx, h, s.sealer.Seal(data, h), now)
+		if kp.KindOf(err) != kp.NotFound {
+			if err != nil {
+				return err
+			}
+			return s.setCookie(w, sess)
+		}
+		sess.ID = "" // expired meanwhile: start a new one
+	}
+	id := newID()
+	h := hashID(id)
+	if err := q.InsertSession(ctx, &db.SessionRow{IDHash: h, Kind: string(s.o.Kind), Data: s.sealer.Seal(data, h),
+		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.o.Absolute)}); err != nil {
+		return err
+	}
+	sess.ID = id
+	sess.IsNew = false
+	return s.setCookie(w, sess)
+}
+
+// Rotate gives the session a new id (after sign-in or connect, against
+// session fixation), keeping its values and connections.
+func (s *Store) Rotate(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
+	if sess.ID == "" {
+		return s.Save(r, w, sess)
+	}
+	data, err := encodeValues(sess.Values)
+	if err != nil {
+		return err
+	}
+	id := newID()
+	h := hashID(id)
+	err = db.New(s.pool).RekeySession(context.WithoutCancel(r.Context()), hashID(sess.ID), h, s.sealer.Seal(data, h), s.o.Now())
+	if kp.KindOf(err) == kp.NotFound {
+		sess.ID = ""
+		return s.Save(r, w, sess)
+	}
+	if err != nil {
+		return err
+	}
+	sess.ID = id
+	return s.setCookie(w, sess)
+}
+
+// Destroy deletes the session row and expires the cookie.
+func (s *Store) Destroy(r *http.Request, w http.ResponseWriter, sess *sessions.Session) error {
+	sess.Options.MaxAge = -1
+	return s.Save(r, w, sess)
+}
+
+func (s *Store) setCookie(w http.ResponseWriter, sess *sessions.Session) error {
+	encoded, err := s.codec.Encode(sess.Name(), sess.ID)
+	if err != nil {
+		return fmt.Errorf("encode session cookie: %w", err)
+	}
+	http.SetCookie(w, sessions.NewCookie(sess.Name(), encoded, sess.Options))
+	return nil
+}
+
+// IDHash is the database key of a saved session: its id's SHA-256.
+func IDHash(sess *sessions.Session) []byte {
+	if sess.ID == "" {
+		return nil
+	}
+	return hashID(sess.ID)
+}
+
+// ID returns the session id as a Secret (for audit hashing), zero if unsaved.
+func ID(sess *sessions.Session) secret.Secret { return secret.New(sess.ID) }
+
+// RunCleanup deletes expired sessions every interval until ctx ends.
+func (s *Store) RunCleanup(ctx context.Context, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			_, _ = db.New(s.pool).DeleteExpiredSessions(ctx, s.o.Now(), s.o.Idle)
+		}
+	}
+}
+
+func newID() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func hashID(id string) []byte {
+	h := sha256.Sum256([]byte(id))
+	return h[:]
+}
+
+// encodeValues accepts only string keys and values: sessions hold ids,
+// flashes and small markers, never structures or credentials.
+func encodeValues(v map[interface{}]interface{}) ([]byte, error) {
+	m := make(map[string]string, len(v))
+	for k, val := range v {
+		ks, ok1 := k.(string)
+		vs, ok2 := val.(string)
+		if !ok1 || !ok2 {
+			return nil, fmt.Errorf("session: value %v is not a string pair", k)
+		}
+		m[ks] = vs
+	}
+	return json.Marshal(m)
+}
+
+// Flash is a one-time message for the next page.
+type Flash struct {
+	Kind    string `json:"k"`
+	Message string `json:"m"`
+}
+
+const flashKey = "flash"
+
+// AddFlash queues a message for the next page the session renders.
+func AddFlash(sess *sessions.Session, kind, message string) {
+	var fs []Flash
+	if raw, ok := sess.Values[flashKey].(string); ok {
+		_ = json.Unmarshal([]byte(raw), &fs)
+	}
+	fs = append(fs, Flash{Kind: kind, Message: message})
+	b, _ := json.Marshal(fs)
+	sess.Values[flashKey] = string(b)
+}
+
+// TakeFlashes returns and clears the queued messages.
+func TakeFlashes(sess *sessions.Session) []Flash {
+	raw, ok := sess.Values[flashKey].(string)
+	if !ok {
+		return nil
+	}
+	delete(sess.Values, flashKey)
+	var fs []Flash
+	_ = json.Unmarshal([]byte(raw), &fs)
+	return fs
+}
