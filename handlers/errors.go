@@ -70,7 +70,7 @@ func (h *Handlers) handleError(err error, c echo.Context) {
 		_ = c.NoContent(status)
 		return
 	}
-	if rerr := render(c, status, web.ErrorPage(h.page(c, http.StatusText(status)), view)); rerr != nil {
+	if rerr := h.render(c, status, web.ErrorPage(h.page(c, http.StatusText(status)), view)); rerr != nil {
 		h.Log.ErrorContext(ctx, "render error page", "err", rerr)
 		_ = c.String(status, msg+" (request id "+view.RequestID+")")
 	}

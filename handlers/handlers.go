@@ -12,20 +12,25 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/metrics"
+	"github.com/keyport/keyport/internal/session"
 	"github.com/keyport/keyport/static"
 )
 
 // Deps is everything the HTTP layer needs, built by main (or a test) and
 // passed in: there is no package state.
 type Deps struct {
-	Log            *slog.Logger
-	Pool           *pgxpool.Pool
-	Assets         *static.Assets
-	Version        string
-	TrustedProxies []*net.IPNet
-	Metrics        *metrics.HTTP
-	Gatherer       prometheus.Gatherer
+	Log             *slog.Logger
+	Pool            *pgxpool.Pool
+	Assets          *static.Assets
+	Version         string
+	TrustedProxies  []*net.IPNet
+	Metrics         *metrics.HTTP
+	Gatherer        prometheus.Gatherer
+	Audit           *audit.Writer
+	AdminSessions   *session.Store
+	AuditorSessions *session.Store
 }
 
 // Handlers holds the dependencies shared by every route.

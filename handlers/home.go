@@ -9,5 +9,5 @@ import (
 )
 
 func (h *Handlers) home(c echo.Context) error {
-	return render(c, http.StatusOK, web.Home(h.page(c, "")))
+	return h.render(c, http.StatusOK, web.Home(h.page(c, "")))
 }

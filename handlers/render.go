@@ -12,11 +12,15 @@ import (
 )
 
 // render writes page into a buffer first, so that a failed render becomes an
-// error page instead of half a page.
-func render(c echo.Context, status int, page templ.Component) error {
+// error page instead of half a page, then saves the request's sessions
+// (before any byte of the response) and writes it.
+func (h *Handlers) render(c echo.Context, status int, page templ.Component) error {
 	var buf bytes.Buffer
 	if err := page.Render(c.Request().Context(), &buf); err != nil {
 		return fmt.Errorf("render %T: %w", page, err)
+	}
+	if err := h.saveSessions(c); err != nil {
+		return err
 	}
 	return c.HTMLBlob(status, buf.Bytes())
 }

@@ -12,12 +12,9 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyport/keyport/db"
-	"github.com/keyport/keyport/handlers"
-	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/app"
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/logging"
-	"github.com/keyport/keyport/internal/metrics"
-	"github.com/keyport/keyport/static"
 )
 
 // dbOpenTimeout bounds how long start-up waits for the database, so an
@@ -69,31 +66,22 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, opts serveO
 	if err := checkSchema(ctx, pool); err != nil {
 		return err
 	}
-	keys, err := audit.DeriveKeys(cfg.AuditKey)
+	portal, err := app.New(app.Options{Config: cfg, Log: log, Pool: pool, Version: build().Version, CheckpointInterval: checkpointInterval})
 	if err != nil {
 		return err
 	}
-	auditor := audit.NewWriter(pool, keys, log)
-	h, err := newPortal(cfg, log, pool, auditor)
-	if err != nil {
-		return err
-	}
-	// Signed checkpoints at an interval, and one at shutdown, make a
-	// truncated tail detectable.
-	go auditor.RunCheckpoints(ctx, checkpointInterval)
-	defer func() {
-		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if _, err := auditor.Checkpoint(cctx); err != nil {
-			log.Error("final audit checkpoint failed", "err", err)
-		}
-	}()
+	// Background jobs stop with ctx; wait for the final checkpoint before
+	// the pool closes.
+	bgCtx, stopBg := context.WithCancel(ctx)
+	bgDone := make(chan struct{})
+	go func() { portal.RunBackground(bgCtx); close(bgDone) }()
+	defer func() { stopBg(); <-bgDone }()
 	ln, err := net.Listen("tcp", cfg.Addr) // a busy port fails here, before anything is announced
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
 	srv := &http.Server{
-		Handler:           h,
+		Handler:           portal.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      90 * time.Second, // longer than a CXone call with its retries
@@ -140,23 +128,4 @@ func checkSchema(ctx context.Context, pool *pgxpool.Pool) error {
 		return fmt.Errorf("database schema is at version %d, this keyport needs %d: run 'keyport migrate up' or start with --migrate", st.Current, st.Want)
 	}
 	return nil
-}
-
-// newPortal builds the portal's handler from its dependencies.
-func newPortal(cfg config.Config, log *slog.Logger, pool *pgxpool.Pool, auditor *audit.Writer) (http.Handler, error) {
-	assets, err := static.Load()
-	if err != nil {
-		return nil, err
-	}
-	reg, httpMetrics := metrics.NewRegistry(pool)
-	reg.MustRegister(metrics.AuditOutcomeFailures(auditor.OutcomeFailures))
-	return handlers.New(handlers.Deps{
-		Log:            log,
-		Pool:           pool,
-		Assets:         assets,
-		Version:        build().Version,
-		TrustedProxies: cfg.TrustedProxies,
-		Metrics:        httpMetrics,
-		Gatherer:       reg,
-	}), nil
 }

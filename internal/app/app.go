@@ -1,0 +1,105 @@
+// Package app wires Keyport's portal from its configuration: the audit
+// writer, the session stores, the CXone client, the domain services and the
+// router. `keyport serve`, `keyport dev` and the handler tests all build the
+// portal through New, so there is exactly one wiring.
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyport/keyport/handlers"
+	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/config"
+	"github.com/keyport/keyport/internal/metrics"
+	"github.com/keyport/keyport/internal/session"
+	"github.com/keyport/keyport/static"
+)
+
+// Auditor sessions are shorter-lived than admins' (issue: idle 15 min).
+const (
+	auditorIdle     = 15 * time.Minute
+	auditorAbsolute = 8 * time.Hour
+)
+
+// Options are New's inputs.
+type Options struct {
+	Config  config.Config
+	Log     *slog.Logger
+	Pool    *pgxpool.Pool
+	Version string
+	// CheckpointInterval is how often the audit chain head is signed.
+	CheckpointInterval time.Duration
+}
+
+// App is a wired portal.
+type App struct {
+	Echo            *echo.Echo
+	Audit           *audit.Writer
+	AdminSessions   *session.Store
+	AuditorSessions *session.Store
+	o               Options
+}
+
+// New builds the portal.
+func New(o Options) (*App, error) {
+	cfg := o.Config
+	keys, err := audit.DeriveKeys(cfg.AuditKey)
+	if err != nil {
+		return nil, fmt.Errorf("KEYPORT_AUDIT_KEY: %w", err)
+	}
+	auditor := audit.NewWriter(o.Pool, keys, o.Log)
+	adminStore, err := session.New(o.Pool, cfg.SessionKey, cfg.EncryptionKey, session.Options{
+		Kind: session.Admin, Cookie: "keyport", Secure: cfg.CookieSecure, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute})
+	if err != nil {
+		return nil, err
+	}
+	auditorStore, err := session.New(o.Pool, cfg.SessionKey, cfg.EncryptionKey, session.Options{
+		Kind: session.Auditor, Cookie: "keyport-audit", Secure: cfg.CookieSecure, Idle: auditorIdle, Absolute: auditorAbsolute})
+	if err != nil {
+		return nil, err
+	}
+	assets, err := static.Load()
+	if err != nil {
+		return nil, err
+	}
+	reg, httpMetrics := metrics.NewRegistry(o.Pool)
+	reg.MustRegister(metrics.AuditOutcomeFailures(auditor.OutcomeFailures))
+	e := handlers.New(handlers.Deps{
+		Log:             o.Log,
+		Pool:            o.Pool,
+		Assets:          assets,
+		Version:         o.Version,
+		TrustedProxies:  cfg.TrustedProxies,
+		Metrics:         httpMetrics,
+		Gatherer:        reg,
+		Audit:           auditor,
+		AdminSessions:   adminStore,
+		AuditorSessions: auditorStore,
+	})
+	if o.CheckpointInterval <= 0 {
+		o.CheckpointInterval = 5 * time.Minute
+	}
+	return &App{Echo: e, Audit: auditor, AdminSessions: adminStore, AuditorSessions: auditorStore, o: o}, nil
+}
+
+// Handler is the portal's HTTP handler.
+func (a *App) Handler() http.Handler { return a.Echo }
+
+// RunBackground runs the periodic jobs (audit checkpoints, expired-session
+// cleanup) until ctx ends, then writes a final checkpoint.
+func (a *App) RunBackground(ctx context.Context) {
+	go a.AdminSessions.RunCleanup(ctx, 10*time.Minute)
+	a.Audit.RunCheckpoints(ctx, a.o.CheckpointInterval)
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if _, err := a.Audit.Checkpoint(cctx); err != nil {
+		a.o.Log.Error("final audit checkpoint failed", "err", err)
+	}
+}
