@@ -15,4 +15,5 @@ func (h *Handlers) routes(e *echo.Echo) {
 	e.GET("/readyz", h.readyz)
 	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(h.Gatherer, promhttp.HandlerOpts{})))
 	e.GET(static.Prefix+"*", echo.WrapHandler(h.Assets.Handler()))
+	h.auditRoutes(e)
 }
