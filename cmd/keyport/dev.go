@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +16,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/keyport/keyport/cxone/cxonesim"
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/logging"
 	"github.com/keyport/keyport/internal/pglocal"
@@ -30,6 +33,7 @@ func cmdDev(ctx context.Context, e env, args []string) error {
 	devEnv := map[string]string{}
 	src := config.Register(fs, func(k string) string { return cmp.Or(e.getenv(k), devEnv[k]) })
 	dir := fs.String("dir", ".keyport", "directory for the local cluster and development keys")
+	simAddr := fs.String("sim-addr", "127.0.0.1:8081", "listen address of the CXone simulator")
 	if help, err := parse(fs, e, args); help || err != nil {
 		return err
 	}
@@ -60,6 +64,17 @@ func cmdDev(ctx context.Context, e env, args []string) error {
 	if err := ensureDatabase(ctx, cluster.URL("postgres"), "keyport"); err != nil {
 		return err
 	}
+	sim := cxonesim.New(cxonesim.Options{Seed: 1, Logger: logging.New(e.stderr, "text", nil)})
+	simLn, err := net.Listen("tcp", *simAddr)
+	if err != nil {
+		return fmt.Errorf("dev: CXone simulator: %w", err)
+	}
+	sim.SetBaseURL("http://" + simLn.Addr().String())
+	simSrv := &http.Server{Handler: sim.Handler(), ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = simSrv.Serve(simLn) }()
+	defer simSrv.Close()
+	devEnv["KEYPORT_CXONE_URL_TEMPLATE"] = sim.URLTemplate()
+	devEnv["KEYPORT_CXONE_JWKS_URL"] = sim.JWKSURL()
 	devEnv["KEYPORT_DATABASE_URL"] = cluster.URL("keyport")
 	devEnv["KEYPORT_COOKIE_SECURE"] = "false"
 	devEnv["KEYPORT_LOG_FORMAT"] = "text"
@@ -72,7 +87,9 @@ func cmdDev(ctx context.Context, e env, args []string) error {
 	}
 	log := logging.New(e.stderr, cfg.LogFormat, cfg.LogLevel)
 	return serve(ctx, cfg, log, serveOptions{migrate: true, ready: func(url string) {
-		fmt.Fprintf(e.stdout, "\nKeyport is running: %s\nPress Ctrl-C to stop the portal and its PostgreSQL.\n\n", url)
+		fmt.Fprintln(e.stdout)
+		printSimInfo(e.stdout, sim)
+		fmt.Fprintf(e.stdout, "\nKeyport is running: %s\n  1. Open the Generate Key page above, pick a tenant and user, copy the basic token.\n  2. Open %s/connect, paste it, choose na1, connect; then create a key.\nPress Ctrl-C to stop the portal, the simulator and PostgreSQL.\n\n", url, url)
 	}})
 }
 

@@ -64,6 +64,7 @@ func commands() []command {
 	return []command{
 		{"serve", "run the portal", cmdServe},
 		{"dev", "run everything locally: Postgres, the CXone simulator and the portal", cmdDev},
+		{"sim", "run the CXone simulator, or print one of its basic tokens (sim basic-token)", cmdSim},
 		{"migrate", "apply (up) or show (status) database migrations", cmdMigrate},
 		{"audit", "verify the audit trail's hash chain and checkpoints, or write a checkpoint", cmdAudit},
 		{"genkey", "print a fresh random key for KEYPORT_*_KEY variables", cmdGenkey},
