@@ -13,6 +13,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/connection"
+	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/metrics"
 	"github.com/keyport/keyport/internal/session"
 	"github.com/keyport/keyport/static"
@@ -31,6 +33,11 @@ type Deps struct {
 	Audit           *audit.Writer
 	AdminSessions   *session.Store
 	AuditorSessions *session.Store
+	Conns           *connection.Service
+	Keys            *keys.Service
+	// RateLimit bounds connects and creates per client IP and per session
+	// (requests per minute); zero means the default.
+	RateLimit int
 }
 
 // Handlers holds the dependencies shared by every route.

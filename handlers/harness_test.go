@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/keyport/keyport/cxone/cxonesim"
 	"github.com/keyport/keyport/internal/app"
+	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/logging"
 	"github.com/keyport/keyport/internal/pgtest"
@@ -117,6 +119,7 @@ func (b *browser) do(req *http.Request) *page {
 	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
 	doc, _ := goquery.NewDocumentFromReader(strings.NewReader(string(body)))
+	doc.Url = req.URL
 	return &page{Status: res.StatusCode, Header: res.Header, Body: string(body), Doc: doc, Location: res.Header.Get("Location")}
 }
 
@@ -151,4 +154,17 @@ func text(p *page) string {
 		return p.Body
 	}
 	return strings.Join(strings.Fields(p.Doc.Find("main").Text()), " ")
+}
+
+type goquerySelection = goquery.Selection
+
+func verifyTrail(a *testApp) (bool, error) {
+	rep, err := audit.Verify(context.Background(), a.Pool, a.App.Audit.Keys(), nil)
+	if err != nil {
+		return false, err
+	}
+	if !rep.OK() {
+		return false, fmt.Errorf("%s", rep)
+	}
+	return true, nil
 }

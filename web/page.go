@@ -25,9 +25,21 @@ type Page struct {
 	Title     string
 	Nav       []NavItem
 	Identity  string // "user · tenant · area", or "" when not connected
+	// Connections feed the header's switcher (admin pages).
+	Connections []ConnOption
+	// SignedIn shows a sign-out button posting to SignOutURL.
+	SignedIn   bool
+	SignOutURL string
 	Flashes   []Flash
 	CSRFToken string
 	Version   string
 	RequestID string
 	Assets    AssetURLs
+}
+
+// ConnOption is one connection in the header's switcher.
+type ConnOption struct {
+	ID, Label string
+	Current   bool
+	Expired   bool
 }

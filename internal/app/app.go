@@ -14,9 +14,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 
+	"github.com/keyport/keyport/cxone"
 	"github.com/keyport/keyport/handlers"
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/config"
+	"github.com/keyport/keyport/internal/connection"
+	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/metrics"
 	"github.com/keyport/keyport/internal/session"
 	"github.com/keyport/keyport/static"
@@ -36,6 +39,8 @@ type Options struct {
 	Version string
 	// CheckpointInterval is how often the audit chain head is signed.
 	CheckpointInterval time.Duration
+	// RateLimit is connects/creates per minute per IP and per session (0: default).
+	RateLimit int
 }
 
 // App is a wired portal.
@@ -44,17 +49,19 @@ type App struct {
 	Audit           *audit.Writer
 	AdminSessions   *session.Store
 	AuditorSessions *session.Store
+	Conns           *connection.Service
+	Keys            *keys.Service
 	o               Options
 }
 
 // New builds the portal.
 func New(o Options) (*App, error) {
 	cfg := o.Config
-	keys, err := audit.DeriveKeys(cfg.AuditKey)
+	auditKeys, err := audit.DeriveKeys(cfg.AuditKey)
 	if err != nil {
 		return nil, fmt.Errorf("KEYPORT_AUDIT_KEY: %w", err)
 	}
-	auditor := audit.NewWriter(o.Pool, keys, o.Log)
+	auditor := audit.NewWriter(o.Pool, auditKeys, o.Log)
 	adminStore, err := session.New(o.Pool, cfg.SessionKey, cfg.EncryptionKey, session.Options{
 		Kind: session.Admin, Cookie: "keyport", Secure: cfg.CookieSecure, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute})
 	if err != nil {
@@ -65,6 +72,16 @@ func New(o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	cx, err := cxone.NewClient(cxone.Config{URLTemplate: cfg.CXoneURLTemplate, JWKSURL: cfg.CXoneJWKSURL,
+		UserAgent: "Keyport/" + o.Version, Logger: o.Log})
+	if err != nil {
+		return nil, fmt.Errorf("CXone client: %w", err)
+	}
+	conns, err := connection.New(o.Pool, cx, auditor, cfg.EncryptionKey, o.Log)
+	if err != nil {
+		return nil, err
+	}
+	keySvc := keys.New(o.Pool, conns, auditor, o.Log, time.Now, time.Duration(cfg.StaleAfterDays)*24*time.Hour)
 	assets, err := static.Load()
 	if err != nil {
 		return nil, err
@@ -82,11 +99,14 @@ func New(o Options) (*App, error) {
 		Audit:           auditor,
 		AdminSessions:   adminStore,
 		AuditorSessions: auditorStore,
+		Conns:           conns,
+		Keys:            keySvc,
+		RateLimit:       o.RateLimit,
 	})
 	if o.CheckpointInterval <= 0 {
 		o.CheckpointInterval = 5 * time.Minute
 	}
-	return &App{Echo: e, Audit: auditor, AdminSessions: adminStore, AuditorSessions: auditorStore, o: o}, nil
+	return &App{Echo: e, Audit: auditor, AdminSessions: adminStore, AuditorSessions: auditorStore, Conns: conns, Keys: keySvc, o: o}, nil
 }
 
 // Handler is the portal's HTTP handler.

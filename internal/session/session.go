@@ -300,3 +300,26 @@ func TakeFlashes(sess *sessions.Session) []Flash {
 	_ = json.Unmarshal([]byte(raw), &fs)
 	return fs
 }
+
+// Persist stores a new session's row without setting a cookie (Rotate or
+// Save sets it later), so that rows referencing the session can be written
+// before the response is ready.
+func (s *Store) Persist(r *http.Request, sess *sessions.Session) error {
+	if sess.ID != "" {
+		return nil
+	}
+	data, err := encodeValues(sess.Values)
+	if err != nil {
+		return err
+	}
+	now := s.o.Now()
+	id := newID()
+	h := hashID(id)
+	if err := db.New(s.pool).InsertSession(context.WithoutCancel(r.Context()), &db.SessionRow{IDHash: h, Kind: string(s.o.Kind),
+		Data: s.sealer.Seal(data, h), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.o.Absolute)}); err != nil {
+		return err
+	}
+	sess.ID = id
+	sess.IsNew = false
+	return nil
+}

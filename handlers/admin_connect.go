@@ -1,0 +1,147 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/connection"
+	"github.com/keyport/keyport/internal/secret"
+	"github.com/keyport/keyport/internal/session"
+	"github.com/keyport/keyport/web"
+)
+
+func (h *Handlers) connectView(a *adminCtx, region, next string) web.ConnectView {
+	v := web.ConnectView{Region: region, Next: next}
+	if v.Region == "" {
+		v.Region = "na1"
+	}
+	for _, r := range h.Conns.Regions() {
+		v.Regions = append(v.Regions, string(r))
+	}
+	for _, cn := range a.conns {
+		v.Connections = append(v.Connections, web.ConnOption{ID: cn.ID, Label: cn.Label(), Current: a.cur != nil && cn.ID == a.cur.ID, Expired: cn.Expired})
+	}
+	return v
+}
+
+func (h *Handlers) connectForm(c echo.Context) error {
+	a, err := h.adminContext(c)
+	if err != nil {
+		return err
+	}
+	v := h.connectView(a, c.QueryParam("region"), c.QueryParam("next"))
+	return h.render(c, http.StatusOK, web.ConnectPage(h.adminPage(c, a, "Connect"), v))
+}
+
+// connect exchanges a pasted basic token (or an access key) for a
+// connection, gives the session a new id, and goes to the page the user
+// was on.
+func (h *Handlers) connect(c echo.Context) error {
+	return h.doConnect(c, false)
+}
+
+func (h *Handlers) connectAccessKey(c echo.Context) error {
+	return h.doConnect(c, true)
+}
+
+func (h *Handlers) doConnect(c echo.Context, withKey bool) error {
+	a, err := h.adminContext(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	next := c.FormValue("next")
+	v := h.connectView(a, c.FormValue("region"), next)
+	fail := func(err error) error {
+		msg, ok := formError(err)
+		if !ok {
+			return err
+		}
+		if withKey {
+			v.AccessError = msg
+		} else {
+			v.Error = msg
+		}
+		return h.render(c, statusFor(err), web.ConnectPage(h.adminPage(c, a, "Connect"), v))
+	}
+	region, err := h.Conns.ParseRegion(c.FormValue("region"))
+	if err != nil {
+		return fail(err)
+	}
+	// The session row must exist before its connection can reference it.
+	if err := h.AdminSessions.Persist(c.Request(), a.sess); err != nil {
+		return err
+	}
+	a.fillRequest(c)
+	var conn *connection.Connection
+	if withKey {
+		conn, err = h.Conns.ConnectWithAccessKey(ctx, a.req, region, c.FormValue("access_key_id"), secret.New(c.FormValue("access_key_secret")))
+	} else {
+		conn, err = h.Conns.Connect(ctx, a.req, region, secret.New(c.FormValue("basic_token")))
+	}
+	if err != nil {
+		return fail(err)
+	}
+	a.sess.Values[currentConnKey] = conn.ID
+	session.AddFlash(a.sess, "success", "Connected as "+conn.Label()+".")
+	// A new session id on every connect: a cookie planted before sign-in is
+	// worthless after it.
+	if err := h.AdminSessions.Rotate(c.Request(), c.Response(), a.sess); err != nil {
+		return err
+	}
+	return h.redirect(c, safeNext(next))
+}
+
+// useConnection makes one of the session's connections current.
+func (h *Handlers) useConnection(c echo.Context) error {
+	a, err := h.adminContext(c)
+	if err != nil {
+		return err
+	}
+	conn, err := h.Conns.Get(c.Request().Context(), a.req.SessionHash, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	a.sess.Values[currentConnKey] = conn.ID
+	session.AddFlash(a.sess, "success", "Now acting as "+conn.Label()+".")
+	return h.redirect(c, "/keys")
+}
+
+func (h *Handlers) disconnect(c echo.Context) error {
+	a, err := h.adminContext(c)
+	if err != nil {
+		return err
+	}
+	conn, err := h.Conns.Get(c.Request().Context(), a.req.SessionHash, c.Param("id"))
+	if err != nil {
+		return err
+	}
+	if err := h.Conns.Disconnect(c.Request().Context(), a.req, *conn); err != nil {
+		return err
+	}
+	if cur, _ := a.sess.Values[currentConnKey].(string); cur == conn.ID {
+		delete(a.sess.Values, currentConnKey)
+	}
+	session.AddFlash(a.sess, "success", "Disconnected from "+conn.Label()+".")
+	return h.redirect(c, "/connect")
+}
+
+// logout ends the session: its row and its connections (with their tokens)
+// are deleted, so a replayed cookie is dead.
+func (h *Handlers) logout(c echo.Context) error {
+	a, err := h.adminContext(c)
+	if err != nil {
+		return err
+	}
+	for _, cn := range a.conns {
+		_ = h.Audit.Record(c.Request().Context(), audit.Event{Actor: cn.Actor(), Scope: cn.Scope(a.req), Action: audit.Disconnect,
+			Details: audit.Details{Step: "logout"}}, audit.Result{Outcome: audit.OutcomeSuccess})
+	}
+	if err := h.AdminSessions.Destroy(c.Request(), c.Response(), a.sess); err != nil {
+		return err
+	}
+	c.Set(loadedSessionsKey, nil)
+	return c.Redirect(http.StatusSeeOther, "/")
+}

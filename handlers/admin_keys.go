@@ -1,0 +1,177 @@
+package handlers
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyport/keyport/internal/keys"
+	"github.com/keyport/keyport/internal/session"
+	"github.com/keyport/keyport/web"
+)
+
+const timeFormat = "2006-01-02 15:04 UTC"
+
+func fmtTime(t *time.Time) string {
+	if t == nil {
+		return "—"
+	}
+	return t.UTC().Format(timeFormat)
+}
+
+func age(now time.Time, t *time.Time) string {
+	if t == nil {
+		return ""
+	}
+	d := now.Sub(*t)
+	switch {
+	case d < time.Hour:
+		return fmt.Sprintf("%d min old", int(d.Minutes()))
+	case d < 48*time.Hour:
+		return fmt.Sprintf("%d h old", int(d.Hours()))
+	default:
+		return fmt.Sprintf("%d days old", int(d.Hours()/24))
+	}
+}
+
+func keyRowView(k keys.Key, now time.Time, rotations map[string]string) web.KeyRow {
+	state := "inactive"
+	switch {
+	case k.StateUnknown:
+		state = "unknown"
+	case k.Active:
+		state = "active"
+	}
+	lastUsed := "never"
+	if k.LastUsed != nil {
+		lastUsed = fmtTime(k.LastUsed)
+	} else if k.LastUsedRaw != "" {
+		lastUsed = k.LastUsedRaw
+	}
+	r := web.KeyRow{ID: k.ID, State: state, Owner: k.OwnerUserID, Label: k.Label, CreatedBy: k.CreatedByName,
+		Created: fmtTime(k.CreatedAt), Age: age(now, k.CreatedAt), LastUsed: lastUsed, LastVerified: fmtTime(k.LastVerifiedAt),
+		VerifyResult: k.LastVerifyResult, Stale: k.StaleReason, Outside: !k.CreatedInKeyport, SecretLast4: k.SecretLast4,
+		SecretLost: k.SecretLost}
+	if id := rotations[k.ID]; id != "" {
+		r.Rotation = "/rotations/" + id
+	}
+	return r
+}
+
+// keysPage lists the connection's keys. formErr and label re-render the
+// create form after a failed submit.
+func (h *Handlers) keysPage(c echo.Context, a *adminCtx, status int, formErr, label string) error {
+	ctx := c.Request().Context()
+	listing, err := h.Keys.List(ctx, a.req, a.cur, c.QueryParam("user"))
+	if err != nil {
+		return err
+	}
+	rotations, _ := h.Keys.OpenRotations(ctx, a.cur)
+	now := time.Now()
+	v := web.KeysView{Tenant: a.cur.TenantName, Region: string(a.cur.Region), Owners: listing.Owners, Filter: c.QueryParam("user"),
+		OwnOnly: listing.OwnOnly, CanCreateForOthers: !listing.OwnOnly && len(listing.Owners) > 0, FormToken: keys.NewFormToken(),
+		Label: label, Error: formErr, PossiblyIncomplete: listing.PossiblyIncomplete, Notices: listing.Reconciled}
+	for _, k := range listing.Keys {
+		v.Rows = append(v.Rows, keyRowView(k, now, rotations))
+	}
+	for _, p := range listing.Pending {
+		v.Pending = append(v.Pending, web.PendingRow{Label: p.Label, Owner: p.OwnerUserID, State: p.State, Since: fmtTime(&p.CreatedAt)})
+	}
+	return h.render(c, status, web.KeysPage(h.adminPage(c, a, "Keys"), v))
+}
+
+func (h *Handlers) keysList(c echo.Context, a *adminCtx) error {
+	return h.keysPage(c, a, http.StatusOK, "", "")
+}
+
+// keysCreate creates one key per form (the form's intent id makes a double
+// submit harmless) and shows its secret once.
+func (h *Handlers) keysCreate(c echo.Context, a *adminCtx) error {
+	ctx := c.Request().Context()
+	f := keys.CreateForm{Token: c.FormValue("intent"), Label: c.FormValue("label"), UserID: c.FormValue("user_id")}
+	res, err := h.Keys.Create(ctx, a.req, a.cur, f)
+	if err != nil {
+		msg, ok := formError(err)
+		if !ok {
+			return err
+		}
+		if lerr := h.keysPage(c, a, statusFor(err), msg, f.Label); lerr != nil {
+			return err // the create's error is the one to show
+		}
+		return nil
+	}
+	switch res.State {
+	case "created":
+		return h.redirect(c, "/keys/created/"+res.VaultToken)
+	case "not_created":
+		session.AddFlash(a.sess, "error", res.Message)
+	default:
+		session.AddFlash(a.sess, "error", res.Message)
+	}
+	return h.redirect(c, "/keys")
+}
+
+// keysCreated shows a new key's secret, once, on a page no cache keeps.
+func (h *Handlers) keysCreated(c echo.Context, a *adminCtx) error {
+	c.Response().Header().Set("Cache-Control", "no-store")
+	keyID, sec, shown, ok := h.Keys.Vault().Show(a.req.SessionHash, c.Param("token"))
+	if !ok {
+		session.AddFlash(a.sess, "error", "That creation page has expired: the secret is no longer held anywhere. If you did not copy it, deactivate and delete the key and create another.")
+		return h.redirect(c, "/keys")
+	}
+	v := web.CreatedView{KeyID: keyID, Secret: sec.Reveal(), AlreadyShown: shown, Token: c.Param("token")}
+	if rid := c.QueryParam("rotation"); rid != "" {
+		if r, err := h.Keys.Rotation(c.Request().Context(), a.cur, rid); err == nil && r.NewKeyID == keyID {
+			v.Rotation = "/rotations/" + r.ID
+		}
+	}
+	return h.render(c, http.StatusOK, web.CreatedPage(h.adminPage(c, a, "New key"), v))
+}
+
+// keysCreatedEnv downloads the new key as a .env file, during the creation
+// page's life only.
+func (h *Handlers) keysCreatedEnv(c echo.Context, a *adminCtx) error {
+	keyID, sec, ok := h.Keys.Vault().Peek(a.req.SessionHash, c.Param("token"))
+	if !ok {
+		session.AddFlash(a.sess, "error", "That download has expired: the secret is no longer held anywhere.")
+		return h.redirect(c, "/keys")
+	}
+	hd := c.Response().Header()
+	hd.Set("Cache-Control", "no-store")
+	hd.Set("Content-Disposition", `attachment; filename="keyport-access-key.env"`)
+	body := fmt.Sprintf("# CXone access key created with Keyport in %s (%s)\nCXONE_REGION=%s\nCXONE_ACCESS_KEY_ID=%s\nCXONE_ACCESS_KEY_SECRET=%s\n",
+		a.cur.TenantName, a.cur.Region, a.cur.Region, keyID, sec.Reveal())
+	if err := h.saveSessions(c); err != nil {
+		return err
+	}
+	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", []byte(body))
+}
+
+// keysCreatedVerify verifies a new key with the secret still in memory.
+func (h *Handlers) keysCreatedVerify(c echo.Context, a *adminCtx) error {
+	keyID, sec, ok := h.Keys.Vault().Peek(a.req.SessionHash, c.Param("token"))
+	if !ok {
+		session.AddFlash(a.sess, "error", "The secret is no longer in memory; verify the key by pasting its secret.")
+		return h.redirect(c, "/keys")
+	}
+	res, err := h.Keys.Verify(c.Request().Context(), a.req, a.cur, keyID, sec)
+	if err != nil {
+		return err
+	}
+	h.Keys.Vault().Forget(c.Param("token"))
+	flashVerify(a, res)
+	return h.redirect(c, "/keys")
+}
+
+func flashVerify(a *adminCtx, res *keys.VerifyResult) {
+	kind := "success"
+	if !res.Works {
+		kind = "error"
+	}
+	session.AddFlash(a.sess, kind, res.Message)
+	if res.Warning != "" {
+		session.AddFlash(a.sess, "error", res.Warning)
+	}
+}

@@ -1,0 +1,173 @@
+package handlers_test
+
+import (
+	"net/url"
+	"strings"
+	"testing"
+
+	"github.com/keyport/keyport/cxone/cxonesim"
+)
+
+// tenantUsers returns an na1 tenant, its admin (both privileges) and a user
+// with only "My Access Key".
+func tenantUsers(t *testing.T, sim *cxonesim.Sim, region string, n int) (cxonesim.Tenant, cxonesim.User, cxonesim.User) {
+	t.Helper()
+	i := 0
+	for _, ten := range sim.Tenants() {
+		if ten.Region != region {
+			continue
+		}
+		if i < n {
+			i++
+			continue
+		}
+		var admin, user cxonesim.User
+		for _, u := range ten.Users {
+			if u.AccessKey && admin.ID == "" {
+				admin = u
+			}
+			if !u.AccessKey && u.MyAccessKey && user.ID == "" {
+				user = u
+			}
+		}
+		if admin.ID == "" || user.ID == "" {
+			t.Fatalf("seed tenant %s lacks an admin or a plain user", ten.ID)
+		}
+		return ten, admin, user
+	}
+	t.Fatalf("no tenant #%d in %s", n, region)
+	return cxonesim.Tenant{}, cxonesim.User{}, cxonesim.User{}
+}
+
+// connect signs b in as user of tenant through the connect form.
+func (b *browser) connect(region, tenantID, userID string) *page {
+	b.t.Helper()
+	tok, err := b.app.Sim.BasicToken(region, tenantID, userID)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	p := b.post("/connect", url.Values{"region": {region}, "basic_token": {tok.Reveal()}})
+	if p.Status != 303 {
+		b.t.Fatalf("connect: status %d: %s", p.Status, text(p))
+	}
+	return b.follow(p)
+}
+
+func (b *browser) keyRows(p *page) map[string]string {
+	b.t.Helper()
+	rows := map[string]string{}
+	p.Doc.Find(`[data-testid="key-row"]`).Each(func(_ int, s *goquerySelection) {
+		id, _ := s.Attr("data-key-id")
+		rows[id] = strings.TrimSpace(s.Find(`[data-testid="key-state"]`).Text())
+	})
+	return rows
+}
+
+// createKey submits the keys page's create form and returns the creation page.
+func (b *browser) createKey(label string) (keysPage, created *page) {
+	b.t.Helper()
+	keysPage = b.get("/keys")
+	token, ok := keysPage.Doc.Find(`form[data-testid="create-form"] input[name="intent"]`).Attr("value")
+	if !ok || token == "" {
+		b.t.Fatalf("create form has no intent id: %s", text(keysPage))
+	}
+	p := b.post("/keys", url.Values{"intent": {token}, "label": {label}})
+	if p.Status != 303 || !strings.HasPrefix(p.Location, "/keys/created/") {
+		b.t.Fatalf("create: status %d location %q: %s", p.Status, p.Location, text(p))
+	}
+	return keysPage, b.get(p.Location)
+}
+
+func TestAdminJourney(t *testing.T) {
+	a := newTestApp(t)
+	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
+	b := a.browser()
+	keys := b.connect("na1", ten.ID, admin.ID)
+	if keys.Status != 200 {
+		t.Fatalf("keys page: %d %s", keys.Status, text(keys))
+	}
+	if got := keys.Doc.Find(`[data-testid="identity"]`).Text(); !strings.Contains(got, admin.Email) || !strings.Contains(got, ten.Name) || !strings.Contains(got, "na1") {
+		t.Errorf("identity = %q", got)
+	}
+	before := b.keyRows(keys)
+	if len(before) == 0 {
+		t.Fatal("seeded tenant lists no keys")
+	}
+
+	_, created := b.createKey("reporting ETL")
+	if created.Header.Get("Cache-Control") != "no-store" {
+		t.Errorf("creation page Cache-Control = %q", created.Header.Get("Cache-Control"))
+	}
+	keyID := strings.TrimSpace(created.Doc.Find(`[data-testid="key-id"]`).Text())
+	secretText := strings.TrimSpace(created.Doc.Find(`[data-testid="key-secret"]`).Text())
+	if keyID == "" || len(secretText) != 56 {
+		t.Fatalf("creation page shows id %q and a %d-character secret", keyID, len(secretText))
+	}
+	// Shown once: a reload of the creation page has no secret.
+	reload := b.get("/keys/created/" + lastSegment(created))
+	if strings.Contains(reload.Body, secretText) || reload.Doc.Find(`[data-testid="secret-already-shown"]`).Length() != 1 {
+		t.Fatal("the secret was shown twice")
+	}
+	// Download as .env while the page lives.
+	env := b.get("/keys/created/" + lastSegment(created) + "/env")
+	if env.Status != 200 || !strings.Contains(env.Body, "CXONE_ACCESS_KEY_SECRET="+secretText) || env.Header.Get("Cache-Control") != "no-store" {
+		t.Fatalf(".env download: %d %q", env.Status, env.Header)
+	}
+
+	list := b.get("/keys")
+	if state := b.keyRows(list)[keyID]; state != "active" {
+		t.Fatalf("new key state %q, want active", state)
+	}
+	if label := list.Doc.Find(`[data-key-id="` + keyID + `"]`).Text(); !strings.Contains(label, "reporting ETL") || !strings.Contains(label, "…"+secretText[len(strings.TrimRight(secretText, "="))-4:len(strings.TrimRight(secretText, "="))]) {
+		t.Errorf("row lacks label or last four: %q", label)
+	}
+
+	// Verify with the pasted secret.
+	v := b.follow(b.post("/keys/"+keyID+"/verify", url.Values{"access_key_secret": {secretText}}))
+	if !strings.Contains(v.Doc.Find(`[data-testid="flash"]`).Text(), "works") {
+		t.Fatalf("verify flash: %q", v.Doc.Find(`[data-testid="flash"]`).Text())
+	}
+	// Delete of an active key is refused.
+	del := b.post("/keys/"+keyID+"/delete", nil)
+	if del.Status != 409 || !strings.Contains(text(del), "Deactivate the key first") {
+		t.Fatalf("delete of an active key: %d %s", del.Status, text(del))
+	}
+	// Deactivate (confirmation page first), then delete.
+	conf := b.get("/keys/" + keyID + "/deactivate")
+	if conf.Doc.Find(`[data-testid="confirm-submit"]`).Length() != 1 {
+		t.Fatal("no confirmation step for deactivate")
+	}
+	p := b.follow(b.post("/keys/"+keyID+"/deactivate", nil))
+	if state := b.keyRows(p)[keyID]; state != "inactive" {
+		t.Fatalf("after deactivate: %q", state)
+	}
+	p = b.follow(b.post("/keys/"+keyID+"/delete", nil))
+	if _, ok := b.keyRows(p)[keyID]; ok {
+		t.Fatal("deleted key still listed")
+	}
+	act := b.get("/keys/activity")
+	var actions []string
+	act.Doc.Find(`[data-testid="activity-row"]`).Each(func(_ int, s *goquerySelection) {
+		a, _ := s.Attr("data-action")
+		o, _ := s.Attr("data-outcome")
+		actions = append(actions, a+":"+o)
+	})
+	joined := strings.Join(actions, " ")
+	for _, want := range []string{"connect:success", "key.create:success", "key.verify:success", "key.deactivate:success", "key.delete:success", "key.delete:denied"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("activity lacks %s: %s", want, joined)
+		}
+	}
+	if rep, err := verifyTrail(a); err != nil || !rep {
+		t.Errorf("audit trail does not verify after the journey: %v", err)
+	}
+}
+
+func lastSegment(p *page) string {
+	u := p.Doc.Url
+	if u == nil {
+		return ""
+	}
+	parts := strings.Split(u.Path, "/")
+	return parts[len(parts)-1]
+}

@@ -1,0 +1,401 @@
+// Package connection holds a session's CXone connections: turning a pasted
+// basic token (or an access key) into a bearer, keeping the tokens sealed in
+// the database, refreshing them once per connection however many requests
+// ask, and marking a connection expired when CXone will not refresh it.
+// Every connect and disconnect is audited intent → outcome.
+package connection
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/keyport/keyport/cxone"
+	"github.com/keyport/keyport/db"
+	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/seal"
+	"github.com/keyport/keyport/internal/secret"
+)
+
+// Connection is one CXone identity a session acts as.
+type Connection struct {
+	ID              string
+	Region          cxone.Region
+	TenantID        string
+	TenantName      string
+	UserID          string
+	UserName        string
+	BusinessUnit    string
+	Verified        bool // the bearer's signature was checked against the JWKS
+	Expired         bool // CXone would not refresh it: a new basic token is needed
+	CanManageOthers *bool
+	AccessExpires   time.Time
+}
+
+// Label is "user · tenant · area", shown on every page.
+func (c Connection) Label() string {
+	return fmt.Sprintf("%s · %s · %s", c.UserName, c.TenantName, c.Region)
+}
+
+// Request describes who is asking, for the audit trail.
+type Request struct {
+	Session     secret.Secret
+	SessionHash []byte
+	ClientIP    string
+	UserAgent   string
+}
+
+// Actor and Scope turn a connection into audit fields.
+func (c Connection) Actor() audit.Actor {
+	return audit.Actor{Kind: audit.ActorAdmin, UserID: c.UserID, Name: c.UserName}
+}
+
+// Scope is the audit scope of an action through c by r.
+func (c Connection) Scope(r Request) audit.Scope {
+	return audit.Scope{TenantID: c.TenantID, TenantName: c.TenantName, Region: string(c.Region),
+		Session: r.Session, ClientIP: r.ClientIP, UserAgent: r.UserAgent}
+}
+
+// Service manages connections.
+type Service struct {
+	pool   *pgxpool.Pool
+	cx     *cxone.Client
+	audit  *audit.Writer
+	sealer *seal.Sealer
+	log    *slog.Logger
+
+	mu      sync.Mutex
+	sources map[string]*cxone.TokenSource // by connection id: one refresh at a time per connection
+}
+
+// New returns a Service. encryptionKey seals the tokens at rest.
+func New(pool *pgxpool.Pool, cx *cxone.Client, w *audit.Writer, encryptionKey secret.Secret, log *slog.Logger) (*Service, error) {
+	sealer, err := seal.New(encryptionKey, "cxone tokens")
+	if err != nil {
+		return nil, err
+	}
+	return &Service{pool: pool, cx: cx, audit: w, sealer: sealer, log: log, sources: map[string]*cxone.TokenSource{}}, nil
+}
+
+// Regions lists the CXone areas Keyport knows.
+func (s *Service) Regions() []cxone.Region { return s.cx.Regions() }
+
+// CXone returns the client, for the services that call CXone through a connection.
+func (s *Service) CXone() *cxone.Client { return s.cx }
+
+// ParseRegion validates a form's area before anything is sent.
+func (s *Service) ParseRegion(v string) (cxone.Region, error) {
+	r := cxone.Region(strings.ToLower(strings.TrimSpace(v)))
+	if r == "" {
+		return "", kp.Errorf(kp.Invalid, "Choose the CXone area (na1, au1, eu1 …) your tenant lives in.")
+	}
+	if _, err := s.cx.BaseURL(r); err != nil {
+		return "", kp.Errorf(kp.Invalid, "%q is not a CXone area Keyport knows. Choose one of the listed areas.", string(r))
+	}
+	return r, nil
+}
+
+// Connect exchanges a basic token from CXone's Generate Key page for a
+// bearer and stores the connection. The basic token is used once and never
+// stored.
+func (s *Service) Connect(ctx context.Context, req Request, region cxone.Region, basic secret.Secret) (*Connection, error) {
+	if strings.TrimSpace(basic.Reveal()) == "" {
+		return nil, kp.Errorf(kp.Invalid, "Paste the basic token from CXone's Generate Key page.")
+	}
+	return s.connect(ctx, req, region, "basic token", func(ctx context.Context) (*cxone.Tokens, error) {
+		return s.cx.ExchangeBasicToken(ctx, region, basic)
+	})
+}
+
+// ConnectWithAccessKey obtains a token with an existing access key.
+func (s *Service) ConnectWithAccessKey(ctx context.Context, req Request, region cxone.Region, keyID string, keySecret secret.Secret) (*Connection, error) {
+	keyID = strings.TrimSpace(keyID)
+	if keyID == "" || keySecret.IsZero() {
+		return nil, kp.Errorf(kp.Invalid, "Enter both the access key id and its secret.")
+	}
+	if len(keyID) > 256 {
+		return nil, kp.Errorf(kp.Invalid, "That access key id is too long to be one.")
+	}
+	return s.connect(ctx, req, region, "access key", func(ctx context.Context) (*cxone.Tokens, error) {
+		return s.cx.TokenFromAccessKey(ctx, region, keyID, keySecret)
+	})
+}
+
+func (s *Service) connect(ctx context.Context, req Request, region cxone.Region, how string,
+	exchange func(context.Context) (*cxone.Tokens, error)) (*Connection, error) {
+	// Who is connecting is known only after the exchange; the intent names
+	// the area and session, the outcome the identity.
+	ev := audit.Event{Actor: audit.Actor{Kind: audit.ActorAdmin},
+		Scope:  audit.Scope{Region: string(region), Session: req.Session, ClientIP: req.ClientIP, UserAgent: req.UserAgent},
+		Action: audit.Connect, Details: audit.Details{Step: how}}
+	intent, err := s.audit.Intent(ctx, ev)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := exchange(ctx)
+	if err != nil {
+		kerr := UpstreamError(err, "connect")
+		if cxone.KindOf(err) == cxone.Unauthorized || cxone.KindOf(err) == cxone.BadRequest {
+			msg := "CXone rejected the basic token: it may have expired or been used already. Generate a new one and paste it again."
+			if how == "access key" {
+				msg = "CXone rejected the access key: the id or secret is wrong, or the key is inactive or deleted."
+			}
+			kerr = &kp.Error{Kind: kp.Unauthorized, Message: withUpstream(msg, err), Err: err}
+		}
+		_ = s.audit.Outcome(ctx, intent, ev, failure(err))
+		return nil, kerr
+	}
+	id := tokens.Identity
+	if id.UserID == "" || id.TenantID == "" {
+		err := kp.Errorf(kp.Upstream, "CXone's token does not name a user and tenant, so Keyport cannot act on it.")
+		_ = s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: audit.OutcomeFailure, Message: err.Message})
+		return nil, err
+	}
+	row := &db.ConnectionRow{ID: newUUID(), SessionIDHash: req.SessionHash, Region: string(region), TenantID: id.TenantID,
+		TenantName: firstNonEmpty(id.TenantName, id.TenantID), UserID: id.UserID, UserName: firstNonEmpty(id.DisplayName, id.UserID),
+		BusinessUnit: id.BusinessUnit, IdentityVerified: id.Verified, AccessExpiresAt: tokens.AccessExpires,
+		RefreshExpiresAt: timePtr(tokens.RefreshExpires), CreatedAt: time.Now()}
+	// The row id is final only after the upsert; seal against it afterwards.
+	connID, err := db.New(s.pool).UpsertConnection(ctx, withTokens(row, s.sealer, tokens, row.ID))
+	if err == nil && connID != row.ID {
+		err = db.New(s.pool).UpdateConnectionTokens(ctx, connID, s.sealTokens(tokens, connID), tokens.AccessExpires, timePtr(tokens.RefreshExpires))
+	}
+	if err != nil {
+		ferr := kp.Wrap(kp.Unavailable, err, "Keyport could not save the connection. Nothing was changed in CXone; try again.")
+		_ = s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: audit.OutcomeFailure, Message: ferr.Message})
+		return nil, ferr
+	}
+	s.forget(connID)
+	conn := &Connection{ID: connID, Region: region, TenantID: row.TenantID, TenantName: row.TenantName, UserID: row.UserID,
+		UserName: row.UserName, BusinessUnit: row.BusinessUnit, Verified: id.Verified, AccessExpires: tokens.AccessExpires}
+	ev.Actor, ev.Scope = conn.Actor(), conn.Scope(req)
+	warning := ""
+	if !id.Verified {
+		warning = "bearer signature not verified (no JWKS configured)"
+	}
+	if err := s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: audit.OutcomeSuccess,
+		Details: &audit.Details{Step: how, Warning: warning}}); err != nil {
+		return nil, err
+	}
+	return conn, nil
+}
+
+// List returns a session's connections.
+func (s *Service) List(ctx context.Context, sessionHash []byte) ([]Connection, error) {
+	if sessionHash == nil {
+		return nil, nil
+	}
+	rows, err := db.New(s.pool).SessionConnections(ctx, sessionHash)
+	if err != nil {
+		return nil, kp.Wrap(kp.Unavailable, err, "Keyport cannot reach its database right now. Try again in a moment.")
+	}
+	out := make([]Connection, 0, len(rows))
+	for _, r := range rows {
+		out = append(out, fromRow(&r))
+	}
+	return out, nil
+}
+
+// Disconnect forgets a connection (its tokens are deleted), audited.
+func (s *Service) Disconnect(ctx context.Context, req Request, conn Connection) error {
+	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: audit.Disconnect}
+	return s.audit.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
+		if err := db.New(s.pool).DeleteConnection(ctx, req.SessionHash, conn.ID); err != nil {
+			return audit.Result{}, err
+		}
+		s.forget(conn.ID)
+		return audit.Result{Outcome: audit.OutcomeSuccess}, nil
+	})
+}
+
+// SetCanManageOthers records whether the connection's user may act on other
+// users' keys (learnt from CXone's answer to a tenant-wide list).
+func (s *Service) SetCanManageOthers(ctx context.Context, conn *Connection, can bool) {
+	conn.CanManageOthers = &can
+	if err := db.New(s.pool).SetCanManageOthers(ctx, conn.ID, can); err != nil {
+		s.log.WarnContext(ctx, "could not record privilege", "err", err)
+	}
+}
+
+// Bearer returns a fresh bearer for conn, refreshing first if it is about
+// to expire (once per connection, however many requests ask).
+func (s *Service) Bearer(ctx context.Context, req Request, conn *Connection) (secret.Secret, error) {
+	ts, err := s.source(ctx, conn)
+	if err != nil {
+		return secret.Secret{}, err
+	}
+	b, err := ts.Bearer(ctx)
+	if err != nil {
+		return secret.Secret{}, s.refreshFailed(ctx, req, conn, err)
+	}
+	return b, nil
+}
+
+// Do calls fn with a bearer; on a 401 it refreshes once and calls fn again.
+// Only for idempotent calls: never for create.
+func (s *Service) Do(ctx context.Context, req Request, conn *Connection, fn func(bearer secret.Secret) error) error {
+	ts, err := s.source(ctx, conn)
+	if err != nil {
+		return err
+	}
+	err = ts.Do(ctx, fn)
+	if errors.Is(err, cxone.ErrNeedBasicToken) {
+		return s.refreshFailed(ctx, req, conn, err)
+	}
+	return err
+}
+
+// ErrExpired is wrapped by the error returned once a connection cannot be
+// refreshed: the handler asks for a new basic token, keeping the page.
+var ErrExpired = errors.New("connection expired")
+
+func (s *Service) refreshFailed(ctx context.Context, req Request, conn *Connection, err error) error {
+	if !errors.Is(err, cxone.ErrNeedBasicToken) {
+		return UpstreamError(err, "refresh the CXone token")
+	}
+	ctx = context.WithoutCancel(ctx)
+	if merr := db.New(s.pool).MarkConnectionExpired(ctx, conn.ID); merr != nil {
+		s.log.ErrorContext(ctx, "mark connection expired", "err", merr)
+	}
+	conn.Expired = true
+	s.forget(conn.ID)
+	_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: audit.TokenRefresh},
+		audit.Result{Outcome: audit.OutcomeFailure, UpstreamStatus: upstreamStatus(err), Message: "refresh token rejected; a new basic token is needed"})
+	return &kp.Error{Kind: kp.Unauthorized, Err: fmt.Errorf("%w: %w", ErrExpired, err),
+		Message: fmt.Sprintf("Your connection to %s expired and CXone would not renew it. Paste a new basic token to continue.", conn.Label())}
+}
+
+// source returns the connection's token source, loading and unsealing its
+// tokens on first use in this process.
+func (s *Service) source(ctx context.Context, conn *Connection) (*cxone.TokenSource, error) {
+	if conn.Expired {
+		return nil, &kp.Error{Kind: kp.Unauthorized, Err: ErrExpired,
+			Message: fmt.Sprintf("Your connection to %s has expired. Paste a new basic token to continue.", conn.Label())}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if ts := s.sources[conn.ID]; ts != nil {
+		return ts, nil
+	}
+	row, err := db.New(s.pool).SessionConnectionByID(ctx, conn.ID)
+	if err != nil {
+		return nil, err
+	}
+	tokens, err := s.openTokens(row.Tokens, conn.ID)
+	if err != nil {
+		return nil, &kp.Error{Kind: kp.Unauthorized, Err: fmt.Errorf("%w: %w", ErrExpired, err),
+			Message: "Keyport can no longer read this connection's tokens (the encryption key changed?). Paste a new basic token."}
+	}
+	id, region := conn.ID, conn.Region
+	ts := cxone.NewTokenSource(s.cx, region, tokens, func(t *cxone.Tokens) {
+		// Store the newest refresh token (rotation is assumed), off the
+		// request's cancellation so a closed tab does not lose it.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := db.New(s.pool).UpdateConnectionTokens(sctx, id, s.sealTokens(t, id), t.AccessExpires, timePtr(t.RefreshExpires)); err != nil {
+			s.log.ErrorContext(sctx, "store refreshed tokens", "err", err)
+		}
+		_ = s.audit.Record(sctx, audit.Event{Actor: conn.Actor(), Scope: audit.Scope{TenantID: conn.TenantID,
+			TenantName: conn.TenantName, Region: string(conn.Region)}, Action: audit.TokenRefresh}, audit.Result{Outcome: audit.OutcomeSuccess})
+	})
+	s.sources[conn.ID] = ts
+	return ts, nil
+}
+
+func (s *Service) forget(id string) {
+	s.mu.Lock()
+	delete(s.sources, id)
+	s.mu.Unlock()
+}
+
+// sealedTokens is what the tokens column holds, sealed.
+type sealedTokens struct {
+	Access         string    `json:"a"`
+	Refresh        string    `json:"r"`
+	AccessExpires  time.Time `json:"ae"`
+	RefreshExpires time.Time `json:"re"`
+	Obtained       time.Time `json:"o"`
+}
+
+func (s *Service) sealTokens(t *cxone.Tokens, connID string) []byte {
+	b, _ := json.Marshal(sealedTokens{Access: t.Access.Reveal(), Refresh: t.Refresh.Reveal(),
+		AccessExpires: t.AccessExpires, RefreshExpires: t.RefreshExpires, Obtained: t.Obtained})
+	return s.sealer.Seal(b, []byte(connID))
+}
+
+func (s *Service) openTokens(sealed []byte, connID string) (*cxone.Tokens, error) {
+	b, err := s.sealer.Open(sealed, []byte(connID))
+	if err != nil {
+		return nil, err
+	}
+	var st sealedTokens
+	if err := json.Unmarshal(b, &st); err != nil {
+		return nil, err
+	}
+	return &cxone.Tokens{Access: secret.New(st.Access), Refresh: secret.New(st.Refresh), AccessExpires: st.AccessExpires,
+		RefreshExpires: st.RefreshExpires, Obtained: st.Obtained}, nil
+}
+
+func withTokens(row *db.ConnectionRow, s *seal.Sealer, t *cxone.Tokens, id string) *db.ConnectionRow {
+	b, _ := json.Marshal(sealedTokens{Access: t.Access.Reveal(), Refresh: t.Refresh.Reveal(),
+		AccessExpires: t.AccessExpires, RefreshExpires: t.RefreshExpires, Obtained: t.Obtained})
+	row.Tokens = s.Seal(b, []byte(id))
+	return row
+}
+
+func fromRow(r *db.ConnectionRow) Connection {
+	return Connection{ID: r.ID, Region: cxone.Region(r.Region), TenantID: r.TenantID, TenantName: r.TenantName,
+		UserID: r.UserID, UserName: r.UserName, BusinessUnit: r.BusinessUnit, Verified: r.IdentityVerified,
+		Expired: r.State == "expired", CanManageOthers: r.CanManageOthers, AccessExpires: r.AccessExpiresAt}
+}
+
+func newUUID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func firstNonEmpty(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// FromRow turns a stored connection into a Connection (for jobs without a
+// session, such as `keyport reconcile`).
+func (s *Service) FromRow(r *db.ConnectionRow) (*Connection, error) {
+	c := fromRow(r)
+	return &c, nil
+}
+
+// Get returns one of the session's connections.
+func (s *Service) Get(ctx context.Context, sessionHash []byte, id string) (*Connection, error) {
+	if sessionHash == nil || id == "" {
+		return nil, kp.Errorf(kp.NotFound, "Not connected.")
+	}
+	r, err := db.New(s.pool).SessionConnection(ctx, sessionHash, id)
+	if err != nil {
+		return nil, err
+	}
+	c := fromRow(r)
+	return &c, nil
+}

@@ -1,0 +1,143 @@
+package keys
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+
+	"github.com/keyport/keyport/db"
+	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/connection"
+	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/secret"
+)
+
+// Rotation steps, in order.
+const (
+	StepCreated        = "created"
+	StepDeployed       = "deployed"
+	StepVerified       = "verified"
+	StepOldDeactivated = "old_deactivated"
+	StepDone           = "done"
+)
+
+// StartRotation begins replacing oldKeyID: it creates the replacement (for
+// the same owner) and records the wizard's first step. A rotation already
+// under way for the key is returned instead of starting another.
+func (s *Service) StartRotation(ctx context.Context, req connection.Request, conn *connection.Connection, oldKeyID string) (rot *db.Rotation, created *CreateResult, err error) {
+	old, err := s.Get(ctx, req, conn, audit.KeyRotate, oldKeyID)
+	if err != nil {
+		return nil, nil, err
+	}
+	q := db.New(s.pool)
+	if open, err := q.OpenRotation(ctx, string(conn.Region), conn.TenantID, old.ID); err != nil || open != nil {
+		if err != nil {
+			return nil, nil, kp.Wrap(kp.Unavailable, err, "Keyport cannot read its rotation records right now.")
+		}
+		return open, nil, nil
+	}
+	if !old.Active {
+		return nil, nil, kp.Errorf(kp.Conflict, "Only an active key can be rotated; this one is already inactive.")
+	}
+	label := "rotation of " + old.ID[:min(8, len(old.ID))]
+	if old.Label != "" {
+		label = old.Label
+	}
+	created, err = s.Create(ctx, req, conn, CreateForm{Token: newFormToken(), Label: label, UserID: old.OwnerUserID})
+	if err != nil {
+		return nil, nil, err
+	}
+	if created.State != "created" {
+		return nil, created, kp.Errorf(kp.OutcomeUnknown, "%s", created.Message)
+	}
+	now := s.now()
+	rot = &db.Rotation{ID: newID(), Region: string(conn.Region), TenantID: conn.TenantID, OldKeyID: old.ID,
+		NewKeyID: created.KeyID, Step: StepCreated, CreatedByUserID: conn.UserID, CreatedAt: now, UpdatedAt: now}
+	if err := q.InsertRotation(ctx, rot); err != nil {
+		return nil, created, err
+	}
+	s.rotationEvent(ctx, req, conn, rot, StepCreated)
+	return rot, created, nil
+}
+
+// Rotation returns one of the tenant's rotations.
+func (s *Service) Rotation(ctx context.Context, conn *connection.Connection, id string) (*db.Rotation, error) {
+	r, err := db.New(s.pool).RotationByID(ctx, string(conn.Region), conn.TenantID, id)
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// OpenRotations maps old key ids to their unfinished rotation ids.
+func (s *Service) OpenRotations(ctx context.Context, conn *connection.Connection) (map[string]string, error) {
+	return db.New(s.pool).OpenRotations(ctx, string(conn.Region), conn.TenantID)
+}
+
+// AdvanceRotation performs the rotation's next step. Steps must come in
+// order; each is audited (key.rotate) besides the action it performs.
+func (s *Service) AdvanceRotation(ctx context.Context, req connection.Request, conn *connection.Connection, id, step string, keySecret secret.Secret) (*db.Rotation, *VerifyResult, error) {
+	r, err := s.Rotation(ctx, conn, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	want := map[string]string{StepDeployed: StepCreated, StepVerified: StepDeployed, StepOldDeactivated: StepVerified, StepDone: StepOldDeactivated}
+	if prev, ok := want[step]; !ok || r.Step != prev {
+		return r, nil, kp.Errorf(kp.Conflict, "This rotation step does not come next; the wizard shows where you are.")
+	}
+	var vr *VerifyResult
+	switch step {
+	case StepVerified:
+		vr, err = s.Verify(ctx, req, conn, r.NewKeyID, keySecret)
+		if err != nil {
+			return r, nil, err
+		}
+		if !vr.Works {
+			return r, vr, kp.Errorf(kp.Invalid, "%s", vr.Message)
+		}
+	case StepOldDeactivated:
+		if err := s.SetActive(ctx, req, conn, r.OldKeyID, false); err != nil {
+			return r, nil, err
+		}
+	case StepDone:
+		if _, err := s.Delete(ctx, req, conn, r.OldKeyID); err != nil {
+			return r, nil, err
+		}
+	}
+	if err := db.New(s.pool).UpdateRotationStep(context.WithoutCancel(ctx), r.ID, step, s.now()); err != nil {
+		return r, vr, kp.Wrap(kp.Unavailable, err, "The step was done, but Keyport could not record it; reload the wizard.")
+	}
+	r.Step = step
+	s.rotationEvent(ctx, req, conn, r, step)
+	return r, vr, nil
+}
+
+func (s *Service) rotationEvent(ctx context.Context, req connection.Request, conn *connection.Connection, r *db.Rotation, step string) {
+	_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: audit.KeyRotate, TargetKeyID: r.OldKeyID,
+		Details: audit.Details{Step: step, KeyIDs: []string{r.NewKeyID}, PreviousKeyID: r.OldKeyID}}, audit.Result{Outcome: audit.OutcomeSuccess})
+}
+
+func newFormToken() string {
+	b := make([]byte, 24)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// NewFormToken returns a fresh one-time id for a create form.
+func NewFormToken() string { return newFormToken() }
+
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	const hex = "0123456789abcdef"
+	out := make([]byte, 0, 36)
+	for i, x := range b {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			out = append(out, '-')
+		}
+		out = append(out, hex[x>>4], hex[x&15])
+	}
+	return string(out)
+}

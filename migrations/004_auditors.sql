@@ -1,0 +1,5 @@
+-- Placeholder: the reviewers' schema (issue 7) goes here.
+SELECT 1;
+
+---- create above / drop below ----
+SELECT 1;
