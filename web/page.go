@@ -22,19 +22,19 @@ type NavItem struct {
 
 // Page is what the layout needs from every handler.
 type Page struct {
-	Title     string
-	Nav       []NavItem
-	Identity  string // "user · tenant · area", or "" when not connected
+	Title    string
+	Nav      []NavItem
+	Identity string // "user · tenant · area", or "" when not connected
 	// Connections feed the header's switcher (admin pages).
 	Connections []ConnOption
 	// SignedIn shows a sign-out button posting to SignOutURL.
 	SignedIn   bool
 	SignOutURL string
-	Flashes   []Flash
-	CSRFToken string
-	Version   string
-	RequestID string
-	Assets    AssetURLs
+	Flashes    []Flash
+	CSRFToken  string
+	Version    string
+	RequestID  string
+	Assets     AssetURLs
 }
 
 // ConnOption is one connection in the header's switcher.
