@@ -166,8 +166,9 @@ func (q *Queries) KeyCreate(ctx context.Context, token string) (*KeyCreate, erro
 
 // UpdateKeyCreate stores a submission's progress.
 func (q *Queries) UpdateKeyCreate(ctx context.Context, k *KeyCreate) error {
-	const sql = `UPDATE key_creates SET state = $2, audit_intent_id = $3, access_key_id = $4, before_ids = $5,
-		candidate_ids = $6, message = $7, updated_at = $8 WHERE form_token = $1`
+	const sql = `UPDATE key_creates SET state = $2, audit_intent_id = $3, access_key_id = $4,
+		before_ids = coalesce($5::text[], '{}'), candidate_ids = coalesce($6::text[], '{}'), message = $7, updated_at = $8
+		WHERE form_token = $1`
 	if _, err := q.db.Exec(ctx, sql, k.FormToken, k.State, k.AuditIntentID, k.AccessKeyID, k.BeforeIDs,
 		k.CandidateIDs, k.Message, k.UpdatedAt); err != nil {
 		return fmt.Errorf("update create: %w", err)

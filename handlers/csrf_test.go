@@ -38,5 +38,8 @@ func TestEveryNonGETRouteRefusesCrossSiteRequests(t *testing.T) {
 		}
 		checked++
 	}
+	if checked < 10 {
+		t.Fatalf("only %d state-changing routes found: the route walk is broken", checked)
+	}
 	t.Logf("checked %d state-changing routes", checked)
 }

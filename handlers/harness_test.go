@@ -18,6 +18,7 @@ import (
 	"github.com/PuerkitoBio/goquery"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/keyport/keyport/cxone"
 	"github.com/keyport/keyport/cxone/cxonesim"
 	"github.com/keyport/keyport/internal/app"
 	"github.com/keyport/keyport/internal/audit"
@@ -47,8 +48,21 @@ func randomKey() string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// newTestApp builds the portal. mutate may adjust the configuration.
-func newTestApp(t *testing.T, mutate ...func(*config.Config)) *testApp {
+// testSetup is what a test may adjust before the portal is built.
+type testSetup struct {
+	Config  *config.Config
+	Options *app.Options
+}
+
+// fastCXone makes the CXone client's retries and timeouts test-sized.
+func fastCXone(c *cxone.Config) {
+	c.Backoff = []time.Duration{time.Millisecond, 2 * time.Millisecond}
+	c.CallTimeout = 2 * time.Second
+}
+
+// newTestApp builds the portal. mutate may adjust the configuration and
+// app options.
+func newTestApp(t *testing.T, mutate ...func(*testSetup)) *testApp {
 	t.Helper()
 	sim := cxonesim.New(cxonesim.Options{Seed: 42})
 	simSrv := httptest.NewServer(sim.Handler())
@@ -70,8 +84,9 @@ func newTestApp(t *testing.T, mutate ...func(*config.Config)) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
+	opts := app.Options{Log: nil, Version: "test", CXone: fastCXone}
 	for _, m := range mutate {
-		m(&cfg)
+		m(&testSetup{Config: &cfg, Options: &opts})
 	}
 	pool, err := pgxpool.New(context.Background(), url)
 	if err != nil {
@@ -79,7 +94,8 @@ func newTestApp(t *testing.T, mutate ...func(*config.Config)) *testApp {
 	}
 	t.Cleanup(pool.Close)
 	logs := &syncBuffer{}
-	a, err := app.New(app.Options{Config: cfg, Log: logging.New(logs, "json", nil), Pool: pool, Version: "test"})
+	opts.Config, opts.Log, opts.Pool = cfg, logging.New(logs, "json", nil), pool
+	a, err := app.New(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +110,8 @@ type browser struct {
 	t    *testing.T
 	app  *testApp
 	http *http.Client
+	// seen collects every response body, for canary checks.
+	seen []string
 }
 
 func (a *testApp) browser() *browser {
@@ -120,6 +138,7 @@ func (b *browser) do(req *http.Request) *page {
 	body, _ := io.ReadAll(res.Body)
 	doc, _ := goquery.NewDocumentFromReader(strings.NewReader(string(body)))
 	doc.Url = req.URL
+	b.seen = append(b.seen, req.URL.Path+"\n"+string(body))
 	return &page{Status: res.StatusCode, Header: res.Header, Body: string(body), Doc: doc, Location: res.Header.Get("Location")}
 }
 
@@ -168,3 +187,8 @@ func verifyTrail(a *testApp) (bool, error) {
 	}
 	return true, nil
 }
+
+type (
+	cxoneConfig    = cxone.Config
+	cxonesimTenant = cxonesim.Tenant
+)

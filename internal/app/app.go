@@ -41,6 +41,9 @@ type Options struct {
 	CheckpointInterval time.Duration
 	// RateLimit is connects/creates per minute per IP and per session (0: default).
 	RateLimit int
+	// CXone, if set, adjusts the CXone client's configuration (tests shorten
+	// timeouts and backoff).
+	CXone func(*cxone.Config)
 }
 
 // App is a wired portal.
@@ -72,8 +75,12 @@ func New(o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	cx, err := cxone.NewClient(cxone.Config{URLTemplate: cfg.CXoneURLTemplate, JWKSURL: cfg.CXoneJWKSURL,
-		UserAgent: "Keyport/" + o.Version, Logger: o.Log})
+	cxCfg := cxone.Config{URLTemplate: cfg.CXoneURLTemplate, JWKSURL: cfg.CXoneJWKSURL,
+		UserAgent: "Keyport/" + o.Version, Logger: o.Log}
+	if o.CXone != nil {
+		o.CXone(&cxCfg)
+	}
+	cx, err := cxone.NewClient(cxCfg)
 	if err != nil {
 		return nil, fmt.Errorf("CXone client: %w", err)
 	}

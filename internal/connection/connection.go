@@ -144,7 +144,15 @@ func (s *Service) connect(ctx context.Context, req Request, region cxone.Region,
 	tokens, err := exchange(ctx)
 	if err != nil {
 		kerr := UpstreamError(err, "connect")
-		if cxone.KindOf(err) == cxone.Unauthorized || cxone.KindOf(err) == cxone.BadRequest {
+		var ce *cxone.Error
+		local := errors.As(err, &ce) && ce.Status == 0 && ce.Kind == cxone.BadRequest
+		switch {
+		case local && how == "basic token":
+			// Refused before anything was sent: not CXone's verdict.
+			kerr = &kp.Error{Kind: kp.Invalid, Err: err, Message: "That does not look like a basic token: it should be three dot-separated parts starting with eyJ. Copy it again from the Generate Key page."}
+		case local:
+			kerr = &kp.Error{Kind: kp.Invalid, Err: err, Message: "That access key id or secret is malformed: " + ce.Message}
+		case cxone.KindOf(err) == cxone.Unauthorized || cxone.KindOf(err) == cxone.BadRequest:
 			msg := "CXone rejected the basic token: it may have expired or been used already. Generate a new one and paste it again."
 			if how == "access key" {
 				msg = "CXone rejected the access key: the id or secret is wrong, or the key is inactive or deleted."

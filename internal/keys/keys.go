@@ -538,22 +538,24 @@ func (s *Service) find(ctx context.Context, req connection.Request, conn *connec
 		return err
 	})
 	deny := func(msg string, status int) error {
+		kind := kp.NotFound
+		if status == 403 {
+			kind = kp.Forbidden
+		}
 		_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: action, TargetKeyID: keyID},
 			audit.Result{Outcome: audit.OutcomeDenied, UpstreamStatus: status, Message: msg})
-		return kp.Errorf(kp.NotFound, "%s", msg)
+		return kp.Errorf(kind, "%s", msg)
 	}
 	switch {
 	case err == nil && k.TenantID != "" && !strings.EqualFold(k.TenantID, conn.TenantID):
 		return nil, deny(fmt.Sprintf("There is no key %s in %s (%s).", keyID, conn.TenantName, conn.Region), 0)
 	case err == nil:
 		return k, nil
-	case cxone.KindOf(err) == cxone.NotFound || cxone.KindOf(err) == cxone.Forbidden:
-		var ce *cxone.Error
-		status := 0
-		if errors.As(err, &ce) {
-			status = ce.Status
-		}
-		return nil, deny(fmt.Sprintf("There is no key %s in %s (%s).", keyID, conn.TenantName, conn.Region), status)
+	case cxone.KindOf(err) == cxone.NotFound:
+		return nil, deny(fmt.Sprintf("There is no key %s in %s (%s).", keyID, conn.TenantName, conn.Region), 404)
+	case cxone.KindOf(err) == cxone.Forbidden:
+		// CXone hides keys of other users from a user without "Access Key".
+		return nil, deny("CXone refused access to this key: it belongs to another user, and your CXone role lacks the \"Access Key\" privilege needed to act on it.", 403)
 	default:
 		return nil, connection.UpstreamError(err, "look up the key")
 	}

@@ -1,0 +1,264 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/keyport/keyport/internal/kp"
+)
+
+// Auditor is one security reviewer's account.
+type Auditor struct {
+	Username     string
+	PasswordHash string // encoded argon2id
+	TOTPSealed   []byte // nil: no second factor
+	TOTPLastStep int64
+	Disabled     bool
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+	LastLoginAt  *time.Time
+}
+
+const auditorColumns = `username, password_hash, totp_sealed, totp_last_step, disabled, created_at, updated_at, last_login_at`
+
+func auditorTargets(a *Auditor) []any {
+	return []any{&a.Username, &a.PasswordHash, &a.TOTPSealed, &a.TOTPLastStep, &a.Disabled, &a.CreatedAt, &a.UpdatedAt, &a.LastLoginAt}
+}
+
+// InsertAuditor creates an account; an existing username is kp.Conflict.
+func (q *Queries) InsertAuditor(ctx context.Context, a *Auditor) error {
+	const sql = `INSERT INTO auditors (` + auditorColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	_, err := q.db.Exec(ctx, sql, a.Username, a.PasswordHash, a.TOTPSealed, a.TOTPLastStep, a.Disabled, a.CreatedAt, a.UpdatedAt, a.LastLoginAt)
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) && pe.Code == "23505" {
+		return kp.Errorf(kp.Conflict, "A reviewer named %q already exists.", a.Username)
+	}
+	if err != nil {
+		return fmt.Errorf("insert auditor %s: %w", a.Username, err)
+	}
+	return nil
+}
+
+// AuditorByUsername returns one account, or kp.NotFound.
+func (q *Queries) AuditorByUsername(ctx context.Context, username string) (*Auditor, error) {
+	const sql = `SELECT ` + auditorColumns + ` FROM auditors WHERE username = $1`
+	var a Auditor
+	err := q.db.QueryRow(ctx, sql, username).Scan(auditorTargets(&a)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, kp.Errorf(kp.NotFound, "There is no reviewer named %q.", username)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read auditor %s: %w", username, err)
+	}
+	return &a, nil
+}
+
+// ListAuditors returns every account by name. There are few: security staff.
+func (q *Queries) ListAuditors(ctx context.Context) ([]Auditor, error) {
+	const sql = `SELECT ` + auditorColumns + ` FROM auditors ORDER BY username`
+	rows, err := q.db.Query(ctx, sql)
+	if err != nil {
+		return nil, fmt.Errorf("list auditors: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Auditor, error) {
+		var a Auditor
+		err := r.Scan(auditorTargets(&a)...)
+		return a, err
+	})
+}
+
+// SetAuditorDisabled disables or enables an account; unknown is kp.NotFound.
+func (q *Queries) SetAuditorDisabled(ctx context.Context, username string, disabled bool, now time.Time) error {
+	const sql = `UPDATE auditors SET disabled = $2, updated_at = $3 WHERE username = $1`
+	return q.execOne(ctx, "set auditor disabled", username, sql, username, disabled, now)
+}
+
+// SetAuditorPassword replaces an account's password hash and, when
+// replaceTOTP is set, its TOTP secret (nil removes it).
+func (q *Queries) SetAuditorPassword(ctx context.Context, username, hash string, replaceTOTP bool, totpSealed []byte, now time.Time) error {
+	const sql = `UPDATE auditors SET password_hash = $2, updated_at = $3,
+		totp_sealed = CASE WHEN $4 THEN $5 ELSE totp_sealed END,
+		totp_last_step = CASE WHEN $4 THEN 0 ELSE totp_last_step END
+		WHERE username = $1`
+	return q.execOne(ctx, "set auditor password", username, sql, username, hash, now, replaceTOTP, totpSealed)
+}
+
+// RecordAuditorLogin notes a successful sign-in and the TOTP step it used.
+// The step only moves forward: the UPDATE matches nothing (kp.Conflict) when
+// another sign-in already used this step or a later one, so a code is
+// accepted once.
+func (q *Queries) RecordAuditorLogin(ctx context.Context, username string, totpStep int64, now time.Time) error {
+	const sql = `UPDATE auditors SET last_login_at = $2, totp_last_step = greatest(totp_last_step, $3)
+		WHERE username = $1 AND ($3 = 0 OR totp_last_step < $3)`
+	tag, err := q.db.Exec(ctx, sql, username, now, totpStep)
+	if err != nil {
+		return fmt.Errorf("record auditor login %s: %w", username, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return kp.Errorf(kp.Conflict, "This code was already used.")
+	}
+	return nil
+}
+
+func (q *Queries) execOne(ctx context.Context, what, username, sql string, args ...any) error {
+	tag, err := q.db.Exec(ctx, sql, args...)
+	if err != nil {
+		return fmt.Errorf("%s %s: %w", what, username, err)
+	}
+	if tag.RowsAffected() == 0 {
+		return kp.Errorf(kp.NotFound, "There is no reviewer named %q.", username)
+	}
+	return nil
+}
+
+// ThrottleState is one throttle key's failures.
+type ThrottleState struct {
+	Failures    int
+	LockedUntil *time.Time
+}
+
+// AuditorThrottle returns a key's state (zero when it has none).
+func (q *Queries) AuditorThrottle(ctx context.Context, key string) (ThrottleState, error) {
+	const sql = `SELECT failures, locked_until FROM auditor_throttle WHERE key = $1`
+	var s ThrottleState
+	err := q.db.QueryRow(ctx, sql, key).Scan(&s.Failures, &s.LockedUntil)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return ThrottleState{}, nil
+	}
+	if err != nil {
+		return s, fmt.Errorf("read sign-in throttle: %w", err)
+	}
+	return s, nil
+}
+
+// AddAuditorFailure counts one failed sign-in against key in one statement
+// (safe under concurrent attempts): a window older than window starts over,
+// and reaching max failures locks the key until now+lockout and starts a
+// new count. It returns the new state.
+func (q *Queries) AddAuditorFailure(ctx context.Context, key string, now time.Time, window, lockout time.Duration, max int) (ThrottleState, error) {
+	const sql = `INSERT INTO auditor_throttle AS t (key, failures, window_start, locked_until)
+		VALUES ($1, 1, $2, CASE WHEN 1 >= $5 THEN $2 + make_interval(secs => $4) END)
+		ON CONFLICT (key) DO UPDATE SET
+			failures = CASE WHEN t.window_start <= $2 - make_interval(secs => $3) THEN 1 ELSE t.failures + 1 END,
+			window_start = CASE WHEN t.window_start <= $2 - make_interval(secs => $3) THEN $2 ELSE t.window_start END,
+			locked_until = CASE
+				WHEN (CASE WHEN t.window_start <= $2 - make_interval(secs => $3) THEN 1 ELSE t.failures + 1 END) >= $5 THEN $2 + make_interval(secs => $4)
+				ELSE t.locked_until END
+		RETURNING failures, locked_until`
+	var s ThrottleState
+	err := q.db.QueryRow(ctx, sql, key, now, window.Seconds(), lockout.Seconds(), max).Scan(&s.Failures, &s.LockedUntil)
+	if err != nil {
+		return s, fmt.Errorf("count failed sign-in: %w", err)
+	}
+	if s.LockedUntil != nil && !s.LockedUntil.After(now) {
+		s.LockedUntil = nil
+	}
+	return s, nil
+}
+
+// ClearAuditorThrottle forgets a key's failures (after a successful sign-in
+// to that account).
+func (q *Queries) ClearAuditorThrottle(ctx context.Context, key string) error {
+	if _, err := q.db.Exec(ctx, `DELETE FROM auditor_throttle WHERE key = $1`, key); err != nil {
+		return fmt.Errorf("clear sign-in throttle: %w", err)
+	}
+	return nil
+}
+
+// VerifyRun is one "verify now" run of the integrity panel.
+type VerifyRun struct {
+	ID          int64
+	StartedAt   time.Time
+	StartedBy   string
+	HeartbeatAt time.Time
+	FinishedAt  *time.Time
+	Status      string // running, verified, broken, error, abandoned
+	Events      int64
+	Total       int64
+	Result      string
+}
+
+const verifyRunColumns = `id, started_at, started_by, heartbeat_at, finished_at, status, events, total, result`
+
+func verifyRunTargets(r *VerifyRun) []any {
+	return []any{&r.ID, &r.StartedAt, &r.StartedBy, &r.HeartbeatAt, &r.FinishedAt, &r.Status, &r.Events, &r.Total, &r.Result}
+}
+
+// StartVerifyRun records a new running verification, first marking as
+// abandoned a running one whose heartbeat is older than stale. If another
+// run is still live it returns that run and started = false.
+func (q *Queries) StartVerifyRun(ctx context.Context, by string, total int64, now time.Time, stale time.Duration) (run *VerifyRun, started bool, err error) {
+	const abandon = `UPDATE audit_verify_runs SET status = 'abandoned', finished_at = $1,
+		result = 'the instance running it stopped reporting progress' WHERE status = 'running' AND heartbeat_at < $2`
+	const insert = `INSERT INTO audit_verify_runs (started_at, started_by, heartbeat_at, status, total)
+		VALUES ($1, $2, $1, 'running', $3) ON CONFLICT DO NOTHING RETURNING ` + verifyRunColumns
+	if _, err := q.db.Exec(ctx, abandon, now, now.Add(-stale)); err != nil {
+		return nil, false, fmt.Errorf("abandon stale verify runs: %w", err)
+	}
+	var r VerifyRun
+	err = q.db.QueryRow(ctx, insert, now, by, total).Scan(verifyRunTargets(&r)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		cur, err := q.LatestVerifyRun(ctx)
+		return cur, false, err
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("start verify run: %w", err)
+	}
+	return &r, true, nil
+}
+
+// VerifyRunProgress records how many events a running verification has
+// checked, and that it is alive.
+func (q *Queries) VerifyRunProgress(ctx context.Context, id, events int64, now time.Time) error {
+	const sql = `UPDATE audit_verify_runs SET events = $2, heartbeat_at = $3 WHERE id = $1 AND status = 'running'`
+	if _, err := q.db.Exec(ctx, sql, id, events, now); err != nil {
+		return fmt.Errorf("record verify progress: %w", err)
+	}
+	return nil
+}
+
+// FinishVerifyRun records a verification's result.
+func (q *Queries) FinishVerifyRun(ctx context.Context, id int64, status string, events int64, result string, now time.Time) error {
+	const sql = `UPDATE audit_verify_runs SET status = $2, events = $3, result = $4, finished_at = $5, heartbeat_at = $5
+		WHERE id = $1`
+	if len(result) > 2000 {
+		result = result[:2000]
+	}
+	if _, err := q.db.Exec(ctx, sql, id, status, events, result, now); err != nil {
+		return fmt.Errorf("finish verify run: %w", err)
+	}
+	return nil
+}
+
+// LatestVerifyRun returns the newest run, or nil when none ran yet.
+func (q *Queries) LatestVerifyRun(ctx context.Context) (*VerifyRun, error) {
+	const sql = `SELECT ` + verifyRunColumns + ` FROM audit_verify_runs ORDER BY id DESC LIMIT 1`
+	var r VerifyRun
+	err := q.db.QueryRow(ctx, sql).Scan(verifyRunTargets(&r)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read latest verify run: %w", err)
+	}
+	return &r, nil
+}
+
+// VerifyRunByID returns one run, or kp.NotFound.
+func (q *Queries) VerifyRunByID(ctx context.Context, id int64) (*VerifyRun, error) {
+	const sql = `SELECT ` + verifyRunColumns + ` FROM audit_verify_runs WHERE id = $1`
+	var r VerifyRun
+	err := q.db.QueryRow(ctx, sql, id).Scan(verifyRunTargets(&r)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, kp.Errorf(kp.NotFound, "There is no verify run %d.", id)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("read verify run %d: %w", id, err)
+	}
+	return &r, nil
+}

@@ -1,0 +1,427 @@
+package handlers_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyport/keyport/cxone/cxonesim"
+)
+
+func formError(p *page) string {
+	return strings.TrimSpace(p.Doc.Find(`[data-testid="form-error"]`).Text())
+}
+
+func countAudit(t *testing.T, a *testApp, where string, args ...any) int {
+	t.Helper()
+	var n int
+	if err := a.Pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_events WHERE `+where, args...).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+func TestConnectRefusals(t *testing.T) {
+	a := newTestApp(t)
+	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
+	tok, _ := a.Sim.BasicToken("na1", ten.ID, admin.ID)
+	for _, tc := range []struct {
+		name       string
+		form       url.Values
+		wantStatus int
+		wantMsg    string
+	}{
+		{"unknown region", url.Values{"region": {"xx9"}, "basic_token": {tok.Reveal()}}, 422, "not a CXone area"},
+		{"empty token", url.Values{"region": {"na1"}, "basic_token": {"  "}}, 422, "Paste the basic token"},
+		{"not a JWT", url.Values{"region": {"na1"}, "basic_token": {"hello world"}}, 422, "does not look like a basic token"},
+		{"a JWT CXone rejects", url.Values{"region": {"na1"}, "basic_token": {"eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"}}, 401, "CXone rejected the basic token"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := a.browser().post("/connect", tc.form)
+			if p.Status != tc.wantStatus || !strings.Contains(formError(p), tc.wantMsg) {
+				t.Fatalf("status %d, form error %q; want %d and %q", p.Status, formError(p), tc.wantStatus, tc.wantMsg)
+			}
+			if sel, _ := p.Doc.Find(`select[name="region"] option[selected]`).Attr("value"); tc.form.Get("region") == "na1" && sel != "na1" {
+				t.Errorf("the form lost the chosen region: %q", sel)
+			}
+			if strings.Contains(p.Body, tc.form.Get("basic_token")) && strings.TrimSpace(tc.form.Get("basic_token")) != "" {
+				t.Error("the re-rendered form contains the token")
+			}
+		})
+	}
+	// A basic token works once: the second use is CXone's 401, shown clearly.
+	if p := a.browser().post("/connect", url.Values{"region": {"na1"}, "basic_token": {tok.Reveal()}}); p.Status != 303 {
+		t.Fatalf("first use: %d %s", p.Status, text(p))
+	}
+	p := a.browser().post("/connect", url.Values{"region": {"na1"}, "basic_token": {tok.Reveal()}})
+	if p.Status != http.StatusUnauthorized || !strings.Contains(formError(p), "expired or been used already") {
+		t.Fatalf("reused token: %d %q", p.Status, formError(p))
+	}
+	if n := countAudit(t, a, `action = 'connect' AND outcome = 'failure' AND upstream_status = 401`); n < 2 {
+		t.Errorf("%d failed connects with upstream 401 audited, want >= 2", n)
+	}
+}
+
+func TestAnotherTenantsKeyIsNotFoundEverywhere(t *testing.T) {
+	a := newTestApp(t)
+	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
+	other, _, _ := tenantUsers(t, a.Sim, "na1", 1)
+	if other.ID == ten.ID || len(other.Keys) == 0 {
+		t.Fatal("need a second na1 tenant with keys")
+	}
+	foreign := other.Keys[0].ID
+	b := a.browser()
+	b.connect("na1", ten.ID, admin.ID)
+	mutating := func() int {
+		return a.Sim.Calls(cxonesim.EndpointPatch) + a.Sim.Calls(cxonesim.EndpointDelete) + a.Sim.Calls(cxonesim.EndpointCreate) + a.Sim.Calls(cxonesim.EndpointToken)
+	}
+	before := mutating()
+	for _, r := range []struct{ method, path string }{
+		{"GET", "/keys/" + foreign + "/deactivate"}, {"GET", "/keys/" + foreign + "/activate"}, {"GET", "/keys/" + foreign + "/delete"},
+		{"GET", "/keys/" + foreign + "/verify"}, {"GET", "/keys/" + foreign + "/rotate"},
+		{"POST", "/keys/" + foreign + "/deactivate"}, {"POST", "/keys/" + foreign + "/activate"}, {"POST", "/keys/" + foreign + "/delete"},
+		{"POST", "/keys/" + foreign + "/verify"}, {"POST", "/keys/" + foreign + "/rotate"},
+	} {
+		var p *page
+		if r.method == "GET" {
+			p = b.get(r.path)
+		} else {
+			p = b.post(r.path, url.Values{"access_key_secret": {"WHATEVERSECRET"}})
+		}
+		if p.Status != http.StatusNotFound {
+			t.Errorf("%s %s: status %d, want 404: %s", r.method, r.path, p.Status, text(p))
+		}
+	}
+	if got := mutating(); got != before {
+		t.Errorf("%d mutating upstream calls for another tenant's key", got-before)
+	}
+	if n := countAudit(t, a, `outcome = 'denied' AND target_key_id = $1 AND tenant_id = $2`, foreign, ten.ID); n < 10 {
+		t.Errorf("%d denied events for the foreign key, want one per attempt (10)", n)
+	}
+	if n := countAudit(t, a, `outcome = 'intent' AND target_key_id = $1`, foreign); n != 0 {
+		t.Errorf("%d intents recorded for the foreign key: an upstream mutation was attempted", n)
+	}
+}
+
+func TestMyAccessKeyUserCannotActOnOthersKeys(t *testing.T) {
+	a := newTestApp(t)
+	ten, admin, user := tenantUsers(t, a.Sim, "na1", 0)
+	var adminKey string
+	for _, k := range ten.Keys {
+		if k.UserID == admin.ID && k.Active {
+			adminKey = k.ID
+		}
+	}
+	if adminKey == "" {
+		t.Fatal("the seeded admin has no active key")
+	}
+	b := a.browser()
+	keys := b.connect("na1", ten.ID, user.ID)
+	if keys.Doc.Find(`[data-testid="own-only"]`).Length() != 1 {
+		t.Errorf("a My-Access-Key-only user is not told they see their own keys only")
+	}
+	for id := range b.keyRows(keys) {
+		for _, k := range ten.Keys {
+			if k.ID == id && k.UserID != user.ID {
+				t.Errorf("user sees another user's key %s", id)
+			}
+		}
+	}
+	patches := a.Sim.Calls(cxonesim.EndpointPatch)
+	p := b.post("/keys/"+adminKey+"/deactivate", nil)
+	if p.Status != http.StatusForbidden || !strings.Contains(text(p), "Access Key") {
+		t.Fatalf("deactivating the admin's key as a plain user: %d %s", p.Status, text(p))
+	}
+	if a.Sim.Calls(cxonesim.EndpointPatch) != patches {
+		t.Error("an upstream PATCH was sent")
+	}
+	if n := countAudit(t, a, `outcome = 'denied' AND action = 'key.deactivate' AND target_key_id = $1`, adminKey); n != 1 {
+		t.Errorf("%d denied events, want 1", n)
+	}
+	// Creating a key for another user is refused too.
+	token, _ := keys.Doc.Find(`input[name="intent"]`).Attr("value")
+	p = b.post("/keys", url.Values{"intent": {token}, "user_id": {admin.ID}})
+	if p.Status != http.StatusForbidden {
+		t.Fatalf("create for another user as a plain user: %d %s", p.Status, text(p))
+	}
+}
+
+func TestDoubleSubmitCreatesOneKey(t *testing.T) {
+	a := newTestApp(t)
+	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
+	b := a.browser()
+	keys := b.connect("na1", ten.ID, admin.ID)
+	token, _ := keys.Doc.Find(`input[name="intent"]`).Attr("value")
+	first := b.post("/keys", url.Values{"intent": {token}, "label": {"x"}})
+	second := b.post("/keys", url.Values{"intent": {token}, "label": {"x"}})
+	if first.Status != 303 {
+		t.Fatalf("first submit: %d", first.Status)
+	}
+	if second.Status != http.StatusConflict || !strings.Contains(formError(second), "already submitted") {
+		t.Fatalf("second submit: %d %q", second.Status, formError(second))
+	}
+	if n := a.Sim.Calls(cxonesim.EndpointCreate); n != 1 {
+		t.Fatalf("%d create calls upstream, want 1", n)
+	}
+	// The page re-rendered after the refusal offers a fresh intent id.
+	if fresh, _ := second.Doc.Find(`input[name="intent"]`).Attr("value"); fresh == "" || fresh == token {
+		t.Errorf("re-rendered form intent %q", fresh)
+	}
+}
+
+func TestCreateFormValidation(t *testing.T) {
+	a := newTestApp(t)
+	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
+	b := a.browser()
+	keys := b.connect("na1", ten.ID, admin.ID)
+	token, _ := keys.Doc.Find(`input[name="intent"]`).Attr("value")
+	for _, tc := range []struct {
+		name string
+		form url.Values
+		want string
+	}{
+		{"missing intent", url.Values{"label": {"a"}}, "one-time id"},
+		{"label too long", url.Values{"intent": {token}, "label": {strings.Repeat("x", 101)}}, "too long"},
+		{"control characters", url.Values{"intent": {token}, "label": {"a\x00b"}}, "printable"},
+		{"unknown user", url.Values{"intent": {token + "u"}, "user_id": {"no-such-user"}}, "not a user"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := b.post("/keys", tc.form)
+			if p.Status != 422 || !strings.Contains(formError(p), tc.want) {
+				t.Fatalf("status %d, error %q; want 422 and %q", p.Status, formError(p), tc.want)
+			}
+		})
+	}
+	if n := a.Sim.Calls(cxonesim.EndpointCreate); n != 0 {
+		t.Fatalf("%d creates sent for invalid forms", n)
+	}
+}
+
+// A create whose answer is lost is attempted once, shown as pending, and
+// reconciled on the next list load.
+func TestCreateTimeoutIsPendingThenReconciled(t *testing.T) {
+	a := newTestApp(t, func(s *testSetup) {
+		s.Options.CXone = func(c *cxoneConfig) { fastCXone(c); c.CallTimeout = 500 * time.Millisecond }
+	})
+	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
+	b := a.browser()
+	keys := b.connect("na1", ten.ID, admin.ID)
+	token, _ := keys.Doc.Find(`input[name="intent"]`).Attr("value")
+	// The simulator creates the key, then answers after the client gave up;
+	// while it waits, the lists Keyport makes right after fail too.
+	a.Sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointCreate, Mode: cxonesim.Slow, Delay: 900 * time.Millisecond})
+	go func() {
+		deadline := time.Now().Add(5 * time.Second)
+		for a.Sim.Calls(cxonesim.EndpointCreate) == 0 && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		a.Sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.HTML5xx, Status: 503, Count: 3})
+	}()
+	p := b.follow(b.post("/keys", url.Values{"intent": {token}, "label": {"lost answer"}}))
+	if n := a.Sim.Calls(cxonesim.EndpointCreate); n != 1 {
+		t.Fatalf("%d create attempts, want exactly 1", n)
+	}
+	var state string
+	if err := a.Pool.QueryRow(context.Background(), `SELECT state FROM key_creates WHERE form_token = $1`, token).Scan(&state); err != nil {
+		t.Fatal(err)
+	}
+	flash := p.Doc.Find(`[data-testid="flash"]`).Text()
+	if state != "unknown" && !strings.Contains(flash, "pending") {
+		t.Fatalf("after the lost answer: state %q, flash %q", state, flash)
+	}
+	// The list load that rendered p, or the next one, reconciles it.
+	p = b.get("/keys")
+	if err := a.Pool.QueryRow(context.Background(), `SELECT state FROM key_creates WHERE form_token = $1`, token).Scan(&state); err != nil {
+		t.Fatal(err)
+	}
+	if state != "secret_lost" {
+		t.Fatalf("after reconciling: state %q, want secret_lost", state)
+	}
+	if p.Doc.Find(`[data-testid="pending-row"]`).Length() != 0 {
+		t.Error("still shown as pending after reconciliation")
+	}
+	if n := countAudit(t, a, `action = 'key.reconcile' AND intent_id IS NOT NULL`); n != 1 {
+		t.Errorf("%d reconcile outcomes linked to the create's intent, want 1", n)
+	}
+	if n := countAudit(t, a, `action = 'key.create' AND outcome = 'unknown'`); n != 1 {
+		t.Errorf("%d unknown create outcomes, want 1", n)
+	}
+}
+
+func TestBearerExpiringMidSessionIsRefreshedSilently(t *testing.T) {
+	a := newTestApp(t)
+	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
+	b := a.browser()
+	b.connect("na1", ten.ID, admin.ID)
+	refreshes := a.Sim.Calls(cxonesim.EndpointRefresh)
+	a.Sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.ExpireNow})
+	p := b.get("/keys")
+	if p.Status != 200 || len(b.keyRows(p)) == 0 {
+		t.Fatalf("keys after the bearer expired: %d %s", p.Status, text(p))
+	}
+	if got := a.Sim.Calls(cxonesim.EndpointRefresh) - refreshes; got != 1 {
+		t.Fatalf("%d refreshes, want 1", got)
+	}
+	if n := countAudit(t, a, `action = 'token.refresh' AND outcome = 'success'`); n != 1 {
+		t.Errorf("%d token.refresh events, want 1", n)
+	}
+}
+
+func TestDeadRefreshTokenAsksForANewBasicTokenKeepingThePage(t *testing.T) {
+	a := newTestApp(t)
+	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
+	b := a.browser()
+	b.connect("na1", ten.ID, admin.ID)
+	a.Sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.ExpireNow})
+	a.Sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointRefresh, Mode: cxonesim.ExpireNow})
+	p := b.get("/keys?user=" + url.QueryEscape(admin.ID))
+	if p.Status != 303 || !strings.HasPrefix(p.Location, "/connect?") || !strings.Contains(p.Location, url.QueryEscape("/keys?user=")) {
+		t.Fatalf("status %d location %q, want a 303 to /connect keeping the page", p.Status, p.Location)
+	}
+	c := b.follow(p)
+	if !strings.Contains(c.Doc.Find(`[data-testid="flash"]`).Text(), "expired") {
+		t.Errorf("connect page does not say the connection expired: %s", text(c))
+	}
+	// Reconnecting with a new basic token returns to the page.
+	tok, _ := a.Sim.BasicToken("na1", ten.ID, admin.ID)
+	next, _ := c.Doc.Find(`form[data-testid="connect-form"] input[name="next"]`).Attr("value")
+	r := b.post("/connect", url.Values{"region": {"na1"}, "basic_token": {tok.Reveal()}, "next": {next}})
+	if r.Status != 303 || !strings.HasPrefix(r.Location, "/keys?user=") {
+		t.Fatalf("reconnect: %d %q", r.Status, r.Location)
+	}
+	if p := b.follow(r); p.Status != 200 {
+		t.Fatalf("page after reconnecting: %d %s", p.Status, text(p))
+	}
+}
+
+func TestLogoutKillsTheSession(t *testing.T) {
+	a := newTestApp(t)
+	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
+	b := a.browser()
+	b.connect("na1", ten.ID, admin.ID)
+	u, _ := url.Parse(a.URL)
+	stolen := b.http.Jar.Cookies(u)
+	if p := b.post("/logout", nil); p.Status != 303 {
+		t.Fatalf("logout: %d", p.Status)
+	}
+	replay := a.browser()
+	replay.http.Jar.SetCookies(u, stolen)
+	if p := replay.get("/keys"); p.Status != 303 || !strings.HasPrefix(p.Location, "/connect") {
+		t.Fatalf("replayed cookie after logout: %d %q", p.Status, p.Location)
+	}
+	var n int
+	_ = a.Pool.QueryRow(context.Background(), `SELECT count(*) FROM connections`).Scan(&n)
+	if n != 0 {
+		t.Fatalf("%d connections (with their tokens) left after logout", n)
+	}
+}
+
+func TestNewSessionIDOnConnect(t *testing.T) {
+	a := newTestApp(t)
+	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
+	b := a.browser()
+	b.get("/connect")
+	u, _ := url.Parse(a.URL)
+	b.http.Jar.SetCookies(u, []*http.Cookie{{Name: "keyport", Value: "planted-by-attacker", Path: "/"}})
+	b.connect("na1", ten.ID, admin.ID)
+	var got string
+	for _, c := range b.http.Jar.Cookies(u) {
+		if c.Name == "keyport" {
+			got = c.Value
+		}
+	}
+	if got == "" || got == "planted-by-attacker" {
+		t.Fatalf("session cookie after connect = %q", got)
+	}
+}
+
+func TestSeveralConnectionsAndSwitcher(t *testing.T) {
+	a := newTestApp(t)
+	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
+	var eu cxonesimTenant
+	for _, tt := range a.Sim.Tenants() {
+		if tt.Region == "eu1" {
+			eu = tt
+			break
+		}
+	}
+	b := a.browser()
+	b.connect("na1", ten.ID, admin.ID)
+	p := b.connect("eu1", eu.ID, eu.Users[0].ID)
+	if !strings.Contains(p.Doc.Find(`[data-testid="identity"]`).Text(), "eu1") {
+		t.Fatalf("after the second connect: %q", p.Doc.Find(`[data-testid="identity"]`).Text())
+	}
+	if p.Doc.Find(`[data-testid="connection-switcher"] button`).Length() != 2 {
+		t.Fatal("switcher does not list both connections")
+	}
+	var firstID string
+	p.Doc.Find(`[data-testid="connection-switcher"] form`).EachWithBreak(func(_ int, s *goquerySelection) bool {
+		action, _ := s.Attr("action")
+		if !strings.Contains(s.Text(), "eu1") {
+			firstID = strings.TrimSuffix(strings.TrimPrefix(action, "/connections/"), "/use")
+			return false
+		}
+		return true
+	})
+	p = b.follow(b.post("/connections/"+firstID+"/use", nil))
+	if !strings.Contains(p.Doc.Find(`[data-testid="identity"]`).Text(), "na1") {
+		t.Fatalf("after switching: %q", p.Doc.Find(`[data-testid="identity"]`).Text())
+	}
+	if n := countAudit(t, a, `action = 'key.list' AND region = 'eu1' AND tenant_id = $1`, eu.ID); n == 0 {
+		t.Error("the eu1 listing is not audited against the eu1 connection")
+	}
+	// Another session cannot use this session's connection.
+	other := a.browser()
+	other.connect("na1", ten.ID, admin.ID)
+	if p := other.post("/connections/"+firstID+"/use", nil); p.Status != 404 {
+		t.Fatalf("using another session's connection: %d", p.Status)
+	}
+}
+
+func TestConnectIsRateLimited(t *testing.T) {
+	a := newTestApp(t, func(s *testSetup) { s.Options.RateLimit = 4 })
+	b := a.browser()
+	var last int
+	for i := 0; i < 4; i++ {
+		last = b.post("/connect", url.Values{"region": {"na1"}, "basic_token": {"x"}}).Status
+	}
+	if last != http.StatusTooManyRequests {
+		t.Fatalf("4th connect within a minute: %d, want 429", last)
+	}
+}
+
+// Fail-closed (issue 5): when the audit trail cannot record the intent, a
+// mutating action answers 503 and CXone sees no mutating call.
+func TestAuditFailureBlocksMutations(t *testing.T) {
+	a := newTestApp(t)
+	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
+	b := a.browser()
+	keys := b.connect("na1", ten.ID, admin.ID)
+	var active string
+	for id, st := range b.keyRows(keys) {
+		if st == "active" {
+			active = id
+		}
+	}
+	token, _ := keys.Doc.Find(`input[name="intent"]`).Attr("value")
+	if _, err := a.Pool.Exec(context.Background(), `CREATE FUNCTION no_intents() RETURNS trigger LANGUAGE plpgsql AS $$
+		BEGIN IF NEW.outcome = 'intent' THEN RAISE EXCEPTION 'audit storage failing'; END IF; RETURN NEW; END $$;
+		CREATE TRIGGER no_intents BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION no_intents();`); err != nil {
+		t.Fatal(err)
+	}
+	before := a.Sim.Calls(cxonesim.EndpointPatch) + a.Sim.Calls(cxonesim.EndpointCreate) + a.Sim.Calls(cxonesim.EndpointDelete)
+	for _, p := range []*page{
+		b.post("/keys/"+active+"/deactivate", nil),
+		b.post("/keys", url.Values{"intent": {token}}),
+	} {
+		if p.Status != http.StatusServiceUnavailable || !strings.Contains(text(p), "audit trail") {
+			t.Errorf("status %d, want 503 naming the audit trail: %s", p.Status, text(p))
+		}
+	}
+	if after := a.Sim.Calls(cxonesim.EndpointPatch) + a.Sim.Calls(cxonesim.EndpointCreate) + a.Sim.Calls(cxonesim.EndpointDelete); after != before {
+		t.Fatalf("%d mutating calls reached CXone", after-before)
+	}
+}

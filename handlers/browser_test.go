@@ -1,0 +1,373 @@
+package handlers_test
+
+import (
+	"context"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
+	cdppage "github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+
+	"github.com/keyport/keyport/internal/browsertest"
+)
+
+// TestBrowserJourney is a new user's first visit, in a real browser: generate
+// a basic token on the simulator's Generate Key page, copy it, connect, create
+// a key, see its secret once, verify it, deactivate it, delete it, and find
+// each step in the activity view. Every page is checked for console errors
+// and Content Security Policy violations along the way.
+//
+// KEYPORT_UPDATE_SCREENSHOTS=1 rewrites docs/screenshots/keys.png.
+func TestBrowserJourney(t *testing.T) {
+	a := newTestApp(t)
+	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
+	started := time.Now()
+	j := &journey{t: t, br: browsertest.Start(t)}
+
+	j.do("set the viewport and allow the clipboard",
+		chromedp.EmulateViewport(1280, 900),
+		allowClipboard(a.SimURL), allowClipboard(a.URL))
+
+	// The simulator's Generate Key page: pick the admin, generate, copy.
+	j.do("open the Generate Key page",
+		chromedp.Navigate(a.SimURL+"/na1/generate-key"),
+		chromedp.WaitVisible(css(`[data-testid="generate-key-form"]`)),
+		chromedp.SetValue(css(`select[name="tenant"]`), ten.ID),
+		chromedp.SetValue(css(`select[name="user"]`), ten.ID+"/"+admin.ID))
+	j.click("generate a basic token", `[data-testid="generate"]`)
+	j.do("copy the basic token",
+		chromedp.WaitVisible(css(`[data-testid="basic-token"]`)),
+		chromedp.WaitVisible(css(`[data-testid="copy-basic-token"]`)), // copy.js unhides it
+		chromedp.Click(css(`[data-testid="copy-basic-token"]`)),
+		waitText(`[data-testid="copy-status"]`, "Copied."))
+	token := j.value("read the basic token", `[data-testid="basic-token"]`)
+	if strings.Count(token, ".") != 2 {
+		j.fatalf("the Generate Key page shows %q, not a JWT", token)
+	}
+
+	// Connect: paste the token, land on the keys page with the identity shown.
+	j.do("open the connect page",
+		chromedp.Navigate(a.URL+"/connect"),
+		chromedp.WaitVisible(css(`[data-testid="connect-form"]`)),
+		chromedp.SetValue(css(`select[name="region"]`), "na1"),
+		chromedp.Focus(css(`textarea[name="basic_token"]`)),
+		pasteKeys())
+	if pasted := j.value("read the pasted token", `textarea[name="basic_token"]`); pasted != token {
+		j.fatalf("the connect form holds %d characters after the paste, want the %d-character token", len(pasted), len(token))
+	}
+	j.click("connect", `[data-testid="connect-submit"]`)
+	j.wait("the keys page after connecting", `[data-testid="create-form"]`)
+	if p := j.path(); p != "/keys" {
+		j.fatalf("connect landed on %s, want /keys", p)
+	}
+	identity := j.text("identity", `[data-testid="identity"]`)
+	for _, want := range []string{admin.Email, ten.Name, "na1"} {
+		if !strings.Contains(identity, want) {
+			j.fatalf("identity %q lacks %q", identity, want)
+		}
+	}
+	j.flashContains("Connected as")
+
+	// Create a key: its secret is on the creation page, once.
+	j.do("fill the create form", chromedp.SendKeys(css(`input[name="label"]`), "browser journey"))
+	j.click("create a key", `[data-testid="create-key"]`)
+	j.wait("the creation page", `[data-testid="key-secret"]`)
+	keyID := j.text("key id", `[data-testid="key-id"]`)
+	sec := j.text("key secret", `[data-testid="key-secret"]`)
+	if keyID == "" || len(sec) != 56 {
+		j.fatalf("the creation page shows id %q and a %d-character secret", keyID, len(sec))
+	}
+	j.do("reload the creation page", chromedp.Reload(),
+		chromedp.WaitVisible(css(`[data-testid="secret-already-shown"]`)))
+	if html := j.eval("page HTML", `document.documentElement.outerHTML`); strings.Contains(html, sec) {
+		j.fatalf("the reloaded creation page still contains the secret")
+	}
+	if j.exists(`[data-testid="key-secret"]`) || j.exists(`[data-testid="verify-new"]`) {
+		j.fatalf("the reloaded creation page offers the secret again")
+	}
+	j.click("back to the keys", `[data-testid="back-to-keys"]`)
+	row := `[data-testid="key-row"][data-key-id=` + strconv.Quote(keyID) + `]`
+	j.wait("the new key's row", row)
+	if st := j.text("state", row+` [data-testid="key-state"]`); st != "active" {
+		j.fatalf("the new key is %q, want active", st)
+	}
+	last4 := strings.TrimRight(sec, "=")
+	last4 = last4[len(last4)-4:]
+	if rt := j.text("row", row); !strings.Contains(rt, "browser journey") || !strings.Contains(rt, "secret …"+last4) {
+		j.fatalf("the new key's row lacks its label or the secret's last four: %q", rt)
+	}
+
+	// Verify with the pasted secret.
+	j.click("open verify", row+` [data-testid="verify"]`)
+	j.do("paste the secret",
+		chromedp.WaitVisible(css(`input[name="access_key_secret"]`)),
+		chromedp.SendKeys(css(`input[name="access_key_secret"]`), sec))
+	j.click("verify", `[data-testid="verify-submit"]`)
+	j.wait("the keys page after verify", row)
+	j.flashContains("works")
+
+	// Deactivate, through the confirmation page.
+	j.click("open deactivate", row+` [data-testid="deactivate"]`)
+	j.wait("the deactivate confirmation", `[data-testid="confirm-submit"]`)
+	j.click("confirm deactivate", `[data-testid="confirm-submit"]`)
+	j.wait("the keys page after deactivate", row)
+	j.flashContains("deactivated")
+	if st := j.text("state", row+` [data-testid="key-state"]`); st != "inactive" {
+		j.fatalf("after deactivate the key is %q, want inactive", st)
+	}
+
+	// Delete, through the confirmation page.
+	j.click("open delete", row+` [data-testid="delete"]`)
+	j.wait("the delete confirmation", `[data-testid="confirm-submit"]`)
+	j.click("confirm delete", `[data-testid="confirm-submit"]`)
+	j.wait("the keys page after delete", `[data-testid="create-form"]`)
+	j.flashContains("deleted")
+	if j.exists(row) {
+		j.fatalf("the deleted key %s is still listed", keyID)
+	}
+
+	// A second key, verified straight from its creation page: the keys page
+	// as a user would see it in daily use, for the README.
+	j.do("fill the create form", chromedp.SendKeys(css(`input[name="label"]`), "reporting ETL, prod"))
+	j.click("create a second key", `[data-testid="create-key"]`)
+	j.wait("the second creation page", `[data-testid="verify-new"]`)
+	key2 := j.text("second key id", `[data-testid="key-id"]`)
+	j.click("verify it now", `[data-testid="verify-new"]`)
+	row2 := `[data-testid="key-row"][data-key-id=` + strconv.Quote(key2) + `]`
+	j.wait("the keys page after verify-new", row2)
+	j.flashContains("works")
+	if st := j.text("state", row2+` [data-testid="key-state"]`); st != "active" {
+		j.fatalf("the second key is %q, want active", st)
+	}
+	if os.Getenv("KEYPORT_UPDATE_SCREENSHOTS") == "1" {
+		png := j.screenshot("screenshot the keys page")
+		dst := filepath.Join("..", "docs", "screenshots", "keys.png")
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("wrote %s (%d bytes)", dst, len(png))
+	}
+
+	// The activity view lists every step, each a success.
+	j.click("open the activity", `[data-testid="activity-link"]`)
+	j.wait("the activity page", `[data-testid="activity-row"]`)
+	var rows []string
+	j.run("read the activity", func(ctx context.Context) (err error) {
+		rows, err = chromedp.Run(ctx, chromedp.Evaluate[[]string](
+			`Array.from(document.querySelectorAll('[data-testid="activity-row"]'), r => r.dataset.action + ":" + r.dataset.outcome)`))
+		return err
+	})
+	got := " " + strings.Join(rows, " ") + " "
+	for _, want := range []string{"connect:success", "key.create:success", "key.verify:success", "key.deactivate:success", "key.delete:success"} {
+		if !strings.Contains(got, " "+want+" ") {
+			j.fatalf("the activity view lacks %s: %v", want, rows)
+		}
+	}
+
+	// No page logged an error, threw, or broke the Content Security Policy.
+	if p := j.br.Problems(); len(p) > 0 {
+		t.Fatalf("the browser console reported problems:\n  %s", strings.Join(p, "\n  "))
+	}
+	// And the console check is live: an inline script is refused and reported.
+	j.do("inject an inline script", chromedp.Evaluate[chromedp.Void](
+		`document.head.appendChild(Object.assign(document.createElement("script"), {textContent: "window.kpInline = 1"}))`))
+	ctx, cancel := context.WithTimeout(j.br.Context(), 5*time.Second)
+	defer cancel()
+	if _, err := j.br.WaitProblem(ctx, "Content Security Policy"); err != nil {
+		t.Fatalf("an inline script went unreported, so the console check proves nothing: %v", err)
+	}
+	if n := len(j.br.Problems()); n != 1 {
+		t.Fatalf("one inline script, %d problems: %q", n, j.br.Problems())
+	}
+	t.Logf("journey took %s", time.Since(started).Round(time.Millisecond))
+}
+
+// journey runs browser steps with a timeout each and, on failure, reports
+// the step, the page's URL and text, and the console's problems.
+type journey struct {
+	t  *testing.T
+	br *browsertest.Browser
+}
+
+const stepTimeout = 10 * time.Second
+
+func css(s string) chromedp.CSS { return chromedp.CSS(s) }
+
+func (j *journey) run(step string, f func(ctx context.Context) error) {
+	j.t.Helper()
+	ctx, cancel := context.WithTimeout(j.br.Context(), stepTimeout)
+	defer cancel()
+	if err := f(ctx); err != nil {
+		j.fatalf("%s: %v", step, err)
+	}
+}
+
+func (j *journey) do(step string, actions ...chromedp.Action[chromedp.Void]) {
+	j.t.Helper()
+	j.run(step, func(ctx context.Context) error { return chromedp.Do(ctx, actions...) })
+}
+
+// click clicks sel and waits for the page it leads to to load.
+func (j *journey) click(step, sel string) {
+	j.t.Helper()
+	j.run(step, func(ctx context.Context) error {
+		_, err := chromedp.Run(ctx, chromedp.WaitEvent(cdppage.LoadEventFired, nil, chromedp.Click(css(sel))))
+		return err
+	})
+}
+
+func (j *journey) wait(step, sel string) {
+	j.t.Helper()
+	j.do(step, chromedp.WaitVisible(css(sel)))
+}
+
+func (j *journey) text(step, sel string) (s string) {
+	j.t.Helper()
+	j.run(step, func(ctx context.Context) (err error) {
+		s, err = chromedp.Run(ctx, chromedp.Text(css(sel)))
+		return err
+	})
+	return strings.TrimSpace(s)
+}
+
+func (j *journey) value(step, sel string) (s string) {
+	j.t.Helper()
+	j.run(step, func(ctx context.Context) (err error) {
+		s, err = chromedp.Run(ctx, chromedp.Value(css(sel)))
+		return err
+	})
+	return s
+}
+
+func (j *journey) eval(step, expr string) (s string) {
+	j.t.Helper()
+	j.run(step, func(ctx context.Context) (err error) {
+		s, err = chromedp.Run(ctx, chromedp.Evaluate[string](expr))
+		return err
+	})
+	return s
+}
+
+// exists reports whether sel matches now, without waiting for it.
+func (j *journey) exists(sel string) bool {
+	j.t.Helper()
+	var ok bool
+	j.run("look for "+sel, func(ctx context.Context) (err error) {
+		ok, err = chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector(`+strconv.Quote(sel)+`) !== null`))
+		return err
+	})
+	return ok
+}
+
+func (j *journey) path() string {
+	j.t.Helper()
+	loc := j.eval("location", `location.href`)
+	u, err := url.Parse(loc)
+	if err != nil {
+		j.fatalf("location %q: %v", loc, err)
+	}
+	return u.Path
+}
+
+func (j *journey) flashContains(want string) {
+	j.t.Helper()
+	var flashes []string
+	j.run("read the flash messages", func(ctx context.Context) (err error) {
+		if err := chromedp.Do(ctx, chromedp.WaitVisible(css(`[data-testid="flash"]`))); err != nil {
+			return err
+		}
+		flashes, err = chromedp.Run(ctx, chromedp.Evaluate[[]string](
+			`Array.from(document.querySelectorAll('[data-testid="flash"]'), f => f.textContent.trim())`))
+		return err
+	})
+	for _, f := range flashes {
+		if strings.Contains(f, want) {
+			return
+		}
+	}
+	j.fatalf("no flash message says %q: %q", want, flashes)
+}
+
+func (j *journey) screenshot(step string) (png []byte) {
+	j.t.Helper()
+	j.run(step, func(ctx context.Context) (err error) {
+		png, err = chromedp.Run(ctx, chromedp.FullScreenshot(100)) // 100: PNG
+		return err
+	})
+	return png
+}
+
+// fatalf fails the test with what the browser shows.
+func (j *journey) fatalf(format string, args ...any) {
+	j.t.Helper()
+	ctx, cancel := context.WithTimeout(j.br.Context(), 3*time.Second)
+	defer cancel()
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	body, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body ? document.body.innerText : ""`))
+	if err != nil {
+		body = "(unreadable: " + err.Error() + ")"
+	}
+	if len(body) > 3000 {
+		body = body[:3000] + "…"
+	}
+	msg := "browser journey: " + format + "\npage %s:\n%s"
+	args = append(args, loc, body)
+	if p := j.br.Problems(); len(p) > 0 {
+		msg += "\nconsole:\n  %s"
+		args = append(args, strings.Join(p, "\n  "))
+	}
+	j.t.Fatalf(msg, args...)
+}
+
+// waitText waits until sel's text is want.
+func waitText(sel, want string) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := chromedp.Poll[bool](`(document.querySelector(`+strconv.Quote(sel)+`) || {}).textContent === `+strconv.Quote(want))(ctx, t)
+		return chromedp.Void{}, err
+	}
+}
+
+// allowClipboard lets pages of origin write and read the clipboard, as a
+// user who clicked "Allow" would.
+func allowClipboard(origin string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		for _, name := range []string{"clipboard-write", "clipboard-read"} {
+			_, err := chromedp.CallBrowser(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+				Permission: &cdpbrowser.PermissionDescriptor{Name: name, AllowWithoutSanitization: true},
+				Setting:    cdpbrowser.PermissionSettingGranted,
+				Origin:     origin,
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// pasteKeys presses Ctrl+V in the focused element.
+func pasteKeys() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
+			p := input.DispatchKeyEventParams{Type: typ, Key: "v", Code: "KeyV", WindowsVirtualKeyCode: 86, Modifiers: 2 /* Ctrl */}
+			if typ == input.DispatchKeyEventTypeRawKeyDown {
+				p.Commands = []string{"paste"}
+			}
+			if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,391 @@
+// Package auditor is the security reviewers' side of Keyport: their
+// accounts (argon2id passwords, optional TOTP), sign-in with its throttle
+// and lock-out, and the integrity panel's background verification. Every
+// change and every sign-in attempt is an audit event. It imports audit, db,
+// kp, seal and secret; never handlers or web.
+package auditor
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/keyport/keyport/db"
+	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/seal"
+	"github.com/keyport/keyport/internal/secret"
+)
+
+// Options tune the service; zero fields take the defaults.
+type Options struct {
+	Now    func() time.Time // the clock; tests move it
+	Params Params           // argon2id cost for new hashes (and the dummy)
+	// MaxFailures failed sign-ins to one account name within Window lock
+	// that name for Lockout. Default 5 in 15 min → 15 min.
+	MaxFailures int
+	// MaxIPFailures does the same per client address (default 20): one
+	// address guessing across many names.
+	MaxIPFailures int
+	Window        time.Duration
+	Lockout       time.Duration
+	// MaxConcurrentHashes bounds argon2 work in flight (each costs
+	// Params.Memory), so a flood of sign-ins cannot exhaust memory. Default 4.
+	MaxConcurrentHashes int
+	Log                 *slog.Logger
+}
+
+func (o *Options) defaults() {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Params == (Params{}) {
+		o.Params = DefaultParams
+	}
+	if o.MaxFailures <= 0 {
+		o.MaxFailures = 5
+	}
+	if o.MaxIPFailures <= 0 {
+		o.MaxIPFailures = 20
+	}
+	if o.Window <= 0 {
+		o.Window = 15 * time.Minute
+	}
+	if o.Lockout <= 0 {
+		o.Lockout = 15 * time.Minute
+	}
+	if o.MaxConcurrentHashes <= 0 {
+		o.MaxConcurrentHashes = 4
+	}
+	if o.Log == nil {
+		o.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Service manages reviewer accounts and sign-in.
+type Service struct {
+	pool   *pgxpool.Pool
+	w      *audit.Writer
+	totp   *seal.Sealer // nil: TOTP cannot be set up or checked
+	o      Options
+	dummy  string        // a hash no password matches, for unknown names
+	hashes chan struct{} // semaphore for argon2 work
+	runs   sync.WaitGroup
+}
+
+// New returns a Service. totp seals TOTP secrets (seal.New(encryption key,
+// "totp")); nil disables TOTP: accounts that have it cannot sign in.
+func New(pool *pgxpool.Pool, w *audit.Writer, totp *seal.Sealer, o Options) *Service {
+	o.defaults()
+	s := &Service{pool: pool, w: w, totp: totp, o: o, hashes: make(chan struct{}, o.MaxConcurrentHashes)}
+	s.dummy = hashPassword(secret.New(string(newTOTPKey())), o.Params)
+	return s
+}
+
+// NewTOTPSealer returns the sealer for TOTP secrets under the encryption key.
+func NewTOTPSealer(encryptionKey secret.Secret) (*seal.Sealer, error) {
+	return seal.New(encryptionKey, "totp")
+}
+
+// Account is what `auditor list` shows.
+type Account struct {
+	Username    string
+	TOTP        bool
+	Disabled    bool
+	CreatedAt   time.Time
+	LastLoginAt *time.Time
+}
+
+var usernameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._@-]{0,63}$`)
+
+// NormalizeUsername lower-cases and trims a username, the form accounts,
+// throttle keys and sessions use.
+func NormalizeUsername(s string) string { return strings.ToLower(strings.TrimSpace(s)) }
+
+// MinPasswordLen is the shortest password accepted (NIST SP 800-63B asks
+// at least 8; reviewers' accounts read the whole trail, so more).
+const MinPasswordLen = 12
+
+func checkNewPassword(p secret.Secret) error {
+	if utf8.RuneCountInString(p.Reveal()) < MinPasswordLen {
+		return kp.Errorf(kp.Invalid, "The password must be at least %d characters long.", MinPasswordLen)
+	}
+	if p.Len() > 1024 {
+		return kp.Errorf(kp.Invalid, "The password is longer than 1024 bytes.")
+	}
+	return nil
+}
+
+// Enrolment is a new TOTP secret to hand to the reviewer once.
+type Enrolment struct {
+	URI secret.Secret // otpauth://… (carries the secret)
+}
+
+// Add creates an account. With withTOTP it also creates a TOTP secret and
+// returns its enrolment. actor is who did it (the operator's system actor).
+func (s *Service) Add(ctx context.Context, actor audit.Actor, username string, password secret.Secret, withTOTP bool) (*Enrolment, error) {
+	username = NormalizeUsername(username)
+	if !usernameRE.MatchString(username) {
+		return nil, kp.Errorf(kp.Invalid, "A username is 1–64 characters: lower-case letters, digits and . _ @ -, starting with a letter or digit.")
+	}
+	if err := checkNewPassword(password); err != nil {
+		return nil, err
+	}
+	if withTOTP && s.totp == nil {
+		return nil, kp.Errorf(kp.Invalid, "TOTP needs KEYPORT_ENCRYPTION_KEY to seal its secret.")
+	}
+	var enrol *Enrolment
+	ev := audit.Event{Actor: actor, Action: audit.AuditorAdd, Details: audit.Details{Label: username, Step: totpLabel(withTOTP)}}
+	err := s.w.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
+		now := s.o.Now()
+		a := &db.Auditor{Username: username, PasswordHash: hashPassword(password, s.o.Params), CreatedAt: now, UpdatedAt: now}
+		var key []byte
+		if withTOTP {
+			key = newTOTPKey()
+			a.TOTPSealed = s.totp.Seal(key, totpAAD(username))
+		}
+		if err := db.New(s.pool).InsertAuditor(ctx, a); err != nil {
+			return audit.Result{}, err
+		}
+		if withTOTP {
+			enrol = &Enrolment{URI: secret.New(otpauthURI(username, key))}
+		}
+		return audit.Result{Outcome: audit.OutcomeSuccess}, nil
+	})
+	return enrol, err
+}
+
+func totpLabel(on bool) string {
+	if on {
+		return "with totp"
+	}
+	return ""
+}
+
+func totpAAD(username string) []byte { return []byte("auditor totp:" + username) }
+
+// List returns every account.
+func (s *Service) List(ctx context.Context) ([]Account, error) {
+	rows, err := db.New(s.pool).ListAuditors(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Account, len(rows))
+	for i, r := range rows {
+		out[i] = Account{Username: r.Username, TOTP: r.TOTPSealed != nil, Disabled: r.Disabled, CreatedAt: r.CreatedAt, LastLoginAt: r.LastLoginAt}
+	}
+	return out, nil
+}
+
+// SetDisabled disables (or re-enables) an account. A disabled reviewer's
+// open sessions stop working at their next request (RequireActive).
+func (s *Service) SetDisabled(ctx context.Context, actor audit.Actor, username string, disabled bool) error {
+	username = NormalizeUsername(username)
+	action := audit.AuditorEnable
+	if disabled {
+		action = audit.AuditorDisable
+	}
+	ev := audit.Event{Actor: actor, Action: action, Details: audit.Details{Label: username}}
+	return s.w.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
+		return audit.Result{}, db.New(s.pool).SetAuditorDisabled(ctx, username, disabled, s.o.Now())
+	})
+}
+
+// TOTPChange says what ResetPassword does to the second factor.
+type TOTPChange int
+
+const (
+	TOTPKeep   TOTPChange = iota
+	TOTPNew               // a fresh secret (re-enrol)
+	TOTPRemove            // no second factor any more
+)
+
+// ResetPassword sets a new password and optionally a new (or no) TOTP
+// secret, returning the new enrolment when there is one.
+func (s *Service) ResetPassword(ctx context.Context, actor audit.Actor, username string, password secret.Secret, t TOTPChange) (*Enrolment, error) {
+	username = NormalizeUsername(username)
+	if err := checkNewPassword(password); err != nil {
+		return nil, err
+	}
+	if t == TOTPNew && s.totp == nil {
+		return nil, kp.Errorf(kp.Invalid, "TOTP needs KEYPORT_ENCRYPTION_KEY to seal its secret.")
+	}
+	step := map[TOTPChange]string{TOTPKeep: "", TOTPNew: "new totp", TOTPRemove: "totp removed"}[t]
+	var enrol *Enrolment
+	ev := audit.Event{Actor: actor, Action: audit.AuditorResetPassword, Details: audit.Details{Label: username, Step: step}}
+	err := s.w.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
+		var sealed []byte
+		var key []byte
+		if t == TOTPNew {
+			key = newTOTPKey()
+			sealed = s.totp.Seal(key, totpAAD(username))
+		}
+		if err := db.New(s.pool).SetAuditorPassword(ctx, username, hashPassword(password, s.o.Params), t != TOTPKeep, sealed, s.o.Now()); err != nil {
+			return audit.Result{}, err
+		}
+		if key != nil {
+			enrol = &Enrolment{URI: secret.New(otpauthURI(username, key))}
+		}
+		return audit.Result{}, nil
+	})
+	return enrol, err
+}
+
+// ErrSignIn is the one answer to every failed sign-in: wrong password,
+// unknown name, disabled account and wrong or missing code look alike.
+var ErrSignIn = kp.Errorf(kp.Unauthorized, "Sign-in failed. Check your username, password and code, then try again.")
+
+// ErrLocked answers attempts while a name or address is locked out. It is
+// the same for existing and unknown names (failures are counted per name
+// tried), so it reveals nothing about which accounts exist.
+var ErrLocked = kp.Errorf(kp.RateLimited, "Too many failed sign-ins. Sign-in is paused for a while; try again later.")
+
+// Attempt is one sign-in attempt.
+type Attempt struct {
+	Username string
+	Password secret.Secret
+	TOTP     string
+	Scope    audit.Scope // client address, user agent, session
+}
+
+// SignIn checks an attempt and returns the normalized username. Failures
+// are ErrSignIn or ErrLocked whatever the reason; the reason goes to the
+// audit trail. The work done is the same for every reason: one argon2id
+// computation (against a dummy hash for unknown names) and, for accounts
+// with TOTP, a code check.
+func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
+	name := NormalizeUsername(at.Username)
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	actor := audit.Actor{Kind: audit.ActorAuditor, UserID: name, Name: name}
+	q := db.New(s.pool)
+	now := s.o.Now()
+	userKey, ipKey := "user:"+name, "ip:"+at.Scope.ClientIP
+	for _, k := range []string{userKey, ipKey} {
+		st, err := q.AuditorThrottle(ctx, k)
+		if err != nil {
+			return "", err
+		}
+		if st.LockedUntil != nil && st.LockedUntil.After(now) {
+			reason := "locked out: too many failed sign-ins for this name"
+			if k == ipKey {
+				reason = "locked out: too many failed sign-ins from this address"
+			}
+			if err := s.record(ctx, actor, at.Scope, audit.OutcomeDenied, reason); err != nil {
+				return "", err
+			}
+			return "", ErrLocked
+		}
+	}
+
+	acct, err := q.AuditorByUsername(ctx, name)
+	if err != nil && kp.KindOf(err) != kp.NotFound {
+		return "", err
+	}
+	hash := s.dummy
+	if acct != nil {
+		hash = acct.PasswordHash
+	}
+	pwOK, herr := s.checkPassword(ctx, hash, at.Password)
+	if herr != nil && !errors.Is(herr, errBadHash) {
+		return "", herr
+	}
+	var step int64
+	totpOK := true
+	if acct != nil && acct.TOTPSealed != nil {
+		totpOK = false
+		if s.totp == nil {
+			s.o.Log.ErrorContext(ctx, "reviewer has TOTP but no TOTP key is configured", "username", name)
+		} else if key, err := s.totp.Open(acct.TOTPSealed, totpAAD(name)); err == nil {
+			step = checkTOTP(key, strings.TrimSpace(at.TOTP), now)
+			totpOK = step > acct.TOTPLastStep
+		}
+	}
+	var reason string
+	switch {
+	case acct == nil:
+		reason = "unknown username"
+	case herr != nil:
+		reason = "stored password hash is malformed"
+	case !pwOK:
+		reason = "wrong password"
+	case acct.Disabled:
+		reason = "account disabled"
+	case !totpOK:
+		reason = "wrong, reused or missing TOTP code"
+	}
+	if reason == "" {
+		if err := q.RecordAuditorLogin(ctx, name, step, now); kp.KindOf(err) == kp.Conflict {
+			reason = "TOTP code already used" // a concurrent sign-in took this step
+		} else if err != nil {
+			return "", err
+		}
+	}
+	if reason != "" {
+		if err := s.record(ctx, actor, at.Scope, audit.OutcomeFailure, reason); err != nil {
+			return "", err
+		}
+		locked := false
+		for _, k := range []struct {
+			key string
+			max int
+		}{{userKey, s.o.MaxFailures}, {ipKey, s.o.MaxIPFailures}} {
+			st, err := q.AddAuditorFailure(ctx, k.key, now, s.o.Window, s.o.Lockout, k.max)
+			if err != nil {
+				return "", err
+			}
+			locked = locked || st.LockedUntil != nil
+		}
+		if locked {
+			return "", ErrLocked
+		}
+		return "", ErrSignIn
+	}
+	if err := q.ClearAuditorThrottle(ctx, userKey); err != nil {
+		return "", err
+	}
+	if err := s.record(ctx, actor, at.Scope, audit.OutcomeSuccess, ""); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+func (s *Service) record(ctx context.Context, actor audit.Actor, scope audit.Scope, o audit.Outcome, msg string) error {
+	return s.w.Record(ctx, audit.Event{Actor: actor, Scope: scope, Action: audit.AuditorLogin}, audit.Result{Outcome: o, Message: msg})
+}
+
+// checkPassword runs argon2id with at most MaxConcurrentHashes in flight.
+func (s *Service) checkPassword(ctx context.Context, hash string, pw secret.Secret) (bool, error) {
+	select {
+	case s.hashes <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-s.hashes }()
+	return checkPassword(hash, pw)
+}
+
+// RequireActive returns nil when username names an enabled account: a
+// signed-in reviewer's every request checks it, so disabling an account
+// ends its sessions at once.
+func (s *Service) RequireActive(ctx context.Context, username string) error {
+	a, err := db.New(s.pool).AuditorByUsername(ctx, username)
+	if kp.KindOf(err) == kp.NotFound || err == nil && a.Disabled {
+		return kp.Errorf(kp.Unauthorized, "This reviewer account is not active.")
+	}
+	return err
+}
+
+// Logout records a reviewer's sign-out.
+func (s *Service) Logout(ctx context.Context, username string, scope audit.Scope) error {
+	return s.w.Record(ctx, audit.Event{Actor: audit.Actor{Kind: audit.ActorAuditor, UserID: username, Name: username},
+		Scope: scope, Action: audit.AuditorLogout}, audit.Result{Outcome: audit.OutcomeSuccess})
+}
