@@ -201,53 +201,72 @@ func TestCreateFormValidation(t *testing.T) {
 }
 
 // A create whose answer is lost is attempted once, shown as pending, and
-// reconciled on the next list load.
+// reconciled on the next list load or by `keyport reconcile`.
 func TestCreateTimeoutIsPendingThenReconciled(t *testing.T) {
-	a := newTestApp(t, func(s *testSetup) {
-		s.Options.CXone = func(c *cxoneConfig) { fastCXone(c); c.CallTimeout = 500 * time.Millisecond }
-	})
-	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
-	b := a.browser()
-	keys := b.connect("na1", ten.ID, admin.ID)
-	token, _ := keys.Doc.Find(`input[name="intent"]`).Attr("value")
-	// The simulator creates the key, then answers after the client gave up;
-	// while it waits, the lists Keyport makes right after fail too.
-	a.Sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointCreate, Mode: cxonesim.Slow, Delay: 900 * time.Millisecond})
-	go func() {
-		deadline := time.Now().Add(5 * time.Second)
-		for a.Sim.Calls(cxonesim.EndpointCreate) == 0 && time.Now().Before(deadline) {
-			time.Sleep(5 * time.Millisecond)
-		}
-		a.Sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.HTML5xx, Status: 503, Count: 3})
-	}()
-	p := b.follow(b.post("/keys", url.Values{"intent": {token}, "label": {"lost answer"}}))
-	if n := a.Sim.Calls(cxonesim.EndpointCreate); n != 1 {
-		t.Fatalf("%d create attempts, want exactly 1", n)
-	}
-	var state string
-	if err := a.Pool.QueryRow(context.Background(), `SELECT state FROM key_creates WHERE form_token = $1`, token).Scan(&state); err != nil {
-		t.Fatal(err)
-	}
-	flash := p.Doc.Find(`[data-testid="flash"]`).Text()
-	if state != "unknown" && !strings.Contains(flash, "pending") {
-		t.Fatalf("after the lost answer: state %q, flash %q", state, flash)
-	}
-	// The list load that rendered p, or the next one, reconciles it.
-	p = b.get("/keys")
-	if err := a.Pool.QueryRow(context.Background(), `SELECT state FROM key_creates WHERE form_token = $1`, token).Scan(&state); err != nil {
-		t.Fatal(err)
-	}
-	if state != "secret_lost" {
-		t.Fatalf("after reconciling: state %q, want secret_lost", state)
-	}
-	if p.Doc.Find(`[data-testid="pending-row"]`).Length() != 0 {
-		t.Error("still shown as pending after reconciliation")
-	}
-	if n := countAudit(t, a, `action = 'key.reconcile' AND intent_id IS NOT NULL`); n != 1 {
-		t.Errorf("%d reconcile outcomes linked to the create's intent, want 1", n)
-	}
-	if n := countAudit(t, a, `action = 'key.create' AND outcome = 'unknown'`); n != 1 {
-		t.Errorf("%d unknown create outcomes, want 1", n)
+	for _, via := range []string{"list load", "keyport reconcile"} {
+		t.Run(via, func(t *testing.T) {
+			a := newTestApp(t, func(s *testSetup) {
+				s.Options.CXone = func(c *cxoneConfig) { fastCXone(c); c.CallTimeout = 500 * time.Millisecond }
+			})
+			ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
+			b := a.browser()
+			keys := b.connect("na1", ten.ID, admin.ID)
+			token, _ := keys.Doc.Find(`input[name="intent"]`).Attr("value")
+			// The simulator creates the key, then answers after the client
+			// gave up; while it waits, the lists Keyport makes right after
+			// (and the page it redirects to) fail too.
+			a.Sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointCreate, Mode: cxonesim.Slow, Delay: 900 * time.Millisecond})
+			go func() {
+				deadline := time.Now().Add(5 * time.Second)
+				for a.Sim.Calls(cxonesim.EndpointCreate) == 0 && time.Now().Before(deadline) {
+					time.Sleep(5 * time.Millisecond)
+				}
+				a.Sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.HTML5xx, Status: 503, Count: 6})
+			}()
+			res := b.post("/keys", url.Values{"intent": {token}, "label": {"lost answer"}})
+			if res.Status != 303 {
+				t.Fatalf("create: %d %s", res.Status, text(res))
+			}
+			if n := a.Sim.Calls(cxonesim.EndpointCreate); n != 1 {
+				t.Fatalf("%d create attempts, want exactly 1", n)
+			}
+			state := func() string {
+				var st string
+				if err := a.Pool.QueryRow(context.Background(), `SELECT state FROM key_creates WHERE form_token = $1`, token).Scan(&st); err != nil {
+					t.Fatal(err)
+				}
+				return st
+			}
+			if st := state(); st != "unknown" {
+				t.Fatalf("after the lost answer: state %q, want unknown", st)
+			}
+			p := b.get("/keys") // its list fails: an honest error, and the pending marker
+			if p.Status != 503 || p.Doc.Find(`[data-testid="list-error"]`).Length() != 1 || p.Doc.Find(`[data-testid="pending-row"]`).Length() != 1 {
+				t.Errorf("keys page while CXone fails: %d %s", p.Status, text(p))
+			}
+			a.Sim.ClearFaults()
+			if via == "list load" {
+				b.get("/keys")
+			} else {
+				settled, remaining, err := a.App.Keys.ReconcileAll(context.Background())
+				if err != nil || settled != 1 || remaining != 0 {
+					t.Fatalf("ReconcileAll = %d, %d, %v", settled, remaining, err)
+				}
+			}
+			if st := state(); st != "secret_lost" {
+				t.Fatalf("after reconciling: state %q, want secret_lost", st)
+			}
+			p = b.get("/keys")
+			if p.Doc.Find(`[data-testid="pending-row"]`).Length() != 0 {
+				t.Error("still shown as pending after reconciliation")
+			}
+			if n := countAudit(t, a, `action = 'key.reconcile' AND intent_id IS NOT NULL`); n != 1 {
+				t.Errorf("%d reconcile outcomes linked to the create's intent, want 1", n)
+			}
+			if n := countAudit(t, a, `action = 'key.create' AND outcome = 'unknown'`); n != 1 {
+				t.Errorf("%d unknown create outcomes, want 1", n)
+			}
+		})
 	}
 }
 

@@ -1,12 +1,14 @@
 package handlers
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/session"
 	"github.com/keyport/keyport/web"
@@ -66,7 +68,22 @@ func (h *Handlers) keysPage(c echo.Context, a *adminCtx, status int, formErr, la
 	ctx := c.Request().Context()
 	listing, err := h.Keys.List(ctx, a.req, a.cur, c.QueryParam("user"))
 	if err != nil {
-		return err
+		msg, ok := formError(err)
+		if !ok || errors.Is(err, connection.ErrExpired) {
+			return err
+		}
+		// CXone (or the trail) failed: say so honestly, keep the page, and
+		// still show what Keyport knows without CXone (pending creates).
+		v := web.KeysView{Tenant: a.cur.TenantName, Region: string(a.cur.Region), FormToken: keys.NewFormToken(),
+			Label: label, Error: formErr, ListError: msg}
+		pending, _ := h.Keys.Pending(ctx, a.cur)
+		for _, p := range pending {
+			v.Pending = append(v.Pending, web.PendingRow{Label: p.Label, Owner: p.OwnerUserID, State: p.State, Since: fmtTime(&p.CreatedAt)})
+		}
+		if status == http.StatusOK {
+			status = statusFor(err)
+		}
+		return h.render(c, status, web.KeysPage(h.adminPage(c, a, "Keys"), v))
 	}
 	rotations, _ := h.Keys.OpenRotations(ctx, a.cur)
 	now := time.Now()

@@ -50,6 +50,7 @@ type KeysView struct {
 	Error              string
 	PossiblyIncomplete bool
 	Notices            []string
+	ListError          string // the keys could not be listed; the page says why
 }
 
 // CreatedView is the one-time secret page.

@@ -67,6 +67,7 @@ func commands() []command {
 		{"sim", "run the CXone simulator, or print one of its basic tokens (sim basic-token)", cmdSim},
 		{"migrate", "apply (up) or show (status) database migrations", cmdMigrate},
 		{"audit", "verify the audit trail's hash chain and checkpoints, or write a checkpoint", cmdAudit},
+		{"reconcile", "settle key creations and audit intents whose outcome was lost", cmdReconcile},
 		{"genkey", "print a fresh random key for KEYPORT_*_KEY variables", cmdGenkey},
 		{"version", "print version, commit and build date", cmdVersion},
 	}

@@ -18,6 +18,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync/atomic"
+	"time"
 	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -456,4 +457,31 @@ func hexOnly(s string) string {
 		return s[:64]
 	}
 	return s
+}
+
+// CloseOpenIntents records an "unknown" outcome for every intent older than
+// before that has none (its outcome write was lost), so that no action
+// stays open forever. It returns how many it closed.
+func (w *Writer) CloseOpenIntents(ctx context.Context, before time.Time) (int, error) {
+	q := db.New(w.pool)
+	closed := 0
+	for {
+		open, err := q.OpenAuditIntents(ctx, before, 500)
+		if err != nil {
+			return closed, err
+		}
+		if len(open) == 0 {
+			return closed, nil
+		}
+		for _, in := range open {
+			ev := Event{Actor: Actor{Kind: ActorKind(in.ActorKind), UserID: in.ActorUserID, Name: in.ActorName},
+				Scope:  Scope{TenantID: in.TenantID, TenantName: in.TenantName, Region: in.Region},
+				Action: Action(in.Action), TargetKeyID: in.TargetKeyID}
+			if err := w.Outcome(ctx, IntentID(in.ID), ev, Result{Outcome: OutcomeUnknown,
+				Message: "the outcome was never recorded; closed by keyport reconcile"}); err != nil {
+				return closed, err
+			}
+			closed++
+		}
+	}
 }

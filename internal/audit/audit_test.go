@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -451,5 +452,31 @@ func TestFingerprintIsKeyedAndStable(t *testing.T) {
 	}
 	if len(k1.Fingerprint(s)) != 64 {
 		t.Fatalf("fingerprint length %d", len(k1.Fingerprint(s)))
+	}
+}
+
+func TestCloseOpenIntents(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	keys := testKeys(t)
+	w := audit.NewWriter(pool, keys, quiet())
+	ctx := context.Background()
+	open, err := w.Intent(ctx, adminEvent(audit.KeyDeactivate))
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, w, 1) // a closed intent with its outcome
+	n, err := w.CloseOpenIntents(ctx, time.Now().Add(time.Second))
+	if err != nil || n != 1 {
+		t.Fatalf("closed %d, %v; want 1", n, err)
+	}
+	var outcome string
+	if err := pool.QueryRow(ctx, `SELECT outcome FROM audit_events WHERE intent_id = $1`, int64(open)).Scan(&outcome); err != nil || outcome != "unknown" {
+		t.Fatalf("outcome of the lost intent = %q, %v", outcome, err)
+	}
+	if n, _ := w.CloseOpenIntents(ctx, time.Now().Add(time.Second)); n != 0 {
+		t.Fatalf("second run closed %d", n)
+	}
+	if rep := mustVerify(t, pool, keys); !rep.OK() {
+		t.Fatal(rep)
 	}
 }

@@ -146,17 +146,31 @@ func (s *Service) List(ctx context.Context, req connection.Request, conn *connec
 		out.Owners = append(out.Owners, o)
 	}
 	sort.Strings(out.Owners)
-	pending, err := q.PendingKeyCreates(ctx, string(conn.Region), conn.TenantID)
-	if err == nil {
+	if pending, err := s.Pending(ctx, conn); err == nil {
 		for _, p := range pending {
 			if userFilter == "" || p.OwnerUserID == userFilter {
-				out.Pending = append(out.Pending, Pending{FormToken: p.FormToken, OwnerUserID: p.OwnerUserID, Label: p.Label, State: p.State, CreatedAt: p.CreatedAt})
+				out.Pending = append(out.Pending, p)
 			}
 		}
 	}
 	if err := s.audit.Record(ctx, ev, audit.Result{Outcome: audit.OutcomeSuccess,
 		Details: &audit.Details{Count: int64(len(out.Keys)), Filters: map[string]string{"user": userFilter}}}); err != nil {
 		return nil, err
+	}
+	return out, nil
+}
+
+// Pending returns the tenant's creates whose outcome is not known yet. It
+// needs no upstream call, so the keys page can show them even when CXone
+// cannot be reached.
+func (s *Service) Pending(ctx context.Context, conn *connection.Connection) ([]Pending, error) {
+	rows, err := db.New(s.pool).PendingKeyCreates(ctx, string(conn.Region), conn.TenantID)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Pending, 0, len(rows))
+	for _, p := range rows {
+		out = append(out, Pending{FormToken: p.FormToken, OwnerUserID: p.OwnerUserID, Label: p.Label, State: p.State, CreatedAt: p.CreatedAt})
 	}
 	return out, nil
 }

@@ -1,0 +1,47 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/keyport/keyport/internal/app"
+	"github.com/keyport/keyport/internal/config"
+	"github.com/keyport/keyport/internal/logging"
+)
+
+func cmdReconcile(ctx context.Context, e env, args []string) error {
+	fs := newFlagSet(e, "reconcile", "reconcile [flags]\n\nSettles key creations whose outcome was lost (lists the owner's keys through a live\nconnection to the tenant and attaches the new key to its intent), and closes audit\nintents whose outcome record was lost, marking them unknown. Safe to run at any time.")
+	src := config.Register(fs, e.getenv)
+	olderThan := fs.Duration("older-than", 5*time.Minute, "only close audit intents older than this")
+	if help, err := parse(fs, e, args); help || err != nil {
+		return err
+	}
+	cfg, err := src.Load()
+	if err != nil {
+		return usageError(err)
+	}
+	log := logging.New(e.stderr, cfg.LogFormat, cfg.LogLevel)
+	pool, err := openDB(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	if err := checkSchema(ctx, pool); err != nil {
+		return err
+	}
+	portal, err := app.New(app.Options{Config: cfg, Log: log, Pool: pool, Version: build().Version})
+	if err != nil {
+		return err
+	}
+	settled, remaining, err := portal.Keys.ReconcileAll(ctx)
+	if err != nil {
+		return err
+	}
+	closed, err := portal.Audit.CloseOpenIntents(ctx, time.Now().Add(-*olderThan))
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "creates settled: %d, still pending: %d; audit intents closed as unknown: %d\n", settled, remaining, closed)
+	return nil
+}
