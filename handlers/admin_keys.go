@@ -91,7 +91,11 @@ func (h *Handlers) keysPage(c echo.Context, a *adminCtx, status int, formErr, la
 		OwnOnly: listing.OwnOnly, CanCreateForOthers: !listing.OwnOnly && len(listing.Owners) > 0, FormToken: keys.NewFormToken(),
 		Label: label, Error: formErr, PossiblyIncomplete: listing.PossiblyIncomplete, Notices: listing.Reconciled}
 	for _, k := range listing.Keys {
-		v.Rows = append(v.Rows, keyRowView(k, now, rotations))
+		row := keyRowView(k, now, rotations)
+		if k.OwnerUserID == a.cur.UserID {
+			row.Owner = "you (" + a.cur.UserName + ")"
+		}
+		v.Rows = append(v.Rows, row)
 	}
 	for _, p := range listing.Pending {
 		v.Pending = append(v.Pending, web.PendingRow{Label: p.Label, Owner: p.OwnerUserID, State: p.State, Since: fmtTime(&p.CreatedAt)})
