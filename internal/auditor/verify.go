@@ -19,7 +19,8 @@ const verifyTimeout = 2 * time.Hour
 // StartVerify starts checking the whole chain in the background, recording
 // an audit.verify intent now and its outcome when done, and returns the
 // run to poll. If a run is already going, it returns that one instead.
-func (s *Service) StartVerify(ctx context.Context, actor audit.Actor, scope audit.Scope) (*db.VerifyRun, error) {
+func (s *Service) StartVerify(ctx context.Context, v Viewer) (*db.VerifyRun, error) {
+	actor, scope := v.actor(), v.Scope
 	q := db.New(s.pool)
 	total, err := q.AuditHeadID(ctx)
 	if err != nil {

@@ -1,0 +1,72 @@
+package handlers
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/web"
+)
+
+// activityDays is how far back the activity chart goes.
+const activityDays = 30
+
+// activitySeries are the chart's series, bottom to top.
+var activitySeries = []audit.Outcome{audit.OutcomeSuccess, audit.OutcomeIntent, audit.OutcomeFailure, audit.OutcomeDenied, audit.OutcomeUnknown}
+
+// activity shows events per day for the last 30 days by outcome, and the
+// failures, denials and unknown outcomes, each linking to those events.
+func (r *auditUI) activity(c echo.Context) error {
+	rv, err := current(c)
+	if err != nil {
+		return err
+	}
+	today := r.svc.Now().UTC().Truncate(24 * time.Hour)
+	first := today.AddDate(0, 0, -(activityDays - 1))
+	counts, err := r.svc.Activity(c.Request().Context(), rv.viewer, first)
+	if err != nil {
+		return err
+	}
+	v := web.AuditActivityView{Range: first.Format(time.DateOnly) + " to " + today.Format(time.DateOnly)}
+	index := map[audit.Outcome]int{}
+	for i, s := range activitySeries {
+		v.Series = append(v.Series, string(s))
+		index[s] = i
+	}
+	byDay := map[string]int{}
+	for d := first; !d.After(today); d = d.AddDate(0, 0, 1) {
+		day := d.Format(time.DateOnly)
+		byDay[day] = len(v.Days)
+		v.Days = append(v.Days, web.AuditActivityDay{Date: day, Counts: make([]int64, len(activitySeries)),
+			URL: "/audit?from=" + day + "&to=" + day})
+	}
+	for _, cnt := range counts {
+		i, ok := byDay[cnt.Day.Format(time.DateOnly)]
+		j, known := index[audit.Outcome(cnt.Outcome)]
+		if !ok || !known {
+			continue
+		}
+		d := &v.Days[i]
+		d.Counts[j] += cnt.Events
+		d.Total += cnt.Events
+		v.Total += cnt.Events
+		switch audit.Outcome(cnt.Outcome) {
+		case audit.OutcomeFailure:
+			v.Failures += cnt.Events
+		case audit.OutcomeDenied:
+			v.Denials += cnt.Events
+		case audit.OutcomeUnknown:
+			v.Unknown += cnt.Events
+		}
+	}
+	for _, d := range v.Days {
+		v.Max = max(v.Max, d.Total)
+	}
+	from := first.Format(time.DateOnly)
+	v.FailuresURL = "/audit?from=" + from + "&outcome=failure"
+	v.DenialsURL = "/audit?from=" + from + "&outcome=denied"
+	v.UnknownURL = "/audit?from=" + from + "&outcome=unknown"
+	return r.h.render(c, http.StatusOK, web.AuditActivity(r.reviewerPage(c, rv, "Activity"), v))
+}

@@ -1,0 +1,81 @@
+package handlers
+
+import (
+	"encoding/hex"
+	"net/http"
+	"strconv"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyport/keyport/db"
+	"github.com/keyport/keyport/internal/auditor"
+	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/web"
+)
+
+// integrity shows the latest signed checkpoint and the last verify run,
+// with a "verify now" button.
+func (r *auditUI) integrity(c echo.Context) error {
+	rv, err := current(c)
+	if err != nil {
+		return err
+	}
+	in, err := r.svc.Integrity(c.Request().Context(), rv.viewer)
+	if err != nil {
+		return err
+	}
+	v := web.AuditIntegrityView{Head: strconv.FormatInt(in.HeadID, 10)}
+	if cp := in.Checkpoint; cp != nil {
+		v.HasCheckpoint = true
+		v.CheckpointID = strconv.FormatInt(cp.ID, 10)
+		v.CheckpointAt = listTime(cp.CreatedAt)
+		v.CheckpointLast = strconv.FormatInt(cp.LastEventID, 10)
+		v.CheckpointN = strconv.FormatInt(cp.EventCount, 10)
+		v.CheckpointHash = hex.EncodeToString(cp.LastHash)
+	}
+	if in.Run != nil {
+		run := runView(in.Run)
+		v.Run = &run
+	}
+	return r.h.render(c, http.StatusOK, web.AuditIntegrity(r.reviewerPage(c, rv, "Integrity"), v))
+}
+
+// verifyNow starts a background verification (or finds the running one)
+// and goes back to the panel, which polls its progress.
+func (r *auditUI) verifyNow(c echo.Context) error {
+	rv, err := current(c)
+	if err != nil {
+		return err
+	}
+	if _, err := r.svc.StartVerify(c.Request().Context(), rv.viewer); err != nil {
+		return err
+	}
+	return r.h.redirect(c, "/audit/integrity")
+}
+
+// verifyRun is the progress fragment htmx polls every second.
+func (r *auditUI) verifyRun(c echo.Context) error {
+	if _, err := current(c); err != nil {
+		return err
+	}
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil {
+		return kp.Errorf(kp.NotFound, "There is no verify run %q.", c.Param("id"))
+	}
+	run, err := r.svc.VerifyRun(c.Request().Context(), id)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-store")
+	return r.h.render(c, http.StatusOK, web.AuditVerifyProgress(runView(run)))
+}
+
+func runView(run *db.VerifyRun) web.AuditVerifyView {
+	v := web.AuditVerifyView{ID: run.ID, Running: run.Status == "running", Status: run.Status,
+		StartedAt: listTime(run.StartedAt), StartedBy: run.StartedBy, Events: strconv.FormatInt(run.Events, 10),
+		Percent: auditor.Percent(run), Result: run.Result}
+	if run.FinishedAt != nil {
+		v.Finished = listTime(*run.FinishedAt)
+	}
+	return v
+}

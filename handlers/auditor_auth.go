@@ -1,0 +1,165 @@
+package handlers
+
+import (
+	"net/http"
+
+	"github.com/gorilla/sessions"
+	"github.com/labstack/echo/v4"
+
+	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/auditor"
+	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/secret"
+	"github.com/keyport/keyport/internal/session"
+	"github.com/keyport/keyport/web"
+)
+
+// reviewerKey is the auditor session value holding the reviewer's username.
+const reviewerKey = "reviewer"
+
+// reviewerCtxKey is where requireAuditor leaves the signed-in reviewer.
+const reviewerCtxKey = "keyport.reviewer"
+
+// reviewer is the signed-in reviewer of a request that passed requireAuditor.
+type reviewer struct {
+	sess   *sessions.Session
+	viewer auditor.Viewer
+}
+
+func (r *auditUI) scope(c echo.Context, sess *sessions.Session) audit.Scope {
+	return audit.Scope{Session: session.ID(sess), ClientIP: c.RealIP(), UserAgent: c.Request().UserAgent()}
+}
+
+// requireAuditor lets a request through only with a reviewer session whose
+// account is still enabled; anyone else is sent to the sign-in page. An
+// admin's session is another kind with another cookie: it never counts.
+func (r *auditUI) requireAuditor(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		sess, err := r.h.auditorSession(c)
+		if err != nil {
+			return err
+		}
+		name, _ := sess.Values[reviewerKey].(string)
+		if name == "" {
+			return r.toLogin(c)
+		}
+		if err := r.svc.RequireActive(c.Request().Context(), name); err != nil {
+			if kp.KindOf(err) != kp.Unauthorized {
+				return err
+			}
+			if err := r.h.AuditorSessions.Destroy(c.Request(), c.Response(), sess); err != nil {
+				return err
+			}
+			return r.toLogin(c)
+		}
+		c.Set(reviewerCtxKey, &reviewer{sess: sess, viewer: auditor.Viewer{Username: name, Scope: r.scope(c, sess)}})
+		return next(c)
+	}
+}
+
+// toLogin sends the browser to the sign-in page; an htmx poll is told to
+// load it as a whole page rather than swap it into a fragment.
+func (r *auditUI) toLogin(c echo.Context) error {
+	if c.Request().Header.Get("HX-Request") == "true" {
+		c.Response().Header().Set("HX-Redirect", "/auditor/login")
+		return c.NoContent(http.StatusNoContent)
+	}
+	return r.h.redirect(c, "/auditor/login")
+}
+
+// current returns the reviewer requireAuditor found (a checked assertion:
+// a route registered without requireAuditor fails loudly, not open).
+func current(c echo.Context) (*reviewer, error) {
+	rv, ok := c.Get(reviewerCtxKey).(*reviewer)
+	if !ok || rv == nil {
+		return nil, kp.Errorf(kp.Unauthorized, "Sign in as a reviewer first.")
+	}
+	return rv, nil
+}
+
+// reviewerPage fills the layout for a reviewer's page.
+func (r *auditUI) reviewerPage(c echo.Context, rv *reviewer, title string) web.Page {
+	p := r.h.page(c, title)
+	path := c.Path()
+	p.Nav = []web.NavItem{
+		{Label: "Events", Href: "/audit", Current: path == "/audit" || path == "/audit/:id" || path == "/audit/keys/:id"},
+		{Label: "Integrity", Href: "/audit/integrity", Current: path == "/audit/integrity"},
+		{Label: "Activity", Href: "/audit/activity", Current: path == "/audit/activity"},
+	}
+	if rv == nil {
+		p.Nav = nil
+		return p
+	}
+	p.Identity = "reviewer " + rv.viewer.Username
+	p.SignedIn, p.SignOutURL = true, "/auditor/logout"
+	for _, f := range session.TakeFlashes(rv.sess) {
+		p.Flashes = append(p.Flashes, web.Flash{Kind: f.Kind, Message: f.Message})
+	}
+	return p
+}
+
+func (r *auditUI) loginForm(c echo.Context) error {
+	sess, err := r.h.auditorSession(c)
+	if err != nil {
+		return err
+	}
+	if name, _ := sess.Values[reviewerKey].(string); name != "" {
+		return r.h.redirect(c, "/audit")
+	}
+	return r.h.render(c, http.StatusOK, web.AuditorLogin(r.reviewerPage(c, nil, "Reviewer sign-in"), web.AuditorLoginView{}))
+}
+
+// login checks the form. Every failure shows the same sentence (or the
+// lock-out one) and keeps only the username; success starts a fresh
+// session under a new id (no fixation) and records auditor.login.
+func (r *auditUI) login(c echo.Context) error {
+	sess, err := r.h.auditorSession(c)
+	if err != nil {
+		return err
+	}
+	username := c.FormValue("username")
+	name, err := r.svc.SignIn(c.Request().Context(), auditor.Attempt{
+		Username: username, Password: secret.New(c.FormValue("password")), TOTP: c.FormValue("totp"),
+		Scope: r.scope(c, sess),
+	})
+	if k := kp.KindOf(err); k == kp.Unauthorized || k == kp.RateLimited {
+		status := http.StatusUnauthorized
+		if k == kp.RateLimited {
+			status = http.StatusTooManyRequests
+		}
+		if len(username) > 64 {
+			username = username[:64]
+		}
+		return r.h.render(c, status, web.AuditorLogin(r.reviewerPage(c, nil, "Reviewer sign-in"),
+			web.AuditorLoginView{Username: username, Error: kp.MessageOf(err)}))
+	}
+	if err != nil {
+		return err
+	}
+	for k := range sess.Values {
+		delete(sess.Values, k)
+	}
+	sess.Values[reviewerKey] = name
+	if err := r.h.AuditorSessions.Rotate(c.Request(), c.Response(), sess); err != nil {
+		return err
+	}
+	return r.h.redirect(c, "/audit")
+}
+
+// logout records auditor.logout and deletes the session (its row too, so a
+// copied cookie is dead).
+func (r *auditUI) logout(c echo.Context) error {
+	sess, err := r.h.auditorSession(c)
+	if err != nil {
+		return err
+	}
+	if name, _ := sess.Values[reviewerKey].(string); name != "" {
+		if err := r.svc.Logout(c.Request().Context(), name, r.scope(c, sess)); err != nil {
+			return err
+		}
+	}
+	if err := r.h.AuditorSessions.Destroy(c.Request(), c.Response(), sess); err != nil {
+		return err
+	}
+	return r.h.redirect(c, "/auditor/login")
+}
