@@ -137,17 +137,21 @@ func (q *Queries) AuditorThrottle(ctx context.Context, key string) (ThrottleStat
 }
 
 // AddAuditorFailure counts one failed sign-in against key in one statement
-// (safe under concurrent attempts): a window older than window starts over,
-// and reaching max failures locks the key until now+lockout and starts a
-// new count. It returns the new state.
+// (safe under concurrent attempts): a count older than window starts over,
+// and reaching max failures within it locks the key until now+lockout
+// (further failures in the same window lock it again). It returns the new
+// state.
 func (q *Queries) AddAuditorFailure(ctx context.Context, key string, now time.Time, window, lockout time.Duration, max int) (ThrottleState, error) {
-	const sql = `INSERT INTO auditor_throttle AS t (key, failures, window_start, locked_until)
-		VALUES ($1, 1, $2, CASE WHEN 1 >= $5 THEN $2 + make_interval(secs => $4) END)
+	const sql = `WITH p AS (SELECT $2::timestamptz AS now, make_interval(secs => $3::float8) AS win,
+			make_interval(secs => $4::float8) AS lock, $5::int AS max)
+		INSERT INTO auditor_throttle AS t (key, failures, window_start, locked_until)
+		SELECT $1, 1, p.now, CASE WHEN 1 >= p.max THEN p.now + p.lock END FROM p
 		ON CONFLICT (key) DO UPDATE SET
-			failures = CASE WHEN t.window_start <= $2 - make_interval(secs => $3) THEN 1 ELSE t.failures + 1 END,
-			window_start = CASE WHEN t.window_start <= $2 - make_interval(secs => $3) THEN $2 ELSE t.window_start END,
+			failures = CASE WHEN t.window_start <= EXCLUDED.window_start - (SELECT win FROM p) THEN 1 ELSE t.failures + 1 END,
+			window_start = CASE WHEN t.window_start <= EXCLUDED.window_start - (SELECT win FROM p) THEN EXCLUDED.window_start ELSE t.window_start END,
 			locked_until = CASE
-				WHEN (CASE WHEN t.window_start <= $2 - make_interval(secs => $3) THEN 1 ELSE t.failures + 1 END) >= $5 THEN $2 + make_interval(secs => $4)
+				WHEN (CASE WHEN t.window_start <= EXCLUDED.window_start - (SELECT win FROM p) THEN 1 ELSE t.failures + 1 END) >= (SELECT max FROM p)
+				THEN EXCLUDED.window_start + (SELECT lock FROM p)
 				ELSE t.locked_until END
 		RETURNING failures, locked_until`
 	var s ThrottleState
