@@ -66,20 +66,7 @@ func (q *Queries) UpsertConnection(ctx context.Context, c *ConnectionRow) (strin
 // SessionConnections returns a session's connections, oldest first.
 func (q *Queries) SessionConnections(ctx context.Context, sessionIDHash []byte) ([]ConnectionRow, error) {
 	const sql = `SELECT ` + connectionColumns + ` FROM connections WHERE session_id_hash = $1 ORDER BY created_at, id`
-	rows, err := q.db.Query(ctx, sql, sessionIDHash)
-	if err != nil {
-		return nil, fmt.Errorf("list connections: %w", err)
-	}
-	defer rows.Close()
-	var out []ConnectionRow
-	for rows.Next() {
-		c, err := scanConnection(rows)
-		if err != nil {
-			return nil, fmt.Errorf("read connection: %w", err)
-		}
-		out = append(out, *c)
-	}
-	return out, rows.Err()
+	return q.connections(ctx, sql, sessionIDHash)
 }
 
 // SessionConnection returns one of a session's connections. A connection of
@@ -103,20 +90,7 @@ func (q *Queries) ActiveConnectionsInTenant(ctx context.Context, region, tenantI
 		WHERE region = $1 AND tenant_id = $2 AND state = 'active'
 		  AND EXISTS (SELECT 1 FROM sessions s WHERE s.id_hash = c.session_id_hash AND s.expires_at > now())
 		ORDER BY can_manage_others DESC NULLS LAST, created_at DESC`
-	rows, err := q.db.Query(ctx, sql, region, tenantID)
-	if err != nil {
-		return nil, fmt.Errorf("list tenant connections: %w", err)
-	}
-	defer rows.Close()
-	var out []ConnectionRow
-	for rows.Next() {
-		c, err := scanConnection(rows)
-		if err != nil {
-			return nil, fmt.Errorf("read connection: %w", err)
-		}
-		out = append(out, *c)
-	}
-	return out, rows.Err()
+	return q.connections(ctx, sql, region, tenantID)
 }
 
 // UpdateConnectionTokens stores refreshed tokens.
@@ -168,4 +142,18 @@ func (q *Queries) SessionConnectionByID(ctx context.Context, id string) (*Connec
 		return nil, fmt.Errorf("read connection: %w", err)
 	}
 	return c, nil
+}
+
+func (q *Queries) connections(ctx context.Context, sql string, args ...any) ([]ConnectionRow, error) {
+	rows, err := q.db.Query(ctx, sql, args...)
+	if err != nil {
+		return nil, fmt.Errorf("list connections: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (ConnectionRow, error) {
+		c, err := scanConnection(r)
+		if err != nil {
+			return ConnectionRow{}, fmt.Errorf("read connection: %w", err)
+		}
+		return *c, nil
+	})
 }

@@ -173,7 +173,8 @@ func (s *Service) connect(ctx context.Context, req Request, region cxone.Region,
 		BusinessUnit: id.BusinessUnit, IdentityVerified: id.Verified, AccessExpiresAt: tokens.AccessExpires,
 		RefreshExpiresAt: timePtr(tokens.RefreshExpires), CreatedAt: time.Now()}
 	// The row id is final only after the upsert; seal against it afterwards.
-	connID, err := db.New(s.pool).UpsertConnection(ctx, withTokens(row, s.sealer, tokens, row.ID))
+	row.Tokens = s.sealTokens(tokens, row.ID)
+	connID, err := db.New(s.pool).UpsertConnection(ctx, row)
 	if err == nil && connID != row.ID {
 		err = db.New(s.pool).UpdateConnectionTokens(ctx, connID, s.sealTokens(tokens, connID), tokens.AccessExpires, timePtr(tokens.RefreshExpires))
 	}
@@ -353,12 +354,6 @@ func (s *Service) openTokens(sealed []byte, connID string) (*cxone.Tokens, error
 		RefreshExpires: st.RefreshExpires, Obtained: st.Obtained}, nil
 }
 
-func withTokens(row *db.ConnectionRow, s *seal.Sealer, t *cxone.Tokens, id string) *db.ConnectionRow {
-	b, _ := json.Marshal(sealedTokens{Access: t.Access.Reveal(), Refresh: t.Refresh.Reveal(),
-		AccessExpires: t.AccessExpires, RefreshExpires: t.RefreshExpires, Obtained: t.Obtained})
-	row.Tokens = s.Seal(b, []byte(id))
-	return row
-}
 
 func fromRow(r *db.ConnectionRow) Connection {
 	return Connection{ID: r.ID, Region: cxone.Region(r.Region), TenantID: r.TenantID, TenantName: r.TenantName,
