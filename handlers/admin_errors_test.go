@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -442,5 +443,46 @@ func TestAuditFailureBlocksMutations(t *testing.T) {
 	}
 	if after := a.Sim.Calls(cxonesim.EndpointPatch) + a.Sim.Calls(cxonesim.EndpointCreate) + a.Sim.Calls(cxonesim.EndpointDelete); after != before {
 		t.Fatalf("%d mutating calls reached CXone", after-before)
+	}
+}
+
+// A bearer close to its expiry is renewed before use, once, however many
+// requests arrive together.
+func TestBearerIsRenewedBeforeExpiryOncePerConnection(t *testing.T) {
+	var mu sync.Mutex
+	offset := time.Duration(0)
+	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return time.Now().Add(offset) }
+	a := newTestApp(t, func(s *testSetup) {
+		s.Options.CXone = func(c *cxoneConfig) { fastCXone(c); c.Now = now }
+	})
+	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
+	b := a.browser()
+	b.connect("na1", ten.ID, admin.ID)
+	refreshes := a.Sim.Calls(cxonesim.EndpointRefresh)
+	b.get("/keys")
+	if a.Sim.Calls(cxonesim.EndpointRefresh) != refreshes {
+		t.Fatal("a fresh bearer was refreshed")
+	}
+	mu.Lock()
+	offset = 57 * time.Minute // the 60-minute bearer has 3 minutes left: inside the renewal margin
+	mu.Unlock()
+	var wg sync.WaitGroup
+	statuses := make(chan int, 8)
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses <- b.get("/keys").Status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	for s := range statuses {
+		if s != 200 {
+			t.Fatalf("a concurrent request got %d", s)
+		}
+	}
+	if got := a.Sim.Calls(cxonesim.EndpointRefresh) - refreshes; got != 1 {
+		t.Fatalf("%d refreshes for 8 concurrent requests, want 1", got)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,6 +112,7 @@ type browser struct {
 	app  *testApp
 	http *http.Client
 	// seen collects every response body, for canary checks.
+	mu   sync.Mutex
 	seen []string
 }
 
@@ -138,7 +140,9 @@ func (b *browser) do(req *http.Request) *page {
 	body, _ := io.ReadAll(res.Body)
 	doc, _ := goquery.NewDocumentFromReader(strings.NewReader(string(body)))
 	doc.Url = req.URL
+	b.mu.Lock()
 	b.seen = append(b.seen, req.URL.Path+"\n"+string(body))
+	b.mu.Unlock()
 	return &page{Status: res.StatusCode, Header: res.Header, Body: string(body), Doc: doc, Location: res.Header.Get("Location")}
 }
 
