@@ -486,3 +486,60 @@ func TestBearerIsRenewedBeforeExpiryOncePerConnection(t *testing.T) {
 		t.Fatalf("%d refreshes for 8 concurrent requests, want 1", got)
 	}
 }
+
+// Upstream failures get an honest page with the right status (never 500),
+// CXone's own message when it sent one, and a failure outcome in the trail.
+func TestUpstreamFailuresAreHonest(t *testing.T) {
+	a := newTestApp(t, func(s *testSetup) {
+		s.Options.CXone = func(c *cxoneConfig) { fastCXone(c); c.CallTimeout = 300 * time.Millisecond }
+	})
+	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
+	b := a.browser()
+	keys := b.connect("na1", ten.ID, admin.ID)
+	var active string
+	for id, st := range b.keyRows(keys) {
+		if st == "active" {
+			active = id
+		}
+	}
+	for _, tc := range []struct {
+		name       string
+		fault      cxonesim.Fault
+		wantStatus int
+		wantText   string
+		outcome    string
+	}{
+		{"CXone refuses with its own message", cxonesim.Fault{Endpoint: cxonesim.EndpointPatch, Mode: cxonesim.ErrorShape, Status: 409,
+			Shape: cxonesim.ShapeDetails, Message: "Key is locked by a pending operation"}, 409, "Key is locked by a pending operation", "failure"},
+		{"gateway page", cxonesim.Fault{Endpoint: cxonesim.EndpointPatch, Mode: cxonesim.HTML5xx, Status: 502, Count: 3}, 503, "CXone is unavailable", "failure"},
+		{"no answer in time", cxonesim.Fault{Endpoint: cxonesim.EndpointPatch, Mode: cxonesim.Slow, Delay: time.Second, Count: 3}, 504, "did not answer in time", "unknown"},
+		{"rate limited", cxonesim.Fault{Endpoint: cxonesim.EndpointPatch, Mode: cxonesim.RateLimit, Count: 3}, 429, "rate-limiting", "failure"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			a.Sim.ClearFaults()
+			a.Sim.Inject(tc.fault)
+			p := b.post("/keys/"+active+"/deactivate", nil)
+			if p.Status != tc.wantStatus || !strings.Contains(text(p), tc.wantText) {
+				t.Fatalf("status %d, want %d with %q: %s", p.Status, tc.wantStatus, tc.wantText, text(p))
+			}
+			var outcome string
+			if err := a.Pool.QueryRow(context.Background(), `SELECT outcome FROM audit_events WHERE action = 'key.deactivate' AND intent_id IS NOT NULL ORDER BY id DESC LIMIT 1`).Scan(&outcome); err != nil {
+				t.Fatal(err)
+			}
+			if outcome != tc.outcome {
+				t.Errorf("audited outcome %q, want %q", outcome, tc.outcome)
+			}
+		})
+	}
+	a.Sim.ClearFaults()
+	// A refused create keeps the form (label) and shows CXone's message.
+	token, _ := b.get("/keys").Doc.Find(`input[name="intent"]`).Attr("value")
+	a.Sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointCreate, Mode: cxonesim.ErrorShape, Status: 400, Shape: cxonesim.ShapeSpring, Message: "Maximum number of access keys reached"})
+	p := b.post("/keys", url.Values{"intent": {token}, "label": {"keep me"}})
+	if p.Status != 422 || !strings.Contains(formError(p), "Maximum number of access keys reached") {
+		t.Fatalf("refused create: %d %q", p.Status, formError(p))
+	}
+	if v, _ := p.Doc.Find(`input[name="label"]`).Attr("value"); v != "keep me" {
+		t.Errorf("the form lost its label: %q", v)
+	}
+}
