@@ -11,7 +11,10 @@ import (
 )
 
 func cmdAudit(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "audit", "audit [flags] verify|checkpoint\n\n  verify      check every event's hash and link and every signed checkpoint;\n              prints \"verified N events, head <hash>\" or the first broken event (exit 1)\n  checkpoint  sign and store the current chain head now\n\nNeeds KEYPORT_DATABASE_URL and KEYPORT_AUDIT_KEY (the other keys are not read).")
+	if len(args) > 0 && args[0] == "seed" {
+		return cmdAuditSeed(ctx, e, args[1:])
+	}
+	fs := newFlagSet(e, "audit", "audit [flags] verify|checkpoint\n\n  verify      check every event's hash and link and every signed checkpoint;\n              prints \"verified N events, head <hash>\" or the first broken event (exit 1)\n  checkpoint  sign and store the current chain head now\n  seed        (development only) append synthetic events: audit seed --events N; see audit seed --help\n\nNeeds KEYPORT_DATABASE_URL and KEYPORT_AUDIT_KEY (the other keys are not read).")
 	dbURL := fs.String("database-url", "", "PostgreSQL URL (env KEYPORT_DATABASE_URL)")
 	keyFile := fs.String("audit-key-file", "", "file holding the audit key (env KEYPORT_AUDIT_KEY)")
 	if help, err := parse(fs, e, args); help || err != nil {

@@ -1,0 +1,104 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/keyport/keyport/internal/pgtest"
+)
+
+func runWithStdin(t *testing.T, env map[string]string, stdin string, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errb bytes.Buffer
+	err := run(context.Background(), args, func(k string) string { return env[k] }, strings.NewReader(stdin), &out, &errb)
+	return out.String(), errb.String(), err
+}
+
+func TestAuditorCommandManagesAccounts(t *testing.T) {
+	env := validKeys()
+	env["KEYPORT_DATABASE_URL"] = pgtest.NewDatabase(t)
+	png := filepath.Join(t.TempDir(), "qr.png")
+	out, _, err := runWithStdin(t, env, "a long enough password\n", "auditor", "add", "--username", "Alice", "--totp", "--qr-png", png)
+	if err != nil {
+		t.Fatalf("add: %v", err)
+	}
+	if !strings.Contains(out, "reviewer alice added") || !strings.Contains(out, "otpauth://totp/Keyport:alice?") || !strings.Contains(out, "█") {
+		t.Fatalf("add output:\n%s", out)
+	}
+	if b, err := os.ReadFile(png); err != nil || !bytes.HasPrefix(b, []byte("\x89PNG")) {
+		t.Fatalf("QR PNG: %v", err)
+	}
+	if _, _, err := runWithStdin(t, env, "short\n", "auditor", "add", "--username", "bob"); exitCode(err) != 1 || !strings.Contains(err.Error(), "at least 12") {
+		t.Fatalf("short password: %v", err)
+	}
+	if _, _, err := runWithStdin(t, env, "", "auditor", "add", "--username", "bob"); exitCode(err) != 2 {
+		t.Fatalf("no password: %v", err)
+	}
+	if _, _, err := runWithStdin(t, env, "", "auditor", "add", "--password", "x", "--username", "bob"); exitCode(err) != 2 {
+		t.Fatalf("a --password flag must not exist: %v", err)
+	}
+	noEnc := validKeys()
+	noEnc["KEYPORT_DATABASE_URL"], noEnc["KEYPORT_AUDIT_KEY"] = env["KEYPORT_DATABASE_URL"], env["KEYPORT_AUDIT_KEY"]
+	delete(noEnc, "KEYPORT_ENCRYPTION_KEY")
+	if _, _, err := runWithStdin(t, noEnc, "a long enough password\n", "auditor", "add", "--username", "carol", "--totp"); exitCode(err) != 2 || !strings.Contains(err.Error(), "KEYPORT_ENCRYPTION_KEY") {
+		t.Fatalf("--totp without the encryption key: %v", err)
+	}
+	for _, args := range [][]string{{"disable", "--username", "alice"}, {"enable", "--username", "alice"}, {"disable", "--username", "alice"}} {
+		if _, _, err := runCmd(t, env, append([]string{"auditor"}, args...)...); err != nil {
+			t.Fatalf("%v: %v", args, err)
+		}
+	}
+	if _, _, err := runWithStdin(t, env, "another long password\n", "auditor", "reset-password", "--username", "alice", "--remove-totp"); err != nil {
+		t.Fatalf("reset: %v", err)
+	}
+	out, _, err = runCmd(t, env, "auditor", "list")
+	if err != nil || !strings.Contains(out, "alice") || !strings.Contains(out, "disabled") || strings.Contains(out, " yes ") {
+		t.Fatalf("list: %v\n%s", err, out)
+	}
+	out, _, err = runCmd(t, env, "audit", "verify")
+	if err != nil || !strings.HasPrefix(out, "verified 10 events") {
+		t.Fatalf("verify after 5 audited changes (intent and outcome each): %v %q", err, out)
+	}
+}
+
+func TestAuditSeedIsForDevelopmentOnly(t *testing.T) {
+	env := validKeys()
+	env["KEYPORT_DATABASE_URL"] = pgtest.NewDatabase(t)
+	if _, _, err := runCmd(t, env, "audit", "seed", "--events", "10"); exitCode(err) != 2 || !strings.Contains(err.Error(), "KEYPORT_DEV=1") {
+		t.Fatalf("undeclared: %v", err)
+	}
+	remote := map[string]string{"KEYPORT_DATABASE_URL": "postgres://u:p@db.example.com/keyport", "KEYPORT_AUDIT_KEY": env["KEYPORT_AUDIT_KEY"], "KEYPORT_DEV": "1"}
+	if _, _, err := runCmd(t, remote, "audit", "seed", "--events", "10", "--i-know-this-is-dev"); exitCode(err) != 2 || !strings.Contains(err.Error(), "not this machine") {
+		t.Fatalf("remote host: %v", err)
+	}
+	env["KEYPORT_DEV"] = "1"
+	out, _, err := runCmd(t, env, "audit", "seed", "--events", "1000")
+	if err != nil || !strings.HasPrefix(out, "seeded 1000 events") {
+		t.Fatalf("seed: %v %q", err, out)
+	}
+	out, _, err = runCmd(t, env, "audit", "verify")
+	if err != nil || !strings.HasPrefix(out, "verified 1001 events") {
+		t.Fatalf("verify after seed: %v %q", err, out)
+	}
+}
+
+func TestDevOnlyAcceptsOnlyThisMachine(t *testing.T) {
+	for url, local := range map[string]bool{
+		"postgres://u@127.0.0.1:5432/k":        true,
+		"postgres://u@localhost/k":             true,
+		"postgres://u@[::1]:5432/k":            true,
+		"postgres:///k?host=/var/run/postgres": true,
+		"postgres://u@10.0.0.5/k":              false,
+		"postgres://u@db.internal/k":           false,
+		"postgres://u@127.0.0.1,10.0.0.5/k":    false,
+	} {
+		err := devOnly(url, true)
+		if (err == nil) != local {
+			t.Errorf("%s: %v, want local=%v", url, err, local)
+		}
+	}
+}
