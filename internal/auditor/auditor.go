@@ -75,7 +75,7 @@ type Service struct {
 	w      *audit.Writer
 	totp   *seal.Sealer // nil: TOTP cannot be set up or checked
 	o      Options
-	dummy  string        // a hash no password matches, for unknown names
+	dummy  func() string // a hash no password matches, for unknown names
 	hashes chan struct{} // semaphore for argon2 work
 	runs   sync.WaitGroup
 }
@@ -85,7 +85,9 @@ type Service struct {
 func New(pool *pgxpool.Pool, w *audit.Writer, totp *seal.Sealer, o Options) *Service {
 	o.defaults()
 	s := &Service{pool: pool, w: w, totp: totp, o: o, hashes: make(chan struct{}, o.MaxConcurrentHashes)}
-	s.dummy = hashPassword(secret.New(string(newTOTPKey())), o.Params)
+	// Made on first use: every portal (and every test) builds a Service,
+	// few of them see a sign-in.
+	s.dummy = sync.OnceValue(func() string { return hashPassword(secret.New(string(newTOTPKey())), o.Params) })
 	return s
 }
 
@@ -261,6 +263,7 @@ type Attempt struct {
 // computation (against a dummy hash for unknown names) and, for accounts
 // with TOTP, a code check.
 func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
+	dummy := s.dummy() // first, so the first attempt's timing does not depend on the name either
 	name := NormalizeUsername(at.Username)
 	if len(name) > 64 {
 		name = name[:64]
@@ -290,7 +293,7 @@ func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
 	if err != nil && kp.KindOf(err) != kp.NotFound {
 		return "", err
 	}
-	hash := s.dummy
+	hash := dummy
 	if acct != nil {
 		hash = acct.PasswordHash
 	}
