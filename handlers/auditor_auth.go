@@ -90,7 +90,7 @@ func (r *auditUI) reviewerPage(c echo.Context, rv *reviewer, title string) web.P
 		p.Nav = nil
 		return p
 	}
-	p.Identity = "reviewer " + rv.viewer.Username
+	p.Identity = "Signed in as reviewer " + rv.viewer.Username
 	p.SignedIn, p.SignOutURL = true, "/auditor/logout"
 	for _, f := range session.TakeFlashes(rv.sess) {
 		p.Flashes = append(p.Flashes, web.Flash{Kind: f.Kind, Message: f.Message})

@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/metrics"
@@ -35,6 +36,7 @@ type Deps struct {
 	AuditorSessions *session.Store
 	Conns           *connection.Service
 	Keys            *keys.Service
+	Auditors        *auditor.Service
 	// RateLimit bounds connects and creates per client IP and per session
 	// (requests per minute); zero means the default.
 	RateLimit int

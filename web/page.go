@@ -24,7 +24,7 @@ type NavItem struct {
 type Page struct {
 	Title    string
 	Nav      []NavItem
-	Identity string // "user · tenant · area", or "" when not connected
+	Identity string // "Connected as user · tenant · area"; "" when nobody is signed in
 	// Connections feed the header's switcher (admin pages).
 	Connections []ConnOption
 	// SignedIn shows a sign-out button posting to SignOutURL.

@@ -17,6 +17,7 @@ import (
 	"github.com/keyport/keyport/cxone"
 	"github.com/keyport/keyport/handlers"
 	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
@@ -44,6 +45,8 @@ type Options struct {
 	// CXone, if set, adjusts the CXone client's configuration (tests shorten
 	// timeouts and backoff).
 	CXone func(*cxone.Config)
+	// Auditor sets the reviewers' sign-in thresholds and clock (zero: defaults).
+	Auditor auditor.Options
 }
 
 // App is a wired portal.
@@ -64,7 +67,7 @@ func New(o Options) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("KEYPORT_AUDIT_KEY: %w", err)
 	}
-	auditor := audit.NewWriter(o.Pool, auditKeys, o.Log)
+	trail := audit.NewWriter(o.Pool, auditKeys, o.Log)
 	adminStore, err := session.New(o.Pool, cfg.SessionKey, cfg.EncryptionKey, session.Options{
 		Kind: session.Admin, Cookie: "keyport", Secure: cfg.CookieSecure, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute})
 	if err != nil {
@@ -84,17 +87,26 @@ func New(o Options) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("CXone client: %w", err)
 	}
-	conns, err := connection.New(o.Pool, cx, auditor, cfg.EncryptionKey, o.Log)
+	conns, err := connection.New(o.Pool, cx, trail, cfg.EncryptionKey, o.Log)
 	if err != nil {
 		return nil, err
 	}
-	keySvc := keys.New(o.Pool, conns, auditor, o.Log, time.Now, time.Duration(cfg.StaleAfterDays)*24*time.Hour)
+	keySvc := keys.New(o.Pool, conns, trail, o.Log, time.Now, time.Duration(cfg.StaleAfterDays)*24*time.Hour)
+	totp, err := auditor.NewTOTPSealer(cfg.EncryptionKey)
+	if err != nil {
+		return nil, err
+	}
+	ao := o.Auditor
+	if ao.Log == nil {
+		ao.Log = o.Log
+	}
+	reviewers := auditor.New(o.Pool, trail, totp, ao)
 	assets, err := static.Load()
 	if err != nil {
 		return nil, err
 	}
 	reg, httpMetrics := metrics.NewRegistry(o.Pool)
-	reg.MustRegister(metrics.AuditOutcomeFailures(auditor.OutcomeFailures))
+	reg.MustRegister(metrics.AuditOutcomeFailures(trail.OutcomeFailures))
 	e := handlers.New(handlers.Deps{
 		Log:             o.Log,
 		Pool:            o.Pool,
@@ -103,17 +115,18 @@ func New(o Options) (*App, error) {
 		TrustedProxies:  cfg.TrustedProxies,
 		Metrics:         httpMetrics,
 		Gatherer:        reg,
-		Audit:           auditor,
+		Audit:           trail,
 		AdminSessions:   adminStore,
 		AuditorSessions: auditorStore,
 		Conns:           conns,
 		Keys:            keySvc,
+		Auditors:        reviewers,
 		RateLimit:       o.RateLimit,
 	})
 	if o.CheckpointInterval <= 0 {
 		o.CheckpointInterval = 5 * time.Minute
 	}
-	return &App{Echo: e, Audit: auditor, AdminSessions: adminStore, AuditorSessions: auditorStore, Conns: conns, Keys: keySvc, o: o}, nil
+	return &App{Echo: e, Audit: trail, AdminSessions: adminStore, AuditorSessions: auditorStore, Conns: conns, Keys: keySvc, o: o}, nil
 }
 
 // Handler is the portal's HTTP handler.
