@@ -175,6 +175,56 @@ func TestBrowserJourney(t *testing.T) {
 		}
 	}
 
+	// The reviewer's journey: sign in to Keyport itself, filter the trail to
+	// the admin's key, open its history, export CSV, verify the chain.
+	addReviewer(t, a, "rita")
+	j.do("open the reviewer sign-in",
+		chromedp.Navigate(a.URL+"/auditor/login"),
+		chromedp.WaitVisible(css(`[data-testid="login-form"]`)),
+		chromedp.SendKeys(css(`[data-testid="login-username"]`), "rita"),
+		chromedp.SendKeys(css(`[data-testid="login-password"]`), reviewerPassword))
+	j.click("sign in as a reviewer", `[data-testid="login-submit"]`)
+	j.wait("the audit list", `[data-testid="audit-row"]`)
+	if j.eval("open the filters", `(() => { const d = document.querySelector('[data-testid="filters"]'); if (d && d.tagName === "DETAILS") d.open = true; return "ok"; })()`) != "ok" {
+		j.fatalf("cannot open the filters")
+	}
+	j.do("filter to the admin's key", chromedp.SendKeys(css(`[data-testid="filter-key"]`), key2))
+	j.click("apply the filter", `[data-testid="filter-apply"]`)
+	j.wait("the filtered list", `[data-testid="key-history-link"]`)
+	var keyRows []string
+	j.run("read the filtered rows", func(ctx context.Context) (err error) {
+		keyRows, err = chromedp.Run(ctx, chromedp.Evaluate[[]string](
+			`Array.from(document.querySelectorAll('[data-testid="audit-row"]'), r => r.dataset.action + ":" + r.dataset.outcome)`))
+		return err
+	})
+	if got := strings.Join(keyRows, " "); !strings.Contains(got, "key.create:success") || !strings.Contains(got, "key.verify:success") {
+		j.fatalf("the trail filtered to %s shows %v", key2, keyRows)
+	}
+	if os.Getenv("KEYPORT_UPDATE_SCREENSHOTS") == "1" {
+		png := j.screenshot("screenshot the audit page")
+		if err := os.WriteFile(filepath.Join("..", "docs", "screenshots", "audit.png"), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Export CSV with the current filters, as the link would download it.
+	var csv string
+	j.run("export CSV", func(ctx context.Context) (err error) {
+		csv, err = chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => { const a = document.querySelector('[data-testid="export-csv"]');
+			const r = await fetch(a.href); return r.status + "\n" + await r.text(); })()`, chromedp.EvalAwaitPromise))
+		return err
+	})
+	if !strings.HasPrefix(csv, "200\n") || !strings.Contains(csv, key2) || !strings.Contains(csv, "key.create") {
+		j.fatalf("the CSV export: %.300s", csv)
+	}
+	j.click("open the key's history", `[data-testid="key-history-link"]`)
+	j.wait("the key history", `[data-testid="key-facts"]`)
+	if h := j.text("key history", `[data-testid="audit-table"]`); !strings.Contains(h, "key.create") || !strings.Contains(h, "key.verify") {
+		j.fatalf("the key's history lacks its creation or verification: %q", h)
+	}
+	j.do("open the integrity panel", chromedp.Navigate(a.URL+"/audit/integrity"), chromedp.WaitVisible(css(`[data-testid="verify-now"]`)))
+	j.click("verify now", `[data-testid="verify-now"]`)
+	j.do("wait for the verification", waitText(`[data-testid="verify-result"]`, "verified"))
+
 	// No page logged an error, threw, or broke the Content Security Policy.
 	if p := j.br.Problems(); len(p) > 0 {
 		t.Fatalf("the browser console reported problems:\n  %s", strings.Join(p, "\n  "))
