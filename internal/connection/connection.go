@@ -354,7 +354,6 @@ func (s *Service) openTokens(sealed []byte, connID string) (*cxone.Tokens, error
 		RefreshExpires: st.RefreshExpires, Obtained: st.Obtained}, nil
 }
 
-
 func fromRow(r *db.ConnectionRow) Connection {
 	return Connection{ID: r.ID, Region: cxone.Region(r.Region), TenantID: r.TenantID, TenantName: r.TenantName,
 		UserID: r.UserID, UserName: r.UserName, BusinessUnit: r.BusinessUnit, Verified: r.IdentityVerified,
