@@ -36,14 +36,11 @@ func cmdAudit(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return usageError(fmt.Errorf("KEYPORT_AUDIT_KEY: %w", err))
 	}
-	pool, err := openDB(ctx, cfg)
+	pool, err := openCurrent(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := checkSchema(ctx, pool); err != nil {
-		return err
-	}
 	switch action {
 	case "checkpoint":
 		w := audit.NewWriter(pool, keys, logging.New(e.stderr, "text", nil))

@@ -114,14 +114,11 @@ func cmdAuditor(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return usageError(fmt.Errorf("KEYPORT_AUDIT_KEY: %w", err))
 	}
-	pool, err := openDB(ctx, cfg)
+	pool, err := openCurrent(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := checkSchema(ctx, pool); err != nil {
-		return err
-	}
 	w := audit.NewWriter(pool, keys, logging.New(e.stderr, "text", nil))
 	var sealer *seal.Sealer
 	if needTOTPKey {
@@ -331,14 +328,11 @@ func cmdAuditSeed(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return usageError(fmt.Errorf("KEYPORT_AUDIT_KEY: %w", err))
 	}
-	pool, err := openDB(ctx, cfg)
+	pool, err := openCurrent(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := checkSchema(ctx, pool); err != nil {
-		return err
-	}
 	start := time.Now()
 	written, err := audit.Seed(ctx, pool, *n, *seedFlag, start)
 	if err != nil {

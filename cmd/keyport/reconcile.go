@@ -22,14 +22,11 @@ func cmdReconcile(ctx context.Context, e env, args []string) error {
 		return usageError(err)
 	}
 	log := logging.New(e.stderr, cfg.LogFormat, cfg.LogLevel)
-	pool, err := openDB(ctx, cfg)
+	pool, err := openCurrent(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := checkSchema(ctx, pool); err != nil {
-		return err
-	}
 	portal, err := app.New(app.Options{Config: cfg, Log: log, Pool: pool, Version: build().Version})
 	if err != nil {
 		return err

@@ -58,14 +58,11 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, opts serveO
 		}
 		log.Info("database migrated", "version", st.Current)
 	}
-	pool, err := openDB(ctx, cfg)
+	pool, err := openCurrent(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	if err := checkSchema(ctx, pool); err != nil {
-		return err
-	}
 	portal, err := app.New(app.Options{Config: cfg, Log: log, Pool: pool, Version: build().Version, CheckpointInterval: checkpointInterval})
 	if err != nil {
 		return err
@@ -115,6 +112,20 @@ func openDB(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
 	pool, err := db.Open(octx, cfg.DatabaseURL.Reveal())
 	if err != nil {
 		return nil, fmt.Errorf("KEYPORT_DATABASE_URL: %w", err)
+	}
+	return pool, nil
+}
+
+// openCurrent opens the database and refuses one whose schema is not the
+// one this binary expects.
+func openCurrent(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
+	pool, err := openDB(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkSchema(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
 	}
 	return pool, nil
 }
