@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,8 +18,13 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keyport/keyport/cxone/cxonesim"
+	"github.com/keyport/keyport/db"
+	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/config"
+	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/logging"
+	"github.com/keyport/keyport/internal/secret"
 	"github.com/keyport/keyport/internal/pglocal"
 )
 
@@ -64,6 +70,13 @@ func cmdDev(ctx context.Context, e env, args []string) error {
 	if err := ensureDatabase(ctx, cluster.URL("postgres"), "keyport"); err != nil {
 		return err
 	}
+	if _, err := db.Migrate(ctx, cluster.URL("keyport")); err != nil {
+		return err
+	}
+	reviewerNote, err := ensureDevReviewer(ctx, cluster.URL("keyport"), keys["KEYPORT_AUDIT_KEY"], filepath.Join(*dir, "reviewer-password"))
+	if err != nil {
+		fmt.Fprintln(e.stderr, "dev: could not create the demo reviewer:", err)
+	}
 	sim := cxonesim.New(cxonesim.Options{Seed: 1, Logger: logging.New(e.stderr, "text", nil)})
 	simLn, err := net.Listen("tcp", *simAddr)
 	if err != nil {
@@ -89,7 +102,7 @@ func cmdDev(ctx context.Context, e env, args []string) error {
 	return serve(ctx, cfg, log, serveOptions{migrate: true, ready: func(url string) {
 		fmt.Fprintln(e.stdout)
 		printSimInfo(e.stdout, sim)
-		fmt.Fprintf(e.stdout, "\nKeyport is running: %s\n  1. Open the Generate Key page above, pick a tenant and user, copy the basic token.\n  2. Open %s/connect, paste it, choose na1, connect; then create a key.\nPress Ctrl-C to stop the portal, the simulator and PostgreSQL.\n\n", url, url)
+		fmt.Fprintf(e.stdout, "\nKeyport is running: %s\n  1. Open the Generate Key page above, pick a tenant and user, copy the basic token.\n  2. Open %s/connect, paste it, choose na1, connect; then create a key.\n  3. Security reviewers sign in at %s/auditor/login %s\nPress Ctrl-C to stop the portal, the simulator and PostgreSQL.\n\n", url, url, url, reviewerNote)
 	}})
 }
 
@@ -151,4 +164,38 @@ func ensureDatabase(ctx context.Context, adminURL, dbname string) error {
 		return fmt.Errorf("create database %s: %w", dbname, err)
 	}
 	return nil
+}
+
+// ensureDevReviewer creates the development reviewer "reviewer" once, with a
+// random password kept in passwordFile (0600), and says how to sign in.
+func ensureDevReviewer(ctx context.Context, dbURL, auditKey, passwordFile string) (string, error) {
+	note := "as \"reviewer\", password in " + passwordFile
+	if _, err := os.Stat(passwordFile); err == nil {
+		return note, nil
+	}
+	key, err := config.ParseKey(auditKey)
+	if err != nil {
+		return "", err
+	}
+	keys, err := audit.DeriveKeys(key)
+	if err != nil {
+		return "", err
+	}
+	pool, err := db.Open(ctx, dbURL)
+	if err != nil {
+		return "", err
+	}
+	defer pool.Close()
+	password := newKey()[:24]
+	svc := auditor.New(pool, audit.NewWriter(pool, keys, slog.New(slog.DiscardHandler)), nil, auditor.Options{})
+	if _, err := svc.Add(ctx, audit.Actor{Kind: audit.ActorSystem, UserID: "keyport dev"}, "reviewer", secret.New(password), false); err != nil {
+		if kp.KindOf(err) == kp.Conflict {
+			return "(account \"reviewer\" exists; reset it with `keyport auditor reset-password`)", nil
+		}
+		return "", err
+	}
+	if err := os.WriteFile(passwordFile, []byte(password+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	return note, nil
 }
