@@ -24,8 +24,8 @@ import (
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/logging"
-	"github.com/keyport/keyport/internal/secret"
 	"github.com/keyport/keyport/internal/pglocal"
+	"github.com/keyport/keyport/internal/secret"
 )
 
 // devKeys are generated on the first `keyport dev` and kept, so sessions,
