@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"context"
 	"net/url"
 	"strings"
 	"testing"
@@ -170,4 +171,65 @@ func lastSegment(p *page) string {
 	}
 	parts := strings.Split(u.Path, "/")
 	return parts[len(parts)-1]
+}
+
+func TestConnectWithAccessKeyReactivateAndDisconnect(t *testing.T) {
+	a := newTestApp(t)
+	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
+	b := a.browser()
+	b.connect("na1", ten.ID, admin.ID)
+	_, created := b.createKey("for scripts")
+	keyID := strings.TrimSpace(created.Doc.Find(`[data-testid="key-id"]`).Text())
+	sec := strings.TrimSpace(created.Doc.Find(`[data-testid="key-secret"]`).Text())
+
+	// A second browser connects with the access key instead of a basic token.
+	other := a.browser()
+	bad := other.post("/connect/access-key", url.Values{"region": {"na1"}, "access_key_id": {keyID}, "access_key_secret": {"X" + sec[1:]}})
+	if bad.Status != 401 || !strings.Contains(bad.Doc.Find(`[data-testid="access-key-error"]`).Text(), "rejected the access key") {
+		t.Fatalf("wrong secret: %d %s", bad.Status, text(bad))
+	}
+	if strings.Contains(bad.Body, sec[1:]) {
+		t.Fatal("the re-rendered form echoes the secret")
+	}
+	missing := other.post("/connect/access-key", url.Values{"region": {"na1"}, "access_key_id": {keyID}})
+	if missing.Status != 422 {
+		t.Fatalf("missing secret: %d", missing.Status)
+	}
+	ok := other.post("/connect/access-key", url.Values{"region": {"na1"}, "access_key_id": {keyID}, "access_key_secret": {sec}})
+	if ok.Status != 303 {
+		t.Fatalf("connect with the access key: %d %s", ok.Status, text(ok))
+	}
+	keys := other.follow(ok)
+	if !strings.Contains(keys.Doc.Find(`[data-testid="identity"]`).Text(), ten.Name) {
+		t.Fatalf("identity after an access-key connect: %q", keys.Doc.Find(`[data-testid="identity"]`).Text())
+	}
+
+	// Deactivate, then reactivate through its confirmation step.
+	b.follow(b.post("/keys/"+keyID+"/deactivate", nil))
+	if conf := b.get("/keys/" + keyID + "/activate"); conf.Doc.Find(`[data-testid="confirm-submit"]`).Length() != 1 {
+		t.Fatal("no confirmation step for reactivate")
+	}
+	p := b.follow(b.post("/keys/"+keyID+"/activate", nil))
+	if st := b.keyRows(p)[keyID]; st != "active" {
+		t.Fatalf("after reactivate: %q", st)
+	}
+
+	// Disconnect forgets the connection and its tokens.
+	var connID string
+	if err := a.Pool.QueryRow(context.Background(), `SELECT id::text FROM connections c JOIN sessions s ON s.id_hash = c.session_id_hash ORDER BY c.created_at LIMIT 1`).Scan(&connID); err != nil {
+		t.Fatal(err)
+	}
+	d := b.post("/connections/"+connID+"/disconnect", nil)
+	if d.Status != 303 || d.Location != "/connect" {
+		t.Fatalf("disconnect: %d %q", d.Status, d.Location)
+	}
+	if p := b.get("/keys"); p.Status != 303 || !strings.HasPrefix(p.Location, "/connect") {
+		t.Fatalf("keys after disconnecting: %d %q", p.Status, p.Location)
+	}
+	if n := countAudit(t, a, `action = 'disconnect' AND outcome = 'success'`); n != 1 {
+		t.Errorf("%d disconnect events, want 1", n)
+	}
+	if n := countAudit(t, a, `action = 'key.activate' AND outcome = 'success'`); n != 1 {
+		t.Errorf("%d key.activate events, want 1", n)
+	}
 }
