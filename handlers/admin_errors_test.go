@@ -148,6 +148,9 @@ func TestMyAccessKeyUserCannotActOnOthersKeys(t *testing.T) {
 	if p.Status != http.StatusForbidden {
 		t.Fatalf("create for another user as a plain user: %d %s", p.Status, text(p))
 	}
+	if n := countAudit(t, a, `outcome = 'denied' AND action = 'key.create' AND details->>'owner_user_id' = $1`, admin.ID); n != 1 {
+		t.Errorf("%d denied create events for another user, want 1", n)
+	}
 }
 
 func TestDoubleSubmitCreatesOneKey(t *testing.T) {
@@ -198,6 +201,40 @@ func TestCreateFormValidation(t *testing.T) {
 	}
 	if n := a.Sim.Calls(cxonesim.EndpointCreate); n != 0 {
 		t.Fatalf("%d creates sent for invalid forms", n)
+	}
+	// Bad input on the other key routes: an empty secret, a malformed key id.
+	var keyID string
+	for id := range b.keyRows(keys) {
+		keyID = id
+	}
+	if p := b.post("/keys/"+keyID+"/verify", url.Values{"access_key_secret": {""}}); p.Status != 422 || !strings.Contains(formError(p), "Paste the key's secret") {
+		t.Errorf("verify without a secret: %d %q", p.Status, formError(p))
+	}
+	for _, bad := range []string{"/keys/" + strings.Repeat("A", 300) + "/deactivate", "/keys/%7F%01/delete"} {
+		if p := b.post(bad, nil); p.Status != 422 || !strings.Contains(text(p), "not an access key id") {
+			t.Errorf("POST %s: %d %s", bad[:20], p.Status, text(p))
+		}
+	}
+}
+
+// A create that cannot even list the owner's keys first sends no create,
+// says why, and leaves a failure in the trail.
+func TestCreateStopsWhenTheFirstListFails(t *testing.T) {
+	a := newTestApp(t)
+	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
+	b := a.browser()
+	keys := b.connect("na1", ten.ID, admin.ID)
+	token, _ := keys.Doc.Find(`input[name="intent"]`).Attr("value")
+	a.Sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.HTML5xx, Status: 503, Count: 3})
+	p := b.post("/keys", url.Values{"intent": {token}, "label": {"kept"}})
+	if p.Status != http.StatusServiceUnavailable || !strings.Contains(formError(p), "CXone is unavailable") {
+		t.Fatalf("status %d, error %q", p.Status, formError(p))
+	}
+	if n := a.Sim.Calls(cxonesim.EndpointCreate); n != 0 {
+		t.Fatalf("%d creates sent", n)
+	}
+	if n := countAudit(t, a, `action = 'key.create' AND outcome = 'failure' AND intent_id IS NULL`); n != 1 {
+		t.Errorf("%d failure events for the stopped create, want 1", n)
 	}
 }
 

@@ -286,6 +286,10 @@ func (s *Service) Create(ctx context.Context, req connection.Request, conn *conn
 	owner := conn.UserID
 	if u := strings.TrimSpace(f.UserID); u != "" && !strings.EqualFold(u, conn.UserID) {
 		if err := s.checkOtherUser(ctx, req, conn, u); err != nil {
+			if kp.KindOf(err) == kp.Forbidden {
+				_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: audit.KeyCreate,
+					Details: audit.Details{Label: label, OwnerUserID: u}}, audit.Result{Outcome: audit.OutcomeDenied, Message: kp.MessageOf(err)})
+			}
 			return nil, err
 		}
 		owner = u
@@ -317,6 +321,10 @@ func (s *Service) Create(ctx context.Context, req connection.Request, conn *conn
 		before, err = s.cx.ListKeys(ctx, conn.Region, b, owner)
 		return err
 	}); err != nil {
+		// Nothing was sent to create, but the attempt and why it stopped
+		// belong in the trail.
+		_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: audit.KeyCreate,
+			Details: audit.Details{Label: label, OwnerUserID: owner, Step: "list before create"}}, connection.Failure(err))
 		uerr := connection.UpstreamError(err, "list keys before creating one")
 		return fail("failed", kp.MessageOf(uerr), uerr)
 	}
@@ -493,11 +501,7 @@ func (s *Service) ReconcileAll(ctx context.Context) (settled, remaining int, err
 			remaining++
 			continue
 		}
-		c, err := s.conns.FromRow(&conns[0])
-		if err != nil {
-			remaining++
-			continue
-		}
+		c := s.conns.FromRow(&conns[0])
 		var list *cxone.KeyList
 		lerr := s.conns.Do(ctx, req, c, func(b secret.Secret) error {
 			var err error
