@@ -123,14 +123,11 @@ func (h *Handlers) keysCreate(c echo.Context, a *adminCtx) error {
 		}
 		return nil
 	}
-	switch res.State {
-	case "created":
+	if res.State == "created" {
 		return h.redirect(c, "/keys/created/"+res.VaultToken)
-	case "not_created":
-		session.AddFlash(a.sess, "error", res.Message)
-	default:
-		session.AddFlash(a.sess, "error", res.Message)
 	}
+	// Not created, secret lost, ambiguous or pending: the message says which.
+	session.AddFlash(a.sess, "error", res.Message)
 	return h.redirect(c, "/keys")
 }
 

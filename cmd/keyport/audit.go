@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/logging"
@@ -32,18 +34,13 @@ func cmdAudit(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return usageError(err)
 	}
-	keys, err := audit.DeriveKeys(cfg.AuditKey)
-	if err != nil {
-		return usageError(fmt.Errorf("KEYPORT_AUDIT_KEY: %w", err))
-	}
-	pool, err := openCurrent(ctx, cfg)
+	pool, w, err := openTrail(ctx, e, cfg)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
 	switch action {
 	case "checkpoint":
-		w := audit.NewWriter(pool, keys, logging.New(e.stderr, "text", nil))
 		c, err := w.Checkpoint(ctx)
 		if err != nil {
 			return err
@@ -55,7 +52,7 @@ func cmdAudit(ctx context.Context, e env, args []string) error {
 		fmt.Fprintf(e.stdout, "checkpoint %d: %d events, head %x\n", c.ID, c.EventCount, c.LastHash)
 		return nil
 	default:
-		rep, err := audit.Verify(ctx, pool, keys, nil)
+		rep, err := audit.Verify(ctx, pool, w.Keys(), nil)
 		if err != nil {
 			return err
 		}
@@ -94,4 +91,19 @@ func loadAuditConfig(e env, dbURL, keyFile string) (config.Config, error) {
 	}
 	c.AuditKey = k
 	return c, errors.Join(errs...)
+}
+
+// openTrail opens a database with a current schema and an audit writer
+// whose keys derive from cfg's audit key, for the commands that write to
+// or check the trail.
+func openTrail(ctx context.Context, e env, cfg config.Config) (*pgxpool.Pool, *audit.Writer, error) {
+	keys, err := audit.DeriveKeys(cfg.AuditKey)
+	if err != nil {
+		return nil, nil, usageError(fmt.Errorf("KEYPORT_AUDIT_KEY: %w", err))
+	}
+	pool, err := openCurrent(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return pool, audit.NewWriter(pool, keys, logging.New(e.stderr, "text", nil)), nil
 }

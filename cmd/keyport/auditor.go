@@ -23,7 +23,6 @@ import (
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/config"
-	"github.com/keyport/keyport/internal/logging"
 	"github.com/keyport/keyport/internal/seal"
 	"github.com/keyport/keyport/internal/secret"
 )
@@ -110,16 +109,11 @@ func cmdAuditor(ctx context.Context, e env, args []string) error {
 	if err := errors.Join(errs...); err != nil {
 		return usageError(err)
 	}
-	keys, err := audit.DeriveKeys(cfg.AuditKey)
-	if err != nil {
-		return usageError(fmt.Errorf("KEYPORT_AUDIT_KEY: %w", err))
-	}
-	pool, err := openCurrent(ctx, cfg)
+	pool, w, err := openTrail(ctx, e, cfg)
 	if err != nil {
 		return err
 	}
 	defer pool.Close()
-	w := audit.NewWriter(pool, keys, logging.New(e.stderr, "text", nil))
 	var sealer *seal.Sealer
 	if needTOTPKey {
 		if sealer, err = auditor.NewTOTPSealer(sealerKey); err != nil {
@@ -324,11 +318,7 @@ func cmdAuditSeed(ctx context.Context, e env, args []string) error {
 	if err := devOnly(cfg.DatabaseURL.Reveal(), *dev || e.getenv("KEYPORT_DEV") == "1"); err != nil {
 		return usageError(err)
 	}
-	keys, err := audit.DeriveKeys(cfg.AuditKey)
-	if err != nil {
-		return usageError(fmt.Errorf("KEYPORT_AUDIT_KEY: %w", err))
-	}
-	pool, err := openCurrent(ctx, cfg)
+	pool, w, err := openTrail(ctx, e, cfg)
 	if err != nil {
 		return err
 	}
@@ -338,7 +328,6 @@ func cmdAuditSeed(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	w := audit.NewWriter(pool, keys, logging.New(e.stderr, "text", nil))
 	if err := w.Record(ctx, audit.Event{Actor: audit.Actor{Kind: audit.ActorSystem, UserID: "keyport audit seed", Name: "command line"},
 		Action: audit.AuditSeed, Details: audit.Details{Count: int64(written)}}, audit.Result{Outcome: audit.OutcomeSuccess}); err != nil {
 		return err

@@ -384,9 +384,9 @@ func firstNonEmpty(a, b string) string {
 
 // FromRow turns a stored connection into a Connection (for jobs without a
 // session, such as `keyport reconcile`).
-func (s *Service) FromRow(r *db.ConnectionRow) (*Connection, error) {
+func (s *Service) FromRow(r *db.ConnectionRow) *Connection {
 	c := fromRow(r)
-	return &c, nil
+	return &c
 }
 
 // Get returns one of the session's connections.
