@@ -43,6 +43,11 @@ func FuzzClaims(f *testing.F) {
 	f.Add([]byte(`{"sub":"user:u","tenantId":"t","icBUId":-721488662,"exp":1600003600,"role":{"legacyId":"Administrator"}}`))
 	f.Add([]byte(`{"sub":"user:","userId":"b","icBUId":"-5","exp":"1600003600"}`))
 	f.Add([]byte(`{"exp":1e308,"iat":-1,"role":[1]}`))
+	// Hostile values Keyport would store and show: NUL, control characters,
+	// invalid UTF-8, markup, a long string.
+	f.Add([]byte(`{"sub":"user:a\u0000b","tenantId":"t\u0007","tenant":"<script>alert(1)</script>","name":"x\u2028y"}`))
+	f.Add([]byte("{\"sub\":\"user:\xff\xfe\",\"tenant\":\"\xc3\",\"name\":\"" + strings.Repeat("A", 1<<16) + "\"}"))
+	f.Add([]byte(`{"sub":"user:../../etc/passwd","tenantId":"' OR 1=1 --","tenant":"{{.}}"}`))
 	f.Fuzz(func(t *testing.T, payload []byte) {
 		id, err := DecodeClaims(payload)
 		if err != nil {
@@ -51,6 +56,9 @@ func FuzzClaims(f *testing.F) {
 		for _, s := range []string{id.UserID, id.TenantID, id.TenantName, id.DisplayName, id.BusinessUnit, id.Role} {
 			if utf8.RuneCountInString(s) > 300 {
 				t.Fatalf("claim not capped: %d runes", utf8.RuneCountInString(s))
+			}
+			if !utf8.ValidString(s) || strings.ContainsFunc(s, unicode.IsControl) {
+				t.Fatalf("claim %q is not clean text: Keyport stores and shows it", s)
 			}
 		}
 	})

@@ -66,6 +66,9 @@ func (h *Handlers) doConnect(c echo.Context, withKey bool) error {
 		}
 		return h.render(c, statusFor(err), web.ConnectPage(h.adminPage(c, a, "Connect"), v))
 	}
+	if err := inputError(c); err != nil {
+		return fail(err)
+	}
 	region, err := h.Conns.ParseRegion(c.FormValue("region"))
 	if err != nil {
 		return fail(err)
@@ -100,7 +103,7 @@ func (h *Handlers) useConnection(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := h.Conns.Get(c.Request().Context(), a.req.SessionHash, c.Param("id"))
+	conn, err := h.Conns.Get(c.Request().Context(), a.req.SessionHash, c.Param("conn"))
 	if err != nil {
 		return err
 	}
@@ -114,7 +117,7 @@ func (h *Handlers) disconnect(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	conn, err := h.Conns.Get(c.Request().Context(), a.req.SessionHash, c.Param("id"))
+	conn, err := h.Conns.Get(c.Request().Context(), a.req.SessionHash, c.Param("conn"))
 	if err != nil {
 		return err
 	}

@@ -188,8 +188,9 @@ func TestCreateFormValidation(t *testing.T) {
 		want string
 	}{
 		{"missing intent", url.Values{"label": {"a"}}, "one-time id"},
-		{"label too long", url.Values{"intent": {token}, "label": {strings.Repeat("x", 101)}}, "too long"},
-		{"control characters", url.Values{"intent": {token}, "label": {"a\x00b"}}, "printable"},
+		{"label too long", url.Values{"intent": {token}, "label": {strings.Repeat("x", 101)}}, "label is longer than 100 characters"},
+		{"NUL", url.Values{"intent": {token}, "label": {"a\x00b"}}, "label contains a NUL byte"},
+		{"control characters", url.Values{"intent": {token}, "label": {"a\x1bb"}}, "label contains a control character"},
 		{"unknown user", url.Values{"intent": {token + "u"}, "user_id": {"no-such-user"}}, "not a user"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -211,8 +212,8 @@ func TestCreateFormValidation(t *testing.T) {
 		t.Errorf("verify without a secret: %d %q", p.Status, formError(p))
 	}
 	for _, bad := range []string{"/keys/" + strings.Repeat("A", 300) + "/deactivate", "/keys/%7F%01/delete"} {
-		if p := b.post(bad, nil); p.Status != 422 || !strings.Contains(text(p), "not an access key id") {
-			t.Errorf("POST %s: %d %s", bad[:20], p.Status, text(p))
+		if p := b.post(bad, nil); p.Status != 404 || !strings.Contains(text(p), "no access key at this address") {
+			t.Errorf("POST %s: %d %s", bad[:min(len(bad), 20)], p.Status, text(p))
 		}
 	}
 }

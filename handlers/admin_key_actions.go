@@ -8,6 +8,7 @@ import (
 
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/secret"
 	"github.com/keyport/keyport/internal/session"
 	"github.com/keyport/keyport/web"
@@ -30,7 +31,7 @@ var confirmations = map[string]struct {
 func (h *Handlers) keyConfirm(op string) func(c echo.Context, a *adminCtx) error {
 	conf := confirmations[op]
 	return func(c echo.Context, a *adminCtx) error {
-		k, err := h.Keys.Get(c.Request().Context(), a.req, a.cur, conf.action, c.Param("id"))
+		k, err := h.Keys.Get(c.Request().Context(), a.req, a.cur, conf.action, c.Param("key"))
 		if err != nil {
 			return err
 		}
@@ -45,7 +46,7 @@ func (h *Handlers) keyConfirm(op string) func(c echo.Context, a *adminCtx) error
 
 func (h *Handlers) keySetActive(active bool) func(c echo.Context, a *adminCtx) error {
 	return func(c echo.Context, a *adminCtx) error {
-		id := c.Param("id")
+		id := c.Param("key")
 		if err := h.Keys.SetActive(c.Request().Context(), a.req, a.cur, id, active); err != nil {
 			return err
 		}
@@ -59,7 +60,7 @@ func (h *Handlers) keySetActive(active bool) func(c echo.Context, a *adminCtx) e
 }
 
 func (h *Handlers) keyDelete(c echo.Context, a *adminCtx) error {
-	id := c.Param("id")
+	id := c.Param("key")
 	gone, err := h.Keys.Delete(c.Request().Context(), a.req, a.cur, id)
 	if err != nil {
 		return err
@@ -73,7 +74,7 @@ func (h *Handlers) keyDelete(c echo.Context, a *adminCtx) error {
 }
 
 func (h *Handlers) keyVerifyForm(c echo.Context, a *adminCtx) error {
-	k, err := h.Keys.Get(c.Request().Context(), a.req, a.cur, audit.KeyVerify, c.Param("id"))
+	k, err := h.Keys.Get(c.Request().Context(), a.req, a.cur, audit.KeyVerify, c.Param("key"))
 	if err != nil {
 		return err
 	}
@@ -81,8 +82,12 @@ func (h *Handlers) keyVerifyForm(c echo.Context, a *adminCtx) error {
 }
 
 func (h *Handlers) keyVerify(c echo.Context, a *adminCtx) error {
-	id := c.Param("id")
-	res, err := h.Keys.Verify(c.Request().Context(), a.req, a.cur, id, secret.New(c.FormValue("access_key_secret")))
+	id := c.Param("key")
+	var res *keys.VerifyResult
+	err := inputError(c)
+	if err == nil {
+		res, err = h.Keys.Verify(c.Request().Context(), a.req, a.cur, id, secret.New(c.FormValue("access_key_secret")))
+	}
 	if err != nil {
 		msg, ok := formError(err)
 		if !ok {
@@ -102,8 +107,11 @@ func (h *Handlers) keyLookupForm(c echo.Context, a *adminCtx) error {
 // answer directly (no redirect: nothing changed, and the result must not be
 // carried in a URL).
 func (h *Handlers) keyLookup(c echo.Context, a *adminCtx) error {
-	c.Response().Header().Set("Cache-Control", "no-store")
-	res, err := h.Keys.Lookup(c.Request().Context(), a.req, a.cur, secret.New(c.FormValue("access_key_secret")))
+	var res *keys.LookupResult
+	err := inputError(c)
+	if err == nil {
+		res, err = h.Keys.Lookup(c.Request().Context(), a.req, a.cur, secret.New(c.FormValue("access_key_secret")))
+	}
 	v := web.LookupView{}
 	if err != nil {
 		msg, ok := formError(err)

@@ -112,7 +112,11 @@ func (h *Handlers) keysList(c echo.Context, a *adminCtx) error {
 func (h *Handlers) keysCreate(c echo.Context, a *adminCtx) error {
 	ctx := c.Request().Context()
 	f := keys.CreateForm{Token: c.FormValue("intent"), Label: c.FormValue("label"), UserID: c.FormValue("user_id")}
-	res, err := h.Keys.Create(ctx, a.req, a.cur, f)
+	var res *keys.CreateResult
+	err := inputError(c)
+	if err == nil {
+		res, err = h.Keys.Create(ctx, a.req, a.cur, f)
+	}
 	if err != nil {
 		msg, ok := formError(err)
 		if !ok {
@@ -133,7 +137,13 @@ func (h *Handlers) keysCreate(c echo.Context, a *adminCtx) error {
 
 // keysCreated shows a new key's secret, once, on a page no cache keeps.
 func (h *Handlers) keysCreated(c echo.Context, a *adminCtx) error {
-	c.Response().Header().Set("Cache-Control", "no-store")
+	if c.Request().Method == http.MethodHead {
+		// A HEAD (a link preview, a prefetch) must not use up the one showing.
+		if _, _, ok := h.Keys.Vault().Peek(a.req.SessionHash, c.Param("token")); !ok {
+			return c.NoContent(http.StatusSeeOther)
+		}
+		return c.NoContent(http.StatusOK)
+	}
 	keyID, sec, shown, ok := h.Keys.Vault().Show(a.req.SessionHash, c.Param("token"))
 	if !ok {
 		session.AddFlash(a.sess, "error", "That creation page has expired: the secret is no longer held anywhere. If you did not copy it, deactivate and delete the key and create another.")
@@ -157,7 +167,6 @@ func (h *Handlers) keysCreatedEnv(c echo.Context, a *adminCtx) error {
 		return h.redirect(c, "/keys")
 	}
 	hd := c.Response().Header()
-	hd.Set("Cache-Control", "no-store")
 	hd.Set("Content-Disposition", `attachment; filename="keyport-access-key.env"`)
 	body := fmt.Sprintf("# CXone access key created with Keyport in %s (%s)\nCXONE_REGION=%s\nCXONE_ACCESS_KEY_ID=%s\nCXONE_ACCESS_KEY_SECRET=%s\n",
 		a.cur.TenantName, a.cur.Region, a.cur.Region, keyID, sec.Reveal())

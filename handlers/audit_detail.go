@@ -19,9 +19,9 @@ func (r *auditUI) detail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return kp.Errorf(kp.NotFound, "There is no audit event %q.", c.Param("id"))
+	id, err := strconv.ParseInt(c.Param("event"), 10, 64) // the boundary checked its shape
+	if err != nil {
+		return kp.Wrap(kp.NotFound, err, "There is no audit event at this address.")
 	}
 	d, err := r.svc.Event(c.Request().Context(), rv.viewer, id)
 	if err != nil {

@@ -138,7 +138,6 @@ func (r *auditUI) export(c echo.Context, format, contentType string, start func(
 		h := res.Header()
 		h.Set("Content-Type", contentType)
 		h.Set("Content-Disposition", `attachment; filename="keyport-audit-`+time.Now().UTC().Format("20060102T150405Z")+`.`+format+`"`)
-		h.Set("Cache-Control", "no-store")
 		res.WriteHeader(http.StatusOK)
 		w = bufio.NewWriterSize(res, 32<<10)
 		write, finish = start(w)

@@ -58,15 +58,14 @@ func (r *auditUI) verifyRun(c echo.Context) error {
 	if _, err := current(c); err != nil {
 		return err
 	}
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	id, err := strconv.ParseInt(c.Param("run"), 10, 64)
 	if err != nil {
-		return kp.Errorf(kp.NotFound, "There is no verify run %q.", c.Param("id"))
+		return kp.Errorf(kp.NotFound, "There is no verify run %q.", c.Param("run"))
 	}
 	run, err := r.svc.VerifyRun(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
-	c.Response().Header().Set("Cache-Control", "no-store")
 	return r.h.render(c, http.StatusOK, web.AuditVerifyProgress(runView(run)))
 }
 

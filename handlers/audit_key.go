@@ -10,7 +10,6 @@ import (
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/auditor"
-	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/web"
 )
 
@@ -21,13 +20,7 @@ func (r *auditUI) keyHistory(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	id := c.Param("id")
-	if un, err := url.PathUnescape(id); err == nil {
-		id = un
-	}
-	if id == "" || len(id) > 256 {
-		return kp.Errorf(kp.NotFound, "That is not an access key id.")
-	}
+	id := c.Param("key") // checked and unescaped once by the input boundary
 	evs, truncated, err := r.svc.KeyHistory(c.Request().Context(), rv.viewer, id)
 	if err != nil {
 		return err

@@ -26,6 +26,9 @@ func (r *auditUI) list(c echo.Context) error {
 	}
 	q := c.QueryParams()
 	f, ferr := parseAuditFilter(q)
+	if err := inputError(c); err != nil {
+		ferr = err
+	}
 	before, err := cursor(q, "before")
 	if ferr == nil {
 		ferr = err

@@ -18,17 +18,17 @@ type auditUI struct {
 // an admin session does not count.
 func (h *Handlers) auditRoutes(e *echo.Echo) {
 	r := &auditUI{h: h, svc: h.auditorService()}
-	e.GET("/auditor/login", r.loginForm)
-	e.POST("/auditor/login", r.login)
+	h.get(e, "/auditor/login", r.loginForm)
+	h.form(e.POST("/auditor/login", r.login))
 	e.POST("/auditor/logout", r.logout)
 
-	e.GET("/audit", r.list, r.requireAuditor)
-	e.GET("/audit/export.csv", r.exportCSV, r.requireAuditor)
-	e.GET("/audit/export.jsonl", r.exportJSONL, r.requireAuditor)
-	e.GET("/audit/integrity", r.integrity, r.requireAuditor)
+	h.form(h.get(e, "/audit", r.list, r.requireAuditor))
+	h.get(e, "/audit/export.csv", r.exportCSV, r.requireAuditor)
+	h.get(e, "/audit/export.jsonl", r.exportJSONL, r.requireAuditor)
+	h.get(e, "/audit/integrity", r.integrity, r.requireAuditor)
 	e.POST("/audit/integrity/verify", r.verifyNow, r.requireAuditor)
-	e.GET("/audit/integrity/runs/:id", r.verifyRun, r.requireAuditor)
-	e.GET("/audit/activity", r.activity, r.requireAuditor)
-	e.GET("/audit/keys/:id", r.keyHistory, r.requireAuditor)
-	e.GET("/audit/:id", r.detail, r.requireAuditor)
+	h.get(e, "/audit/integrity/runs/:run", r.verifyRun, r.requireAuditor)
+	h.get(e, "/audit/activity", r.activity, r.requireAuditor)
+	h.get(e, "/audit/keys/:key", r.keyHistory, r.requireAuditor)
+	h.get(e, "/audit/:event", r.detail, r.requireAuditor)
 }

@@ -118,6 +118,10 @@ func (r *auditUI) login(c echo.Context) error {
 		return err
 	}
 	username := c.FormValue("username")
+	if err := inputError(c); err != nil {
+		return r.h.render(c, http.StatusUnprocessableEntity, web.AuditorLogin(r.reviewerPage(c, nil, "Reviewer sign-in"),
+			web.AuditorLoginView{Username: username, Error: kp.MessageOf(err)}))
+	}
 	name, err := r.svc.SignIn(c.Request().Context(), auditor.Attempt{
 		Username: username, Password: secret.New(c.FormValue("password")), TOTP: c.FormValue("totp"),
 		Scope: r.scope(c, sess),
@@ -126,9 +130,6 @@ func (r *auditUI) login(c echo.Context) error {
 		status := http.StatusUnauthorized
 		if k == kp.RateLimited {
 			status = http.StatusTooManyRequests
-		}
-		if len(username) > 64 {
-			username = username[:64]
 		}
 		return r.h.render(c, status, web.AuditorLogin(r.reviewerPage(c, nil, "Reviewer sign-in"),
 			web.AuditorLoginView{Username: username, Error: kp.MessageOf(err)}))

@@ -25,6 +25,7 @@ var statusOf = map[kp.Kind]int{
 	kp.Unavailable:     http.StatusServiceUnavailable,
 	kp.UpstreamTimeout: http.StatusGatewayTimeout,
 	kp.OutcomeUnknown:  http.StatusBadGateway,
+	kp.Malformed:       http.StatusBadRequest,
 }
 
 var friendly = map[int]string{
@@ -50,6 +51,12 @@ func (h *Handlers) handleError(err error, c echo.Context) {
 	status, msg := http.StatusInternalServerError, "Internal error. Nothing was changed by this error page; the request id below helps us find what happened."
 	var ke *kp.Error
 	var he *echo.HTTPError
+	var se interface{ SQLState() string }
+	if !errors.As(err, &ke) && errors.As(err, &se) {
+		// A statement error no service wrapped: its SQLSTATE still says
+		// whose fault it is (a refused value is not an outage).
+		err = kp.StoreError(err, "Keyport cannot reach its database right now. Try again in a moment.")
+	}
 	switch {
 	case errors.As(err, &ke) && statusOf[ke.Kind] != 0:
 		status, msg = statusOf[ke.Kind], ke.Message

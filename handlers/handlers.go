@@ -5,8 +5,10 @@
 package handlers
 
 import (
+	"fmt"
 	"log/slog"
 	"net"
+	"strings"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
@@ -45,11 +47,14 @@ type Deps struct {
 // Handlers holds the dependencies shared by every route.
 type Handlers struct {
 	Deps
+	// forms are the routes that re-render their form on refused input
+	// ("METHOD /path"), filled by routes.
+	forms map[string]bool
 }
 
 // New builds the router with its middleware and every route.
 func New(d Deps) *echo.Echo {
-	h := &Handlers{Deps: d}
+	h := &Handlers{Deps: d, forms: map[string]bool{}}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(discard{}) // echo's own logger is unused; slog logs everything
@@ -57,7 +62,22 @@ func New(d Deps) *echo.Echo {
 	e.HTTPErrorHandler = h.handleError
 	h.middleware(e)
 	h.routes(e)
+	mustCheckEveryParam(e)
 	return e
+}
+
+// mustCheckEveryParam refuses to build a router with a path parameter the
+// input boundary has no kind for: a new route cannot skip the boundary.
+func mustCheckEveryParam(e *echo.Echo) {
+	for _, r := range e.Routes() {
+		for _, seg := range strings.Split(r.Path, "/") {
+			if name, ok := strings.CutPrefix(seg, ":"); ok {
+				if _, known := pathParams[name]; !known {
+					panic(fmt.Sprintf("route %s %s: path parameter %q has no input kind in pathParams", r.Method, r.Path, name))
+				}
+			}
+		}
+	}
 }
 
 type discard struct{}

@@ -18,8 +18,6 @@ import (
 
 const (
 	requestIDHeader = "X-Request-Id"
-	// bodyLimit bounds every request body; Keyport's forms are small.
-	bodyLimit = "64K"
 	// requestTimeout bounds a request's context: longer than one CXone call
 	// with its retries, shorter than the server's write timeout.
 	requestTimeout = 75 * time.Second
@@ -36,7 +34,7 @@ func (h *Handlers) middleware(e *echo.Echo) {
 		h.recoverPanic,
 		securityHeaders,
 		crossOriginProtection(http.NewCrossOriginProtection()),
-		middleware.BodyLimit(bodyLimit),
+		boundary(h.forms),
 		middleware.ContextTimeoutWithConfig(middleware.ContextTimeoutConfig{Timeout: requestTimeout}),
 	)
 }
@@ -110,6 +108,10 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		hd.Set("Referrer-Policy", "no-referrer")
 		hd.Set("Cross-Origin-Opener-Policy", "same-origin")
 		hd.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=(), payment=()")
+		// Nothing Keyport renders may be kept by a browser or a proxy: after
+		// Sign out, Back must not show the keys list again. The hashed
+		// static assets override this with their own immutable caching.
+		hd.Set("Cache-Control", "no-store")
 		if c.Request().TLS != nil || c.Scheme() == "https" {
 			hd.Set("Strict-Transport-Security", "max-age=31536000")
 		}

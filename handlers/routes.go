@@ -1,6 +1,8 @@
 package handlers
 
 import (
+	"net/http"
+
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
@@ -8,48 +10,66 @@ import (
 )
 
 // routes registers every route in one place, so a test can walk the table
-// (for example to prove each state-changing route is CSRF-protected).
+// (to prove each state-changing route is CSRF-protected, each parameter is
+// checked by the input boundary, each private page is uncached). Path
+// parameters are named for their kind (see pathParams).
 func (h *Handlers) routes(e *echo.Echo) {
-	e.GET("/", h.home)
-	e.GET("/healthz", h.healthz)
-	e.GET("/readyz", h.readyz)
-	e.GET("/metrics", echo.WrapHandler(promhttp.HandlerFor(h.Gatherer, promhttp.HandlerOpts{})))
-	e.GET(static.Prefix+"*", echo.WrapHandler(h.Assets.Handler()))
+	h.get(e, "/", h.home)
+	h.get(e, "/healthz", h.healthz)
+	h.get(e, "/readyz", h.readyz)
+	h.get(e, "/metrics", echo.WrapHandler(promhttp.HandlerFor(h.Gatherer, promhttp.HandlerOpts{})))
+	h.get(e, static.Prefix+"*", echo.WrapHandler(h.Assets.Handler()))
 	h.adminRoutes(e)
 	h.auditRoutes(e)
+}
+
+// get registers a GET route and its HEAD twin, as net/http's conventions
+// expect (the server sends the headers and drops the body).
+func (h *Handlers) get(e *echo.Echo, path string, fn echo.HandlerFunc, m ...echo.MiddlewareFunc) *echo.Route {
+	e.HEAD(path, fn, m...)
+	return e.GET(path, fn, m...)
+}
+
+// form marks a route whose handler re-renders its own form when the input
+// boundary refuses a value (it calls inputError), keeping what else was typed.
+func (h *Handlers) form(r *echo.Route) {
+	h.forms[r.Method+" "+r.Path] = true
+	if r.Method == http.MethodGet {
+		h.forms[http.MethodHead+" "+r.Path] = true
+	}
 }
 
 // adminRoutes registers the tenant administrators' routes.
 func (h *Handlers) adminRoutes(e *echo.Echo) {
 	limit := h.rateLimit()
-	e.GET("/connect", h.connectForm)
-	e.POST("/connect", h.connect, limit...)
-	e.POST("/connect/access-key", h.connectAccessKey, limit...)
-	e.POST("/connections/:id/use", h.useConnection)
-	e.POST("/connections/:id/disconnect", h.disconnect)
+	h.get(e, "/connect", h.connectForm)
+	h.form(e.POST("/connect", h.connect, limit...))
+	h.form(e.POST("/connect/access-key", h.connectAccessKey, limit...))
+	e.POST("/connections/:conn/use", h.useConnection)
+	e.POST("/connections/:conn/disconnect", h.disconnect)
 	e.POST("/logout", h.logout)
 
-	e.GET("/keys", h.withConn(h.keysList))
-	e.POST("/keys", h.withConn(h.keysCreate), limit...)
-	e.GET("/keys/created/:token", h.withConn(h.keysCreated))
-	e.GET("/keys/created/:token/env", h.withConn(h.keysCreatedEnv))
+	h.get(e, "/keys", h.withConn(h.keysList))
+	h.form(e.POST("/keys", h.withConn(h.keysCreate), limit...))
+	h.get(e, "/keys/created/:token", h.withConn(h.keysCreated))
+	h.get(e, "/keys/created/:token/env", h.withConn(h.keysCreatedEnv))
 	e.POST("/keys/created/:token/verify", h.withConn(h.keysCreatedVerify))
-	e.GET("/keys/lookup", h.withConn(h.keyLookupForm))
-	e.POST("/keys/lookup", h.withConn(h.keyLookup), limit...)
-	e.GET("/keys/activity", h.withConn(h.keyActivity))
+	h.get(e, "/keys/lookup", h.withConn(h.keyLookupForm))
+	h.form(e.POST("/keys/lookup", h.withConn(h.keyLookup), limit...))
+	h.get(e, "/keys/activity", h.withConn(h.keyActivity))
 	for _, op := range []string{"deactivate", "activate", "delete"} {
-		e.GET("/keys/:id/"+op, h.withConn(h.keyConfirm(op)))
+		h.get(e, "/keys/:key/"+op, h.withConn(h.keyConfirm(op)))
 	}
-	e.POST("/keys/:id/deactivate", h.withConn(h.keySetActive(false)))
-	e.POST("/keys/:id/activate", h.withConn(h.keySetActive(true)))
-	e.POST("/keys/:id/delete", h.withConn(h.keyDelete))
-	e.GET("/keys/:id/verify", h.withConn(h.keyVerifyForm))
-	e.POST("/keys/:id/verify", h.withConn(h.keyVerify))
-	e.GET("/keys/:id/rotate", h.withConn(h.rotateConfirm))
-	e.POST("/keys/:id/rotate", h.withConn(h.rotateStart), limit...)
-	e.GET("/rotations/:rid", h.withConn(h.rotationPage))
-	e.POST("/rotations/:rid/deployed", h.withConn(h.rotationStep("deployed")))
-	e.POST("/rotations/:rid/verify", h.withConn(h.rotationStep("verified")))
-	e.POST("/rotations/:rid/deactivate-old", h.withConn(h.rotationStep("old_deactivated")))
-	e.POST("/rotations/:rid/delete-old", h.withConn(h.rotationStep("done")))
+	e.POST("/keys/:key/deactivate", h.withConn(h.keySetActive(false)))
+	e.POST("/keys/:key/activate", h.withConn(h.keySetActive(true)))
+	e.POST("/keys/:key/delete", h.withConn(h.keyDelete))
+	h.get(e, "/keys/:key/verify", h.withConn(h.keyVerifyForm))
+	h.form(e.POST("/keys/:key/verify", h.withConn(h.keyVerify)))
+	h.get(e, "/keys/:key/rotate", h.withConn(h.rotateConfirm))
+	e.POST("/keys/:key/rotate", h.withConn(h.rotateStart), limit...)
+	h.get(e, "/rotations/:rotation", h.withConn(h.rotationPage))
+	e.POST("/rotations/:rotation/deployed", h.withConn(h.rotationStep("deployed")))
+	e.POST("/rotations/:rotation/verify", h.withConn(h.rotationStep("verified")))
+	e.POST("/rotations/:rotation/deactivate-old", h.withConn(h.rotationStep("old_deactivated")))
+	e.POST("/rotations/:rotation/delete-old", h.withConn(h.rotationStep("done")))
 }

@@ -60,8 +60,8 @@ func printSimInfo(w io.Writer, sim *cxonesim.Sim) {
 func cmdSimBasicToken(ctx context.Context, e env, args []string) error {
 	fs := newFlagSet(e, "sim basic-token", "sim basic-token --region na1 --tenant ID --user ID [--sim URL]\n\nAsks a running simulator for a basic token (what CXone's Generate Key page gives) and prints it.")
 	region := fs.String("region", "na1", "CXone area")
-	tenant := fs.String("tenant", "", "tenant id (see `keyport sim` output)")
-	user := fs.String("user", "", "user id (see `keyport sim` output)")
+	tenant := fs.String("tenant", "", "tenant `ID` (see the output of keyport sim)")
+	user := fs.String("user", "", "user `ID` (see the output of keyport sim)")
 	simURL := fs.String("sim", "http://127.0.0.1:8081", "base URL of the running simulator")
 	if help, err := parse(fs, e, args); help || err != nil {
 		return err

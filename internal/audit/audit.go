@@ -219,6 +219,16 @@ func (w *Writer) Keys() Keys { return w.keys }
 // OutcomeFailures counts outcome writes that failed (exported to /metrics).
 func (w *Writer) OutcomeFailures() int64 { return w.failed.Load() }
 
+// storeKind is the kind of a failed append: a value the database refused
+// is the request's fault (Invalid); anything else means the trail cannot be
+// written (Unavailable), and the action is refused either way.
+func storeKind(err error) kp.Kind {
+	if kp.StoreKind(err) == kp.Invalid {
+		return kp.Invalid
+	}
+	return kp.Unavailable
+}
+
 // Intent records that an action is about to happen, in its own committed
 // transaction, before any upstream call. If it cannot be recorded the
 // caller must refuse the action: the returned error is a *kp.Error of kind
@@ -230,7 +240,7 @@ func (w *Writer) Intent(ctx context.Context, e Event) (IntentID, error) {
 	}
 	if err := db.New(w.pool).AppendAuditEvent(ctx, row); err != nil {
 		w.log.ErrorContext(ctx, "audit intent refused: action blocked", "action", e.Action, "err", err)
-		return 0, &kp.Error{Kind: kp.Unavailable, Err: fmt.Errorf("%w: %w", ErrUnavailable, err),
+		return 0, &kp.Error{Kind: storeKind(err), Err: fmt.Errorf("%w: %w", ErrUnavailable, err),
 			Message: "Keyport could not write this action to its audit trail, so it did not perform it. Nothing was changed. Try again in a moment."}
 	}
 	return IntentID(row.ID), nil
@@ -251,7 +261,7 @@ func (w *Writer) Outcome(ctx context.Context, intent IntentID, e Event, r Result
 		w.failed.Add(1)
 		w.log.ErrorContext(ctx, "AUDIT OUTCOME LOST: intent stays open for reconciliation",
 			"intent_id", id, "action", e.Action, "outcome", r.Outcome, "err", err)
-		return &kp.Error{Kind: kp.Unavailable, Err: err,
+		return &kp.Error{Kind: storeKind(err), Err: err,
 			Message: "The action ran, but Keyport could not record its outcome in the audit trail. It will be reconciled."}
 	}
 	return nil
@@ -266,7 +276,7 @@ func (w *Writer) Record(ctx context.Context, e Event, r Result) error {
 	}
 	if err := db.New(w.pool).AppendAuditEvent(context.WithoutCancel(ctx), row); err != nil {
 		w.log.ErrorContext(ctx, "audit record failed", "action", e.Action, "outcome", r.Outcome, "err", err)
-		return &kp.Error{Kind: kp.Unavailable, Err: fmt.Errorf("%w: %w", ErrUnavailable, err),
+		return &kp.Error{Kind: storeKind(err), Err: fmt.Errorf("%w: %w", ErrUnavailable, err),
 			Message: "Keyport could not write to its audit trail, so it refused the request. Try again in a moment."}
 	}
 	return nil

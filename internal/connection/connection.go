@@ -179,7 +179,7 @@ func (s *Service) connect(ctx context.Context, req Request, region cxone.Region,
 		err = db.New(s.pool).UpdateConnectionTokens(ctx, connID, s.sealTokens(tokens, connID), tokens.AccessExpires, timePtr(tokens.RefreshExpires))
 	}
 	if err != nil {
-		ferr := kp.Wrap(kp.Unavailable, err, "Keyport could not save the connection. Nothing was changed in CXone; try again.")
+		ferr := kp.StoreError(err, "Keyport could not save the connection. Nothing was changed in CXone; try again.")
 		_ = s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: audit.OutcomeFailure, Message: ferr.Message})
 		return nil, ferr
 	}
@@ -205,7 +205,7 @@ func (s *Service) List(ctx context.Context, sessionHash []byte) ([]Connection, e
 	}
 	rows, err := db.New(s.pool).SessionConnections(ctx, sessionHash)
 	if err != nil {
-		return nil, kp.Wrap(kp.Unavailable, err, "Keyport cannot reach its database right now. Try again in a moment.")
+		return nil, kp.StoreError(err, "Keyport cannot reach its database right now. Try again in a moment.")
 	}
 	out := make([]Connection, 0, len(rows))
 	for _, r := range rows {

@@ -17,7 +17,6 @@ import (
 	"sort"
 	"strings"
 	"time"
-	"unicode"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -25,6 +24,7 @@ import (
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/connection"
+	"github.com/keyport/keyport/internal/input"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/secret"
 )
@@ -125,7 +125,7 @@ func (s *Service) List(ctx context.Context, req connection.Request, conn *connec
 	out.Reconciled = msgs
 	meta, err := q.TenantKeyMeta(ctx, string(conn.Region), conn.TenantID)
 	if err != nil {
-		return nil, kp.Wrap(kp.Unavailable, err, "Keyport cannot read its notes on these keys right now. Try again in a moment.")
+		return nil, kp.StoreError(err, "Keyport cannot read its notes on these keys right now. Try again in a moment.")
 	}
 	owners := map[string]bool{}
 	for _, k := range list.Keys {
@@ -246,16 +246,12 @@ type CreateResult struct {
 	Message    string
 }
 
-// ValidateLabel checks a key label.
+// ValidateLabel checks a key label (the same rule the HTTP boundary
+// applies, for callers that are not HTTP) and trims it.
 func ValidateLabel(l string) (string, error) {
 	l = strings.TrimSpace(l)
-	if len([]rune(l)) > 100 {
-		return "", kp.Errorf(kp.Invalid, "The label is too long: at most 100 characters.")
-	}
-	for _, r := range l {
-		if !unicode.IsPrint(r) {
-			return "", kp.Errorf(kp.Invalid, "The label may contain only printable characters.")
-		}
+	if p := input.Check(input.Label, l); p != "" {
+		return "", kp.Errorf(kp.Invalid, "The label %s.", p)
 	}
 	return l, nil
 }
@@ -305,7 +301,7 @@ func (s *Service) Create(ctx context.Context, req connection.Request, conn *conn
 		if kp.KindOf(err) == kp.Conflict {
 			return nil, err
 		}
-		return nil, kp.Wrap(kp.Unavailable, err, "Keyport cannot reach its database, so it created nothing. Try again in a moment.")
+		return nil, kp.StoreError(err, "Keyport cannot reach its database, so it created nothing. Try again in a moment.")
 	}
 	fail := func(state, msg string, err error) (*CreateResult, error) {
 		kc.State, kc.Message, kc.UpdatedAt = state, msg, s.now()
@@ -601,7 +597,7 @@ func (s *Service) Get(ctx context.Context, req connection.Request, conn *connect
 	}
 	meta, err := db.New(s.pool).TenantKeyMeta(ctx, string(conn.Region), conn.TenantID)
 	if err != nil {
-		return nil, kp.Wrap(kp.Unavailable, err, "Keyport cannot read its notes on this key right now.")
+		return nil, kp.StoreError(err, "Keyport cannot read its notes on this key right now.")
 	}
 	out := s.merge(*k, meta[k.ID])
 	return &out, nil
@@ -752,7 +748,7 @@ func (s *Service) Lookup(ctx context.Context, req connection.Request, conn *conn
 	fp := s.audit.Keys().Fingerprint(secret.New(v))
 	meta, err := db.New(s.pool).KeyMetaByFingerprint(ctx, string(conn.Region), conn.TenantID, fp)
 	if err != nil {
-		return nil, kp.Wrap(kp.Unavailable, err, "Keyport cannot search its records right now.")
+		return nil, kp.StoreError(err, "Keyport cannot search its records right now.")
 	}
 	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: audit.KeyLookup}
 	if meta == nil {
@@ -788,7 +784,7 @@ func (s *Service) Lookup(ctx context.Context, req connection.Request, conn *conn
 func (s *Service) Activity(ctx context.Context, conn *connection.Connection, limit int) ([]db.AuditEvent, error) {
 	ev, err := db.New(s.pool).TenantActivity(ctx, string(conn.Region), conn.TenantID, limit)
 	if err != nil {
-		return nil, kp.Wrap(kp.Unavailable, err, "Keyport cannot read the activity right now.")
+		return nil, kp.StoreError(err, "Keyport cannot read the activity right now.")
 	}
 	return ev, nil
 }

@@ -32,7 +32,7 @@ func (s *Service) StartRotation(ctx context.Context, req connection.Request, con
 	q := db.New(s.pool)
 	if open, err := q.OpenRotation(ctx, string(conn.Region), conn.TenantID, old.ID); err != nil || open != nil {
 		if err != nil {
-			return nil, nil, kp.Wrap(kp.Unavailable, err, "Keyport cannot read its rotation records right now.")
+			return nil, nil, kp.StoreError(err, "Keyport cannot read its rotation records right now.")
 		}
 		return open, nil, nil
 	}
@@ -105,7 +105,7 @@ func (s *Service) AdvanceRotation(ctx context.Context, req connection.Request, c
 		}
 	}
 	if err := db.New(s.pool).UpdateRotationStep(context.WithoutCancel(ctx), r.ID, step, s.now()); err != nil {
-		return r, vr, kp.Wrap(kp.Unavailable, err, "The step was done, but Keyport could not record it; reload the wizard.")
+		return r, vr, kp.StoreError(err, "The step was done, but Keyport could not record it; reload the wizard.")
 	}
 	r.Step = step
 	s.rotationEvent(ctx, req, conn, r, step)

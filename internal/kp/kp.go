@@ -25,10 +25,11 @@ const (
 	Unavailable     // a dependency (CXone, the database, the audit log) cannot be reached
 	UpstreamTimeout // CXone did not answer in time
 	OutcomeUnknown  // a mutating call may or may not have happened upstream
+	Malformed       // the request itself cannot be read (bad escapes, a broken form)
 )
 
 var kindNames = [...]string{"internal", "invalid", "unauthorized", "forbidden", "not_found",
-	"conflict", "rate_limited", "upstream", "unavailable", "upstream_timeout", "outcome_unknown"}
+	"conflict", "rate_limited", "upstream", "unavailable", "upstream_timeout", "outcome_unknown", "malformed"}
 
 func (k Kind) String() string {
 	if int(k) >= 0 && int(k) < len(kindNames) {
@@ -80,4 +81,43 @@ func MessageOf(err error) string {
 		return e.Message
 	}
 	return ""
+}
+
+// StoreKind classifies an error from the database by its SQLSTATE (read
+// through the SQLState method pgconn.PgError has, so this package imports
+// nothing): a value the database refused (class 22, data exception, and
+// class 23, a violated constraint) is Invalid, the caller's data and not the
+// database's health; an unavailable or shutting-down server (08, 53, 57) and
+// any error that is not a statement's (a lost connection, a timeout, a
+// closed pool) is Unavailable; any other statement error is Internal, a bug.
+func StoreKind(err error) Kind {
+	var s interface{ SQLState() string }
+	if !errors.As(err, &s) {
+		return Unavailable
+	}
+	code := s.SQLState()
+	if code == "23505" {
+		return Conflict
+	}
+	switch code[:min(2, len(code))] {
+	case "22", "23":
+		return Invalid
+	case "08", "53", "57":
+		return Unavailable
+	}
+	return Internal
+}
+
+// StoreError wraps a failed database call for the user: message when the
+// database is unavailable, a sentence about the refused value when the
+// request's data caused it, and Internal (500) otherwise.
+func StoreError(err error, unavailable string) *Error {
+	switch k := StoreKind(err); k {
+	case Unavailable:
+		return Wrap(k, err, unavailable)
+	case Invalid, Conflict:
+		return Wrap(k, err, "The database refused a value in this request, so nothing was changed. Check what you entered and try again.")
+	default:
+		return Wrap(Internal, err, "")
+	}
 }

@@ -120,7 +120,7 @@ func (s *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 		return sess, nil
 	}
 	if err != nil {
-		return sess, kp.Wrap(kp.Unavailable, err, "Keyport cannot reach its database right now. Try again in a moment.")
+		return sess, kp.StoreError(err, "Keyport cannot reach its database right now. Try again in a moment.")
 	}
 	plain, err := s.sealer.Open(row.Data, h)
 	if err != nil {
