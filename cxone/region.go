@@ -6,10 +6,13 @@ import (
 	"maps"
 	"slices"
 	"strings"
+
+	"github.com/keyport/keyport/internal/kp"
 )
 
-// Region is a CXone area ("na1", "au1", ...).
-type Region string
+// Region is a CXone area ("na1", "au1", ...): Keyport's own word for it,
+// named here too so the client reads on its own.
+type Region = kp.Region
 
 // ErrUnknownRegion is returned, before any network call, for an area that
 // is neither in the built-in table nor added by Config.Areas.

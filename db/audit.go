@@ -6,39 +6,15 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/keyport/keyport/internal/kp"
+
 	"github.com/jackc/pgx/v5"
 )
-
-// AuditEvent is one row of audit_events.
-type AuditEvent struct {
-	ID             int64
-	OccurredAt     time.Time
-	ActorKind      string
-	ActorUserID    string
-	ActorName      string
-	TenantID       string
-	TenantName     string
-	Region         string
-	SessionHash    string
-	ClientIP       string
-	UserAgent      string
-	Action         string
-	TargetKeyID    string
-	Outcome        string
-	UpstreamStatus *int32
-	ErrorMessage   string
-	RequestID      string
-	IntentID       *int64
-	Details        string // jsonb as Postgres prints it: the form the hash covers
-	HashVersion    int16
-	PrevHash       []byte
-	Hash           []byte
-}
 
 // AppendAuditEvent appends e through audit_append, which assigns the id,
 // time and hash under the chain lock, and returns the stored id, hash and time.
 // Outside a transaction it commits at once, which is what an intent needs.
-func (q *Queries) AppendAuditEvent(ctx context.Context, e *AuditEvent) error {
+func (q *Queries) AppendAuditEvent(ctx context.Context, e *kp.AuditEvent) error {
 	const sql = `SELECT event_id, event_hash, event_time FROM audit_append(
 		$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb)`
 	details := e.Details
@@ -60,7 +36,7 @@ const auditColumns = `id, occurred_at, actor_kind, actor_user_id, actor_name, te
 	region, session_hash, client_ip, user_agent, action, target_key_id, outcome, upstream_status,
 	error_message, request_id, intent_id, details::text, hash_version, prev_hash, hash`
 
-func auditScanTargets(e *AuditEvent) []any {
+func auditScanTargets(e *kp.AuditEvent) []any {
 	return []any{&e.ID, &e.OccurredAt, &e.ActorKind, &e.ActorUserID, &e.ActorName, &e.TenantID, &e.TenantName,
 		&e.Region, &e.SessionHash, &e.ClientIP, &e.UserAgent, &e.Action, &e.TargetKeyID, &e.Outcome,
 		&e.UpstreamStatus, &e.ErrorMessage, &e.RequestID, &e.IntentID, &e.Details, &e.HashVersion,
@@ -70,9 +46,9 @@ func auditScanTargets(e *AuditEvent) []any {
 // ScanAuditChain calls fn for every event with id > afterID in id order,
 // reading batchSize rows per query (keyset), so memory stays constant
 // however long the chain. fn must not keep e: it is reused.
-func (q *Queries) ScanAuditChain(ctx context.Context, afterID int64, batchSize int, fn func(e *AuditEvent) error) error {
+func (q *Queries) ScanAuditChain(ctx context.Context, afterID int64, batchSize int, fn func(e *kp.AuditEvent) error) error {
 	const sql = `SELECT ` + auditColumns + ` FROM audit_events WHERE id > $1 ORDER BY id LIMIT $2`
-	var e AuditEvent
+	var e kp.AuditEvent
 	targets := auditScanTargets(&e)
 	for {
 		rows, err := q.db.Query(ctx, sql, afterID, batchSize)
@@ -181,7 +157,7 @@ func (q *Queries) LatestAuditCheckpoint(ctx context.Context) (*AuditCheckpoint, 
 
 // OpenAuditIntents returns intents older than before that no outcome points
 // at: actions whose outcome write was lost, for reconciliation.
-func (q *Queries) OpenAuditIntents(ctx context.Context, before time.Time, limit int) ([]AuditEvent, error) {
+func (q *Queries) OpenAuditIntents(ctx context.Context, before time.Time, limit int) ([]kp.AuditEvent, error) {
 	const sql = `SELECT ` + auditColumns + ` FROM audit_events i
 		WHERE i.outcome = 'intent' AND i.occurred_at < $1
 		  AND NOT EXISTS (SELECT 1 FROM audit_events o WHERE o.intent_id = i.id)
@@ -191,9 +167,9 @@ func (q *Queries) OpenAuditIntents(ctx context.Context, before time.Time, limit 
 		return nil, fmt.Errorf("list open audit intents: %w", err)
 	}
 	defer rows.Close()
-	var out []AuditEvent
+	var out []kp.AuditEvent
 	for rows.Next() {
-		var e AuditEvent
+		var e kp.AuditEvent
 		if err := rows.Scan(auditScanTargets(&e)...); err != nil {
 			return nil, fmt.Errorf("read open audit intent: %w", err)
 		}
@@ -209,7 +185,7 @@ var AuditCopyColumns = []string{"id", "occurred_at", "actor_kind", "actor_user_i
 	"upstream_status", "error_message", "request_id", "intent_id", "details", "hash_version", "prev_hash", "hash"}
 
 // AuditCopyValues returns e's values in AuditCopyColumns order.
-func AuditCopyValues(e *AuditEvent) []any {
+func AuditCopyValues(e *kp.AuditEvent) []any {
 	return []any{e.ID, e.OccurredAt, e.ActorKind, e.ActorUserID, e.ActorName, e.TenantID, e.TenantName,
 		e.Region, e.SessionHash, e.ClientIP, e.UserAgent, e.Action, e.TargetKeyID, e.Outcome,
 		e.UpstreamStatus, e.ErrorMessage, e.RequestID, e.IntentID, e.Details, e.HashVersion, e.PrevHash, e.Hash}

@@ -174,29 +174,16 @@ func (q *Queries) ClearAuditorThrottle(ctx context.Context, key string) error {
 	return nil
 }
 
-// VerifyRun is one "verify now" run of the integrity panel.
-type VerifyRun struct {
-	ID          int64
-	StartedAt   time.Time
-	StartedBy   string
-	HeartbeatAt time.Time
-	FinishedAt  *time.Time
-	Status      string // running, verified, broken, error, abandoned
-	Events      int64
-	Total       int64
-	Result      string
-}
-
 const verifyRunColumns = `id, started_at, started_by, heartbeat_at, finished_at, status, events, total, result`
 
-func verifyRunTargets(r *VerifyRun) []any {
+func verifyRunTargets(r *kp.VerifyRun) []any {
 	return []any{&r.ID, &r.StartedAt, &r.StartedBy, &r.HeartbeatAt, &r.FinishedAt, &r.Status, &r.Events, &r.Total, &r.Result}
 }
 
 // StartVerifyRun records a new running verification, first marking as
 // abandoned a running one whose heartbeat is older than stale. If another
 // run is still live it returns that run and started = false.
-func (q *Queries) StartVerifyRun(ctx context.Context, by string, total int64, now time.Time, stale time.Duration) (run *VerifyRun, started bool, err error) {
+func (q *Queries) StartVerifyRun(ctx context.Context, by string, total int64, now time.Time, stale time.Duration) (run *kp.VerifyRun, started bool, err error) {
 	const abandon = `UPDATE audit_verify_runs SET status = 'abandoned', finished_at = $1,
 		result = 'the instance running it stopped reporting progress' WHERE status = 'running' AND heartbeat_at < $2`
 	const insert = `INSERT INTO audit_verify_runs (started_at, started_by, heartbeat_at, status, total)
@@ -204,7 +191,7 @@ func (q *Queries) StartVerifyRun(ctx context.Context, by string, total int64, no
 	if _, err := q.db.Exec(ctx, abandon, now, now.Add(-stale)); err != nil {
 		return nil, false, fmt.Errorf("abandon stale verify runs: %w", err)
 	}
-	var r VerifyRun
+	var r kp.VerifyRun
 	err = q.db.QueryRow(ctx, insert, now, by, total).Scan(verifyRunTargets(&r)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		cur, err := q.LatestVerifyRun(ctx)
@@ -240,9 +227,9 @@ func (q *Queries) FinishVerifyRun(ctx context.Context, id int64, status string, 
 }
 
 // LatestVerifyRun returns the newest run, or nil when none ran yet.
-func (q *Queries) LatestVerifyRun(ctx context.Context) (*VerifyRun, error) {
+func (q *Queries) LatestVerifyRun(ctx context.Context) (*kp.VerifyRun, error) {
 	const sql = `SELECT ` + verifyRunColumns + ` FROM audit_verify_runs ORDER BY id DESC LIMIT 1`
-	var r VerifyRun
+	var r kp.VerifyRun
 	err := q.db.QueryRow(ctx, sql).Scan(verifyRunTargets(&r)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
@@ -254,9 +241,9 @@ func (q *Queries) LatestVerifyRun(ctx context.Context) (*VerifyRun, error) {
 }
 
 // VerifyRunByID returns one run, or kp.NotFound.
-func (q *Queries) VerifyRunByID(ctx context.Context, id int64) (*VerifyRun, error) {
+func (q *Queries) VerifyRunByID(ctx context.Context, id int64) (*kp.VerifyRun, error) {
 	const sql = `SELECT ` + verifyRunColumns + ` FROM audit_verify_runs WHERE id = $1`
-	var r VerifyRun
+	var r kp.VerifyRun
 	err := q.db.QueryRow(ctx, sql, id).Scan(verifyRunTargets(&r)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, kp.Errorf(kp.NotFound, "There is no verify run %d.", id)

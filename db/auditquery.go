@@ -13,33 +13,6 @@ import (
 	"github.com/keyport/keyport/internal/kp"
 )
 
-// AuditFilter narrows the reviewers' event list. Zero fields do not filter;
-// set fields combine with AND. Strings match exactly, except Text, which is
-// a case-insensitive substring of the error message.
-type AuditFilter struct {
-	From, To    time.Time // From inclusive, To exclusive; zero = open
-	TenantID    string
-	Region      string
-	ActorUserID string
-	Action      string
-	Outcome     string
-	KeyID       string
-	RequestID   string
-	Text        string
-}
-
-// AuditPage is one page of the event list, newest first. The list is
-// ordered by id, the chain's own order, so keyset paging on id has no gaps
-// or repeats however many events arrive meanwhile (new ones only ever get
-// larger ids).
-type AuditPage struct {
-	Events []AuditEvent
-	// Older is the id to pass as Before for the next (older) page, 0 if none.
-	Older int64
-	// Newer is the id to pass as After for the previous (newer) page, 0 if none.
-	Newer int64
-}
-
 // auditQuery is a filter turned into SQL: conditions over positional
 // arguments. It is built only from the fixed fragments below and the
 // filter's values as arguments, never from request text.
@@ -72,7 +45,7 @@ const (
 )
 
 // build turns f into conditions, probing the time index for id bounds.
-func (q *Queries) build(ctx context.Context, f AuditFilter) (*auditQuery, error) {
+func (q *Queries) build(ctx context.Context, f kp.AuditFilter) (*auditQuery, error) {
 	a := &auditQuery{}
 	if !f.From.IsZero() {
 		var lo int64
@@ -100,10 +73,10 @@ func (q *Queries) build(ctx context.Context, f AuditFilter) (*auditQuery, error)
 		v, cond string
 	}{
 		{f.TenantID, "tenant_id = $?"},
-		{f.Region, "region = $?"},
+		{string(f.Region), "region = $?"},
 		{f.ActorUserID, "actor_user_id = $?"},
-		{f.Action, "action = $?"},
-		{f.Outcome, "outcome = $?"},
+		{string(f.Action), "action = $?"},
+		{string(f.Outcome), "outcome = $?"},
 		{f.RequestID, "request_id = $?"},
 	} {
 		if c.v != "" {
@@ -150,8 +123,8 @@ func listSQL(a *auditQuery, before, after int64, limit int) (string, []any) {
 // those older than before (when before > 0), or the page just newer than
 // after (when after > 0). Each filter has an index ending in id, so a page
 // is an index walk whatever the trail's size.
-func (q *Queries) ListAuditEvents(ctx context.Context, f AuditFilter, before, after int64, limit int) (AuditPage, error) {
-	var p AuditPage
+func (q *Queries) ListAuditEvents(ctx context.Context, f kp.AuditFilter, before, after int64, limit int) (kp.AuditPage, error) {
+	var p kp.AuditPage
 	a, err := q.build(ctx, f)
 	if err != nil || a.empty {
 		return p, err
@@ -163,7 +136,7 @@ func (q *Queries) ListAuditEvents(ctx context.Context, f AuditFilter, before, af
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var e AuditEvent
+		var e kp.AuditEvent
 		if err := rows.Scan(auditScanTargets(&e)...); err != nil {
 			return p, fmt.Errorf("read audit event: %w", err)
 		}
@@ -203,7 +176,7 @@ func (q *Queries) ListAuditEvents(ctx context.Context, f AuditFilter, before, af
 // ExplainAuditEvents returns the plan of the first page's query for f (the
 // id bounds of a time range already resolved), for tests and benchmarks
 // that check no filter reads the whole table.
-func (q *Queries) ExplainAuditEvents(ctx context.Context, f AuditFilter, limit int) (string, error) {
+func (q *Queries) ExplainAuditEvents(ctx context.Context, f kp.AuditFilter, limit int) (string, error) {
 	a, err := q.build(ctx, f)
 	if err != nil {
 		return "", err
@@ -234,12 +207,12 @@ func (q *Queries) AuditHeadID(ctx context.Context) (int64, error) {
 // ScanAuditEvents calls fn for every event matching f with id <= upTo,
 // newest first, reading batch rows per query (keyset on id), so memory stays
 // constant however many events match. fn must not keep e: it is reused.
-func (q *Queries) ScanAuditEvents(ctx context.Context, f AuditFilter, upTo int64, batch int, fn func(e *AuditEvent) error) error {
+func (q *Queries) ScanAuditEvents(ctx context.Context, f kp.AuditFilter, upTo int64, batch int, fn func(e *kp.AuditEvent) error) error {
 	a, err := q.build(ctx, f)
 	if err != nil || a.empty {
 		return err
 	}
-	var e AuditEvent
+	var e kp.AuditEvent
 	targets := auditScanTargets(&e)
 	before := upTo + 1
 	for {
@@ -272,9 +245,9 @@ func (q *Queries) ScanAuditEvents(ctx context.Context, f AuditFilter, upTo int64
 }
 
 // AuditEventByID returns one event, or kp.NotFound.
-func (q *Queries) AuditEventByID(ctx context.Context, id int64) (*AuditEvent, error) {
+func (q *Queries) AuditEventByID(ctx context.Context, id int64) (*kp.AuditEvent, error) {
 	const sql = `SELECT ` + auditColumns + ` FROM audit_events WHERE id = $1`
-	var e AuditEvent
+	var e kp.AuditEvent
 	err := q.db.QueryRow(ctx, sql, id).Scan(auditScanTargets(&e)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, kp.Errorf(kp.NotFound, "There is no audit event %d.", id)
@@ -287,24 +260,16 @@ func (q *Queries) AuditEventByID(ctx context.Context, id int64) (*AuditEvent, er
 
 // AuditOutcomesOf returns the outcomes recorded for an intent, oldest first
 // (normally one; none while the action is open or if its outcome was lost).
-func (q *Queries) AuditOutcomesOf(ctx context.Context, intentID int64) ([]AuditEvent, error) {
+func (q *Queries) AuditOutcomesOf(ctx context.Context, intentID int64) ([]kp.AuditEvent, error) {
 	const sql = `SELECT ` + auditColumns + ` FROM audit_events WHERE intent_id = $1 ORDER BY id LIMIT 10`
 	return q.collectAudit(ctx, "list outcomes of intent", sql, intentID)
-}
-
-// AuditLink says whether one event's stored hash matches its content and
-// previous hash, and whether its previous hash is its predecessor's hash.
-type AuditLink struct {
-	HashMatches   bool
-	PrevMatches   bool
-	PredecessorID int64 // 0 for the first event
 }
 
 // AuditEventLink recomputes event id's hash with the database's canonical
 // encoding (audit_canonical_v1, the one audit_append hashes with) and
 // compares its prev_hash with its predecessor's hash. This checks one link;
 // `keyport audit verify` checks the whole chain independently, in Go.
-func (q *Queries) AuditEventLink(ctx context.Context, id int64) (AuditLink, error) {
+func (q *Queries) AuditEventLink(ctx context.Context, id int64) (kp.AuditLink, error) {
 	const sql = `SELECT
 		e.hash = sha256(e.prev_hash || audit_canonical_v1(e.id, e.occurred_at, e.actor_kind, e.actor_user_id,
 			e.actor_name, e.tenant_id, e.tenant_name, e.region, e.session_hash, e.client_ip, e.user_agent,
@@ -315,7 +280,7 @@ func (q *Queries) AuditEventLink(ctx context.Context, id int64) (AuditLink, erro
 		coalesce(p.id, 0)
 		FROM audit_events e LEFT JOIN audit_events p ON p.id = e.id - 1
 		WHERE e.id = $1`
-	var l AuditLink
+	var l kp.AuditLink
 	err := q.db.QueryRow(ctx, sql, id).Scan(&l.HashMatches, &l.PrevMatches, &l.PredecessorID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return l, kp.Errorf(kp.NotFound, "There is no audit event %d.", id)
@@ -329,21 +294,21 @@ func (q *Queries) AuditEventLink(ctx context.Context, id int64) (AuditLink, erro
 // AuditKeyHistory returns up to limit events about one access key, oldest
 // first: its whole recorded life (create, verify, deactivate, delete,
 // lookups). It walks audit_events_key.
-func (q *Queries) AuditKeyHistory(ctx context.Context, keyID string, limit int) ([]AuditEvent, error) {
+func (q *Queries) AuditKeyHistory(ctx context.Context, keyID string, limit int) ([]kp.AuditEvent, error) {
 	const sql = `SELECT ` + auditColumns + ` FROM audit_events
 		WHERE target_key_id = $1 AND target_key_id <> '' ORDER BY id LIMIT $2`
 	return q.collectAudit(ctx, "list key history", sql, keyID, limit)
 }
 
-func (q *Queries) collectAudit(ctx context.Context, what, sql string, args ...any) ([]AuditEvent, error) {
+func (q *Queries) collectAudit(ctx context.Context, what, sql string, args ...any) ([]kp.AuditEvent, error) {
 	rows, err := q.db.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	defer rows.Close()
-	var out []AuditEvent
+	var out []kp.AuditEvent
 	for rows.Next() {
-		var e AuditEvent
+		var e kp.AuditEvent
 		if err := rows.Scan(auditScanTargets(&e)...); err != nil {
 			return nil, fmt.Errorf("%s: %w", what, err)
 		}
@@ -355,25 +320,18 @@ func (q *Queries) collectAudit(ctx context.Context, what, sql string, args ...an
 	return out, nil
 }
 
-// AuditDayCount is the number of events with one outcome on one UTC day.
-type AuditDayCount struct {
-	Day     time.Time // midnight UTC
-	Outcome string
-	Events  int64
-}
-
 // AuditDailyCounts returns the per-day, per-outcome counts from since (a
 // UTC date) on, from the rollup the append trigger maintains (migration
 // 004), so the activity chart reads at most a few hundred rows.
-func (q *Queries) AuditDailyCounts(ctx context.Context, since time.Time) ([]AuditDayCount, error) {
+func (q *Queries) AuditDailyCounts(ctx context.Context, since time.Time) ([]kp.AuditDayCount, error) {
 	const sql = `SELECT day::timestamp AT TIME ZONE 'UTC', outcome, events FROM audit_daily_counts
 		WHERE day >= $1::date ORDER BY day, outcome`
 	rows, err := q.db.Query(ctx, sql, since.UTC().Format(time.DateOnly))
 	if err != nil {
 		return nil, fmt.Errorf("read audit daily counts: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditDayCount, error) {
-		var c AuditDayCount
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (kp.AuditDayCount, error) {
+		var c kp.AuditDayCount
 		err := r.Scan(&c.Day, &c.Outcome, &c.Events)
 		c.Day = c.Day.UTC()
 		return c, err

@@ -15,7 +15,7 @@ import (
 type ConnectionRow struct {
 	ID               string
 	SessionIDHash    []byte
-	Region           string
+	Region           kp.Region
 	TenantID         string
 	TenantName       string
 	UserID           string
@@ -85,7 +85,7 @@ func (q *Queries) SessionConnection(ctx context.Context, sessionIDHash []byte, i
 
 // ActiveConnectionsInTenant returns live connections to a tenant in a region
 // (for `keyport reconcile`, which has no session of its own).
-func (q *Queries) ActiveConnectionsInTenant(ctx context.Context, region, tenantID string) ([]ConnectionRow, error) {
+func (q *Queries) ActiveConnectionsInTenant(ctx context.Context, region kp.Region, tenantID string) ([]ConnectionRow, error) {
 	const sql = `SELECT ` + connectionColumns + ` FROM connections c
 		WHERE region = $1 AND tenant_id = $2 AND state = 'active'
 		  AND EXISTS (SELECT 1 FROM sessions s WHERE s.id_hash = c.session_id_hash AND s.expires_at > now())

@@ -12,28 +12,11 @@ import (
 	"github.com/keyport/keyport/internal/kp"
 )
 
-// KeyMeta is Keyport's note on one access key.
-type KeyMeta struct {
-	Region            string
-	TenantID          string
-	AccessKeyID       string
-	OwnerUserID       string
-	Label             string
-	CreatedByUserID   string
-	CreatedByName     string
-	CreatedAt         *time.Time // nil: created outside Keyport
-	SecretFingerprint string
-	SecretLast4       string
-	SecretLost        bool
-	LastVerifiedAt    *time.Time
-	LastVerifyResult  string
-}
-
 const keyMetaColumns = `region, tenant_id, access_key_id, owner_user_id, label, created_by_user_id, created_by_name,
 	created_at, secret_fingerprint, secret_last4, secret_lost, last_verified_at, last_verify_result`
 
-func scanKeyMeta(row pgx.Row) (KeyMeta, error) {
-	var m KeyMeta
+func scanKeyMeta(row pgx.Row) (kp.KeyMeta, error) {
+	var m kp.KeyMeta
 	err := row.Scan(&m.Region, &m.TenantID, &m.AccessKeyID, &m.OwnerUserID, &m.Label, &m.CreatedByUserID,
 		&m.CreatedByName, &m.CreatedAt, &m.SecretFingerprint, &m.SecretLast4, &m.SecretLost, &m.LastVerifiedAt,
 		&m.LastVerifyResult)
@@ -43,14 +26,14 @@ func scanKeyMeta(row pgx.Row) (KeyMeta, error) {
 // TenantKeyMeta returns Keyport's notes on one tenant's keys in one region.
 // Every read of key metadata filters by region and tenant: that is the
 // tenancy boundary.
-func (q *Queries) TenantKeyMeta(ctx context.Context, region, tenantID string) (map[string]KeyMeta, error) {
+func (q *Queries) TenantKeyMeta(ctx context.Context, region kp.Region, tenantID string) (map[string]kp.KeyMeta, error) {
 	const sql = `SELECT ` + keyMetaColumns + ` FROM key_metadata WHERE region = $1 AND tenant_id = $2`
 	rows, err := q.db.Query(ctx, sql, region, tenantID)
 	if err != nil {
 		return nil, fmt.Errorf("list key metadata: %w", err)
 	}
 	defer rows.Close()
-	out := map[string]KeyMeta{}
+	out := map[string]kp.KeyMeta{}
 	for rows.Next() {
 		m, err := scanKeyMeta(rows)
 		if err != nil {
@@ -62,7 +45,7 @@ func (q *Queries) TenantKeyMeta(ctx context.Context, region, tenantID string) (m
 }
 
 // KeyMetaByFingerprint finds the tenant's key whose secret has fingerprint fp.
-func (q *Queries) KeyMetaByFingerprint(ctx context.Context, region, tenantID, fp string) (*KeyMeta, error) {
+func (q *Queries) KeyMetaByFingerprint(ctx context.Context, region kp.Region, tenantID, fp string) (*kp.KeyMeta, error) {
 	const sql = `SELECT ` + keyMetaColumns + ` FROM key_metadata WHERE region = $1 AND tenant_id = $2 AND secret_fingerprint = $3`
 	m, err := scanKeyMeta(q.db.QueryRow(ctx, sql, region, tenantID, fp))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -75,7 +58,7 @@ func (q *Queries) KeyMetaByFingerprint(ctx context.Context, region, tenantID, fp
 }
 
 // InsertKeyMeta records a key Keyport created (or learnt of by reconciling).
-func (q *Queries) InsertKeyMeta(ctx context.Context, m KeyMeta) error {
+func (q *Queries) InsertKeyMeta(ctx context.Context, m kp.KeyMeta) error {
 	const sql = `INSERT INTO key_metadata (` + keyMetaColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
 		ON CONFLICT (region, tenant_id, access_key_id) DO UPDATE SET owner_user_id = EXCLUDED.owner_user_id,
 			label = EXCLUDED.label, created_by_user_id = EXCLUDED.created_by_user_id, created_by_name = EXCLUDED.created_by_name,
@@ -90,7 +73,7 @@ func (q *Queries) InsertKeyMeta(ctx context.Context, m KeyMeta) error {
 }
 
 // RecordVerification notes a verification's time and result on a key.
-func (q *Queries) RecordVerification(ctx context.Context, region, tenantID, keyID, owner string, at time.Time, result string) error {
+func (q *Queries) RecordVerification(ctx context.Context, region kp.Region, tenantID, keyID, owner string, at time.Time, result string) error {
 	const sql = `INSERT INTO key_metadata (region, tenant_id, access_key_id, owner_user_id, last_verified_at, last_verify_result)
 		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT (region, tenant_id, access_key_id) DO UPDATE SET last_verified_at = $5, last_verify_result = $6`
@@ -100,31 +83,11 @@ func (q *Queries) RecordVerification(ctx context.Context, region, tenantID, keyI
 	return nil
 }
 
-// KeyCreate is one create-form submission.
-type KeyCreate struct {
-	FormToken     string
-	Region        string
-	TenantID      string
-	OwnerUserID   string
-	ConnectionID  string
-	ActorUserID   string
-	ActorName     string
-	Label         string
-	State         string
-	AuditIntentID *int64
-	AccessKeyID   string
-	BeforeIDs     []string
-	CandidateIDs  []string
-	Message       string
-	CreatedAt     time.Time
-	UpdatedAt     time.Time
-}
-
 const keyCreateColumns = `form_token, region, tenant_id, owner_user_id, coalesce(connection_id::text, ''), actor_user_id,
 	actor_name, label, state, audit_intent_id, access_key_id, before_ids, candidate_ids, message, created_at, updated_at`
 
-func scanKeyCreate(row pgx.Row) (*KeyCreate, error) {
-	var k KeyCreate
+func scanKeyCreate(row pgx.Row) (*kp.CreateAttempt, error) {
+	var k kp.CreateAttempt
 	err := row.Scan(&k.FormToken, &k.Region, &k.TenantID, &k.OwnerUserID, &k.ConnectionID, &k.ActorUserID, &k.ActorName,
 		&k.Label, &k.State, &k.AuditIntentID, &k.AccessKeyID, &k.BeforeIDs, &k.CandidateIDs, &k.Message, &k.CreatedAt, &k.UpdatedAt)
 	return &k, err
@@ -132,7 +95,7 @@ func scanKeyCreate(row pgx.Row) (*KeyCreate, error) {
 
 // ClaimKeyCreate records a create form's one-time token. A token already
 // used is kp.Conflict, and the earlier submission is returned with it.
-func (q *Queries) ClaimKeyCreate(ctx context.Context, k *KeyCreate) (*KeyCreate, error) {
+func (q *Queries) ClaimKeyCreate(ctx context.Context, k *kp.CreateAttempt) (*kp.CreateAttempt, error) {
 	const sql = `INSERT INTO key_creates (form_token, region, tenant_id, owner_user_id, connection_id, actor_user_id,
 			actor_name, label, state, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, NULLIF($5, '')::uuid, $6, $7, $8, 'started', $9, $9)`
@@ -152,8 +115,8 @@ func (q *Queries) ClaimKeyCreate(ctx context.Context, k *KeyCreate) (*KeyCreate,
 	return nil, nil
 }
 
-// KeyCreate returns one create submission by its form token.
-func (q *Queries) KeyCreate(ctx context.Context, token string) (*KeyCreate, error) {
+// kp.CreateAttempt returns one create submission by its form token.
+func (q *Queries) KeyCreate(ctx context.Context, token string) (*kp.CreateAttempt, error) {
 	k, err := scanKeyCreate(q.db.QueryRow(ctx, `SELECT `+keyCreateColumns+` FROM key_creates WHERE form_token = $1`, token))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, kp.Errorf(kp.NotFound, "No such key creation.")
@@ -165,7 +128,7 @@ func (q *Queries) KeyCreate(ctx context.Context, token string) (*KeyCreate, erro
 }
 
 // UpdateKeyCreate stores a submission's progress.
-func (q *Queries) UpdateKeyCreate(ctx context.Context, k *KeyCreate) error {
+func (q *Queries) UpdateKeyCreate(ctx context.Context, k *kp.CreateAttempt) error {
 	const sql = `UPDATE key_creates SET state = $2, audit_intent_id = $3, access_key_id = $4,
 		before_ids = coalesce($5::text[], '{}'), candidate_ids = coalesce($6::text[], '{}'), message = $7, updated_at = $8
 		WHERE form_token = $1`
@@ -178,7 +141,7 @@ func (q *Queries) UpdateKeyCreate(ctx context.Context, k *KeyCreate) error {
 
 // PendingKeyCreates returns a tenant's creates whose outcome is unknown.
 // With tenantID "" it returns every tenant's (for `keyport reconcile`).
-func (q *Queries) PendingKeyCreates(ctx context.Context, region, tenantID string) ([]KeyCreate, error) {
+func (q *Queries) PendingKeyCreates(ctx context.Context, region kp.Region, tenantID string) ([]kp.CreateAttempt, error) {
 	sql := `SELECT ` + keyCreateColumns + ` FROM key_creates WHERE state = 'unknown'`
 	args := []any{}
 	if tenantID != "" {
@@ -190,7 +153,7 @@ func (q *Queries) PendingKeyCreates(ctx context.Context, region, tenantID string
 		return nil, fmt.Errorf("list pending creates: %w", err)
 	}
 	defer rows.Close()
-	var out []KeyCreate
+	var out []kp.CreateAttempt
 	for rows.Next() {
 		k, err := scanKeyCreate(rows)
 		if err != nil {
@@ -201,29 +164,16 @@ func (q *Queries) PendingKeyCreates(ctx context.Context, region, tenantID string
 	return out, rows.Err()
 }
 
-// Rotation is the rotation wizard's progress for one key.
-type Rotation struct {
-	ID              string
-	Region          string
-	TenantID        string
-	OldKeyID        string
-	NewKeyID        string
-	Step            string
-	CreatedByUserID string
-	CreatedAt       time.Time
-	UpdatedAt       time.Time
-}
-
 const rotationColumns = `id::text, region, tenant_id, old_key_id, new_key_id, step, created_by_user_id, created_at, updated_at`
 
-func scanRotation(row pgx.Row) (*Rotation, error) {
-	var r Rotation
+func scanRotation(row pgx.Row) (*kp.Rotation, error) {
+	var r kp.Rotation
 	err := row.Scan(&r.ID, &r.Region, &r.TenantID, &r.OldKeyID, &r.NewKeyID, &r.Step, &r.CreatedByUserID, &r.CreatedAt, &r.UpdatedAt)
 	return &r, err
 }
 
 // OpenRotation returns the tenant's unfinished rotation of oldKeyID, or nil.
-func (q *Queries) OpenRotation(ctx context.Context, region, tenantID, oldKeyID string) (*Rotation, error) {
+func (q *Queries) OpenRotation(ctx context.Context, region kp.Region, tenantID, oldKeyID string) (*kp.Rotation, error) {
 	const sql = `SELECT ` + rotationColumns + ` FROM key_rotations
 		WHERE region = $1 AND tenant_id = $2 AND old_key_id = $3 AND step NOT IN ('done', 'abandoned')`
 	r, err := scanRotation(q.db.QueryRow(ctx, sql, region, tenantID, oldKeyID))
@@ -237,7 +187,7 @@ func (q *Queries) OpenRotation(ctx context.Context, region, tenantID, oldKeyID s
 }
 
 // InsertRotation starts a rotation.
-func (q *Queries) InsertRotation(ctx context.Context, r *Rotation) error {
+func (q *Queries) InsertRotation(ctx context.Context, r *kp.Rotation) error {
 	const sql = `INSERT INTO key_rotations (id, region, tenant_id, old_key_id, new_key_id, step, created_by_user_id, created_at, updated_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)`
 	_, err := q.db.Exec(ctx, sql, r.ID, r.Region, r.TenantID, r.OldKeyID, r.NewKeyID, r.Step, r.CreatedByUserID, r.CreatedAt)
@@ -261,7 +211,7 @@ func (q *Queries) UpdateRotationStep(ctx context.Context, id, step string, at ti
 
 // TenantActivity returns the newest audit events of one tenant in one
 // region (the tenant admin's activity view), newest first.
-func (q *Queries) TenantActivity(ctx context.Context, region, tenantID string, limit int) ([]AuditEvent, error) {
+func (q *Queries) TenantActivity(ctx context.Context, region kp.Region, tenantID string, limit int) ([]kp.AuditEvent, error) {
 	const sql = `SELECT ` + auditColumns + ` FROM audit_events WHERE tenant_id = $1 AND region = $2
 		ORDER BY occurred_at DESC, id DESC LIMIT $3`
 	rows, err := q.db.Query(ctx, sql, tenantID, region, limit)
@@ -269,9 +219,9 @@ func (q *Queries) TenantActivity(ctx context.Context, region, tenantID string, l
 		return nil, fmt.Errorf("list tenant activity: %w", err)
 	}
 	defer rows.Close()
-	var out []AuditEvent
+	var out []kp.AuditEvent
 	for rows.Next() {
-		var e AuditEvent
+		var e kp.AuditEvent
 		if err := rows.Scan(auditScanTargets(&e)...); err != nil {
 			return nil, fmt.Errorf("read tenant activity: %w", err)
 		}
@@ -281,7 +231,7 @@ func (q *Queries) TenantActivity(ctx context.Context, region, tenantID string, l
 }
 
 // RotationByID returns one of a tenant's rotations.
-func (q *Queries) RotationByID(ctx context.Context, region, tenantID, id string) (*Rotation, error) {
+func (q *Queries) RotationByID(ctx context.Context, region kp.Region, tenantID, id string) (*kp.Rotation, error) {
 	const sql = `SELECT ` + rotationColumns + ` FROM key_rotations WHERE region = $1 AND tenant_id = $2 AND id::text = $3`
 	r, err := scanRotation(q.db.QueryRow(ctx, sql, region, tenantID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -294,7 +244,7 @@ func (q *Queries) RotationByID(ctx context.Context, region, tenantID, id string)
 }
 
 // OpenRotations maps a tenant's keys under rotation to their rotation ids.
-func (q *Queries) OpenRotations(ctx context.Context, region, tenantID string) (map[string]string, error) {
+func (q *Queries) OpenRotations(ctx context.Context, region kp.Region, tenantID string) (map[string]string, error) {
 	const sql = `SELECT old_key_id, id::text FROM key_rotations WHERE region = $1 AND tenant_id = $2 AND step NOT IN ('done', 'abandoned')`
 	rows, err := q.db.Query(ctx, sql, region, tenantID)
 	if err != nil {

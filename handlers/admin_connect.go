@@ -3,6 +3,8 @@ package handlers
 import (
 	"net/http"
 
+	"github.com/keyport/keyport/internal/kp"
+
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyport/keyport/internal/audit"
@@ -139,8 +141,8 @@ func (h *Handlers) logout(c echo.Context) error {
 		return err
 	}
 	for _, cn := range a.conns {
-		_ = h.Audit.Record(c.Request().Context(), audit.Event{Actor: cn.Actor(), Scope: cn.Scope(a.req), Action: audit.Disconnect,
-			Details: audit.Details{Step: "logout"}}, audit.Result{Outcome: audit.OutcomeSuccess})
+		_ = h.Audit.Record(c.Request().Context(), audit.Event{Actor: cn.Actor(), Scope: cn.Scope(a.req), Action: kp.Disconnect,
+			Details: audit.Details{Step: "logout"}}, audit.Result{Outcome: kp.OutcomeSuccess})
 	}
 	if err := h.AdminSessions.Destroy(c.Request(), c.Response(), a.sess); err != nil {
 		return err

@@ -4,10 +4,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/keyport/keyport/internal/kp"
+
 	"github.com/labstack/echo/v4"
 
-	"github.com/keyport/keyport/db"
-	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/secret"
 	"github.com/keyport/keyport/internal/session"
@@ -16,14 +16,14 @@ import (
 
 // confirmations describe each destructive action's confirmation step.
 var confirmations = map[string]struct {
-	action                          audit.Action
+	action                          kp.Action
 	title, question, warning, label string
 	danger                          bool
 }{
-	"deactivate": {audit.KeyDeactivate, "Deactivate key", "Deactivate this key? Anything using it will stop getting new tokens.",
+	"deactivate": {kp.KeyDeactivate, "Deactivate key", "Deactivate this key? Anything using it will stop getting new tokens.",
 		"Tokens already issued with it may keep working for up to an hour: CXone does not document that deactivation revokes them.", "Deactivate", true},
-	"activate": {audit.KeyActivate, "Reactivate key", "Reactivate this key? It will work again for anyone who has its secret.", "", "Reactivate", false},
-	"delete": {audit.KeyDelete, "Delete key", "Delete this key for good? This cannot be undone.",
+	"activate": {kp.KeyActivate, "Reactivate key", "Reactivate this key? It will work again for anyone who has its secret.", "", "Reactivate", false},
+	"delete": {kp.KeyDelete, "Delete key", "Delete this key for good? This cannot be undone.",
 		"Keyport deletes only inactive keys.", "Delete", true},
 }
 
@@ -74,7 +74,7 @@ func (h *Handlers) keyDelete(c echo.Context, a *adminCtx) error {
 }
 
 func (h *Handlers) keyVerifyForm(c echo.Context, a *adminCtx) error {
-	k, err := h.Keys.Get(c.Request().Context(), a.req, a.cur, audit.KeyVerify, c.Param("key"))
+	k, err := h.Keys.Get(c.Request().Context(), a.req, a.cur, kp.KeyVerify, c.Param("key"))
 	if err != nil {
 		return err
 	}
@@ -140,9 +140,9 @@ func (h *Handlers) keyActivity(c echo.Context, a *adminCtx) error {
 	return h.render(c, http.StatusOK, web.ActivityPage(h.adminPage(c, a, "Activity"), v))
 }
 
-func activityRow(e db.AuditEvent) web.ActivityRow {
+func activityRow(e kp.AuditEvent) web.ActivityRow {
 	r := web.ActivityRow{ID: itoa64(e.ID), Time: e.OccurredAt.UTC().Format("2006-01-02 15:04:05"), Actor: e.ActorName,
-		Action: e.Action, Key: e.TargetKeyID, Outcome: e.Outcome, Message: e.ErrorMessage}
+		Action: string(e.Action), Key: e.TargetKeyID, Outcome: string(e.Outcome), Message: e.ErrorMessage}
 	if r.Actor == "" {
 		r.Actor = e.ActorUserID
 	}

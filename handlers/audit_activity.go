@@ -4,9 +4,10 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/keyport/keyport/internal/kp"
+
 	"github.com/labstack/echo/v4"
 
-	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/web"
 )
 
@@ -14,7 +15,7 @@ import (
 const activityDays = 30
 
 // activitySeries are the chart's series, bottom to top.
-var activitySeries = []audit.Outcome{audit.OutcomeSuccess, audit.OutcomeIntent, audit.OutcomeFailure, audit.OutcomeDenied, audit.OutcomeUnknown}
+var activitySeries = []kp.Outcome{kp.OutcomeSuccess, kp.OutcomeIntent, kp.OutcomeFailure, kp.OutcomeDenied, kp.OutcomeUnknown}
 
 // activity shows events per day for the last 30 days by outcome, and the
 // failures, denials and unknown outcomes, each linking to those events.
@@ -30,7 +31,7 @@ func (r *auditUI) activity(c echo.Context) error {
 		return err
 	}
 	v := web.AuditActivityView{Range: first.Format(time.DateOnly) + " to " + today.Format(time.DateOnly)}
-	index := map[audit.Outcome]int{}
+	index := map[kp.Outcome]int{}
 	for i, s := range activitySeries {
 		v.Series = append(v.Series, string(s))
 		index[s] = i
@@ -44,7 +45,7 @@ func (r *auditUI) activity(c echo.Context) error {
 	}
 	for _, cnt := range counts {
 		i, ok := byDay[cnt.Day.Format(time.DateOnly)]
-		j, known := index[audit.Outcome(cnt.Outcome)]
+		j, known := index[kp.Outcome(cnt.Outcome)]
 		if !ok || !known {
 			continue
 		}
@@ -52,12 +53,12 @@ func (r *auditUI) activity(c echo.Context) error {
 		d.Counts[j] += cnt.Events
 		d.Total += cnt.Events
 		v.Total += cnt.Events
-		switch audit.Outcome(cnt.Outcome) {
-		case audit.OutcomeFailure:
+		switch kp.Outcome(cnt.Outcome) {
+		case kp.OutcomeFailure:
 			v.Failures += cnt.Events
-		case audit.OutcomeDenied:
+		case kp.OutcomeDenied:
 			v.Denials += cnt.Events
-		case audit.OutcomeUnknown:
+		case kp.OutcomeUnknown:
 			v.Unknown += cnt.Events
 		}
 	}

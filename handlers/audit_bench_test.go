@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyport/keyport/internal/kp"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyport/keyport/internal/app"
@@ -75,7 +77,7 @@ func BenchmarkExport1MRSS(b *testing.B) {
 		b.Fatal(err)
 	}
 	svc := auditor.New(pool, a.Audit, nil, auditor.Options{Params: auditor.Params{Memory: 64, Time: 1, Threads: 1}})
-	if _, err := svc.Add(ctx, audit.Actor{Kind: audit.ActorSystem}, "bench", secret.New(reviewerPassword), false); err != nil {
+	if _, err := svc.Add(ctx, audit.Actor{Kind: kp.ActorSystem}, "bench", secret.New(reviewerPassword), false); err != nil {
 		b.Fatal(err)
 	}
 	jar, _ := cookiejar.New(nil)

@@ -7,7 +7,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/web"
 )
@@ -36,25 +35,25 @@ func (r *auditUI) detail(c echo.Context) error {
 		intent = strconv.FormatInt(*e.IntentID, 10)
 	}
 	v := web.AuditDetailView{
-		ID: strconv.FormatInt(e.ID, 10), Outcome: e.Outcome,
-		Conspicuous: e.Outcome == string(audit.OutcomeUnknown) || e.Outcome == string(audit.OutcomeDenied),
+		ID: strconv.FormatInt(e.ID, 10), Outcome: string(e.Outcome),
+		Conspicuous: e.Outcome == kp.OutcomeUnknown || e.Outcome == kp.OutcomeDenied,
 		PrevHash:    hex.EncodeToString(e.PrevHash), Hash: hex.EncodeToString(e.Hash),
 		HashOK: d.Link.HashMatches, LinkOK: d.Link.PrevMatches,
 		Fields: []web.AuditField{
 			{Name: "id", Label: "Event id", Value: strconv.FormatInt(e.ID, 10)},
 			{Name: "occurred_at", Label: "Time (UTC)", Value: e.OccurredAt.UTC().Format("2006-01-02 15:04:05.000000")},
-			{Name: "actor_kind", Label: "Actor kind", Value: e.ActorKind},
+			{Name: "actor_kind", Label: "Actor kind", Value: string(e.ActorKind)},
 			{Name: "actor_user_id", Label: "Actor user id", Value: e.ActorUserID, Mono: true},
 			{Name: "actor_name", Label: "Actor name", Value: e.ActorName},
 			{Name: "tenant_id", Label: "Tenant id", Value: e.TenantID, Mono: true},
 			{Name: "tenant_name", Label: "Tenant name", Value: e.TenantName},
-			{Name: "region", Label: "Area", Value: e.Region},
+			{Name: "region", Label: "Area", Value: string(e.Region)},
 			{Name: "session_hash", Label: "Session (keyed hash)", Value: e.SessionHash, Mono: true},
 			{Name: "client_ip", Label: "Client address", Value: e.ClientIP},
 			{Name: "user_agent", Label: "User agent", Value: e.UserAgent},
-			{Name: "action", Label: "Action", Value: e.Action},
+			{Name: "action", Label: "Action", Value: string(e.Action)},
 			{Name: "target_key_id", Label: "Access key id", Value: e.TargetKeyID, Mono: true},
-			{Name: "outcome", Label: "Outcome", Value: e.Outcome},
+			{Name: "outcome", Label: "Outcome", Value: string(e.Outcome)},
 			{Name: "upstream_status", Label: "CXone status", Value: upstream},
 			{Name: "error_message", Label: "Message", Value: e.ErrorMessage},
 			{Name: "request_id", Label: "Request id", Value: e.RequestID, Mono: true},
@@ -70,9 +69,9 @@ func (r *auditUI) detail(c echo.Context) error {
 		v.IntentURL, v.IntentID = eventURL(*e.IntentID), intent
 	}
 	for _, o := range d.Outcomes {
-		v.OutcomeURLs = append(v.OutcomeURLs, web.AuditOption{Value: eventURL(o.ID), Label: "#" + strconv.FormatInt(o.ID, 10) + " " + o.Outcome})
+		v.OutcomeURLs = append(v.OutcomeURLs, web.AuditOption{Value: eventURL(o.ID), Label: "#" + strconv.FormatInt(o.ID, 10) + " " + string(o.Outcome)})
 	}
-	v.OpenIntent = e.Outcome == string(audit.OutcomeIntent) && len(d.Outcomes) == 0
+	v.OpenIntent = e.Outcome == kp.OutcomeIntent && len(d.Outcomes) == 0
 	if e.TargetKeyID != "" {
 		v.KeyURL = keyHistoryURL(e.TargetKeyID)
 	}

@@ -9,9 +9,9 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/labstack/echo/v4"
+	"github.com/keyport/keyport/internal/kp"
 
-	"github.com/keyport/keyport/db"
+	"github.com/labstack/echo/v4"
 )
 
 // exportColumns are the export's fields, in the order of the CSV header and
@@ -52,11 +52,11 @@ type ExportRecord struct {
 // exportTime is the export's time format: the microseconds the hash covers.
 const exportTime = "2006-01-02T15:04:05.000000Z07:00"
 
-func exportRecord(e *db.AuditEvent) ExportRecord {
-	return ExportRecord{ID: e.ID, OccurredAt: e.OccurredAt.UTC().Format(exportTime), ActorKind: e.ActorKind,
+func exportRecord(e *kp.AuditEvent) ExportRecord {
+	return ExportRecord{ID: e.ID, OccurredAt: e.OccurredAt.UTC().Format(exportTime), ActorKind: string(e.ActorKind),
 		ActorUserID: e.ActorUserID, ActorName: e.ActorName, TenantID: e.TenantID, TenantName: e.TenantName,
-		Region: e.Region, SessionHash: e.SessionHash, ClientIP: e.ClientIP, UserAgent: e.UserAgent, Action: e.Action,
-		TargetKeyID: e.TargetKeyID, Outcome: e.Outcome, UpstreamStatus: e.UpstreamStatus, ErrorMessage: e.ErrorMessage,
+		Region: string(e.Region), SessionHash: e.SessionHash, ClientIP: e.ClientIP, UserAgent: e.UserAgent, Action: string(e.Action),
+		TargetKeyID: e.TargetKeyID, Outcome: string(e.Outcome), UpstreamStatus: e.UpstreamStatus, ErrorMessage: e.ErrorMessage,
 		RequestID: e.RequestID, IntentID: e.IntentID, Details: e.Details, HashVersion: e.HashVersion,
 		PrevHash: hex.EncodeToString(e.PrevHash), Hash: hex.EncodeToString(e.Hash)}
 }
@@ -85,11 +85,11 @@ func (x *ExportRecord) csvRow(row []string) []string {
 const exportFlushEvery = 500
 
 func (r *auditUI) exportCSV(c echo.Context) error {
-	return r.export(c, "csv", "text/csv; charset=utf-8", func(w *bufio.Writer) (func(*db.AuditEvent) error, func() error) {
+	return r.export(c, "csv", "text/csv; charset=utf-8", func(w *bufio.Writer) (func(*kp.AuditEvent) error, func() error) {
 		cw := csv.NewWriter(w)
 		_ = cw.Write(exportColumns)
 		row := make([]string, 0, len(exportColumns))
-		return func(e *db.AuditEvent) error {
+		return func(e *kp.AuditEvent) error {
 				x := exportRecord(e)
 				row = x.csvRow(row)
 				return cw.Write(row)
@@ -101,10 +101,10 @@ func (r *auditUI) exportCSV(c echo.Context) error {
 }
 
 func (r *auditUI) exportJSONL(c echo.Context) error {
-	return r.export(c, "jsonl", "application/jsonl; charset=utf-8", func(w *bufio.Writer) (func(*db.AuditEvent) error, func() error) {
+	return r.export(c, "jsonl", "application/jsonl; charset=utf-8", func(w *bufio.Writer) (func(*kp.AuditEvent) error, func() error) {
 		enc := json.NewEncoder(w)
 		enc.SetEscapeHTML(false)
-		return func(e *db.AuditEvent) error {
+		return func(e *kp.AuditEvent) error {
 			x := exportRecord(e)
 			return enc.Encode(&x)
 		}, func() error { return nil }
@@ -115,7 +115,7 @@ func (r *auditUI) exportJSONL(c echo.Context) error {
 // streams the matching events, newest first, as they come from the
 // database. A failure mid-stream aborts the connection, so a client sees
 // a broken download rather than a file that merely looks complete.
-func (r *auditUI) export(c echo.Context, format, contentType string, start func(*bufio.Writer) (func(*db.AuditEvent) error, func() error)) error {
+func (r *auditUI) export(c echo.Context, format, contentType string, start func(*bufio.Writer) (func(*kp.AuditEvent) error, func() error)) error {
 	rv, err := current(c)
 	if err != nil {
 		return err
@@ -130,7 +130,7 @@ func (r *auditUI) export(c echo.Context, format, contentType string, start func(
 	res := c.Response()
 	started := false
 	var w *bufio.Writer
-	var write func(*db.AuditEvent) error
+	var write func(*kp.AuditEvent) error
 	var finish func() error
 	n := 0
 	begin := func() {
@@ -142,7 +142,7 @@ func (r *auditUI) export(c echo.Context, format, contentType string, start func(
 		w = bufio.NewWriterSize(res, 32<<10)
 		write, finish = start(w)
 	}
-	err = r.svc.Export(c.Request().Context(), rv.viewer, f.AuditFilter, f.record(), format, func(e *db.AuditEvent) error {
+	err = r.svc.Export(c.Request().Context(), rv.viewer, f.AuditFilter, f.record(), format, func(e *kp.AuditEvent) error {
 		if !started {
 			begin()
 		}

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/keyport/keyport/db"
-	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/kp"
 )
 
@@ -24,7 +22,7 @@ var auditTimeLayouts = []string{"2006-01-02T15:04", "2006-01-02T15:04:05", time.
 
 // auditFilter is a parsed filter with the raw values it came from.
 type auditFilter struct {
-	db.AuditFilter
+	kp.AuditFilter
 	raw map[string]string // non-empty parameters only
 }
 
@@ -49,14 +47,14 @@ func parseAuditFilter(q url.Values) (auditFilter, error) {
 		return f, err
 	}
 	f.TenantID = f.raw["tenant"]
-	f.Region = strings.ToLower(f.raw["area"])
+	f.Region = kp.Region(strings.ToLower(f.raw["area"]))
 	f.ActorUserID = f.raw["actor"]
-	f.Action = f.raw["action"]
-	if f.Action != "" && !slices.Contains(audit.Actions, audit.Action(f.Action)) {
+	f.Action = kp.Action(f.raw["action"])
+	if f.Action != "" && !slices.Contains(kp.Actions, kp.Action(f.Action)) {
 		return f, kp.Errorf(kp.Invalid, "There is no action %q.", f.Action)
 	}
-	f.Outcome = f.raw["outcome"]
-	if f.Outcome != "" && !slices.Contains(audit.Outcomes, audit.Outcome(f.Outcome)) {
+	f.Outcome = kp.Outcome(f.raw["outcome"])
+	if f.Outcome != "" && !slices.Contains(kp.Outcomes, kp.Outcome(f.Outcome)) {
 		return f, kp.Errorf(kp.Invalid, "There is no outcome %q.", f.Outcome)
 	}
 	f.KeyID = f.raw["key"]

@@ -7,7 +7,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/web"
@@ -69,7 +68,7 @@ func (r *auditUI) verifyRun(c echo.Context) error {
 	return r.h.render(c, http.StatusOK, web.AuditVerifyProgress(runView(run)))
 }
 
-func runView(run *db.VerifyRun) web.AuditVerifyView {
+func runView(run *kp.VerifyRun) web.AuditVerifyView {
 	v := web.AuditVerifyView{ID: run.ID, Running: run.Status == "running", Status: run.Status,
 		StartedAt: listTime(run.StartedAt), StartedBy: run.StartedBy, Events: strconv.FormatInt(run.Events, 10),
 		Percent: auditor.Percent(run), Result: run.Result}

@@ -5,10 +5,10 @@ import (
 	"net/url"
 	"strconv"
 
+	"github.com/keyport/keyport/internal/kp"
+
 	"github.com/labstack/echo/v4"
 
-	"github.com/keyport/keyport/db"
-	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/web"
 )
@@ -36,43 +36,43 @@ func (r *auditUI) keyHistory(c echo.Context) error {
 // keyFacts summarises a key's life from its events: the first successful
 // create, the last successful verify, activation changes, delete, and how
 // many lookups and failures there were.
-func keyFacts(evs []db.AuditEvent, truncated bool) []web.AuditKeyFact {
+func keyFacts(evs []kp.AuditEvent, truncated bool) []web.AuditKeyFact {
 	var facts []web.AuditKeyFact
-	fact := func(name, label string, e *db.AuditEvent, what string) {
+	fact := func(name, label string, e *kp.AuditEvent, what string) {
 		facts = append(facts, web.AuditKeyFact{Name: name, Label: label, Value: what, URL: eventURL(e.ID)})
 	}
-	who := func(e *db.AuditEvent) string {
+	who := func(e *kp.AuditEvent) string {
 		n := e.ActorName
 		if n == "" {
 			n = e.ActorUserID
 		}
 		return n + " on " + listTime(e.OccurredAt)
 	}
-	var created, verified, deactivated, activated, deleted *db.AuditEvent
+	var created, verified, deactivated, activated, deleted *kp.AuditEvent
 	lookups, problems := 0, 0
 	for i := range evs {
 		e := &evs[i]
-		if e.Outcome == string(audit.OutcomeFailure) || e.Outcome == string(audit.OutcomeUnknown) || e.Outcome == string(audit.OutcomeDenied) {
+		if e.Outcome == kp.OutcomeFailure || e.Outcome == kp.OutcomeUnknown || e.Outcome == kp.OutcomeDenied {
 			problems++
 		}
-		if e.Action == string(audit.KeyLookup) && e.Outcome != string(audit.OutcomeIntent) {
+		if e.Action == kp.KeyLookup && e.Outcome != kp.OutcomeIntent {
 			lookups++
 		}
-		if e.Outcome != string(audit.OutcomeSuccess) {
+		if e.Outcome != kp.OutcomeSuccess {
 			continue
 		}
-		switch audit.Action(e.Action) {
-		case audit.KeyCreate:
+		switch kp.Action(e.Action) {
+		case kp.KeyCreate:
 			if created == nil {
 				created = e
 			}
-		case audit.KeyVerify:
+		case kp.KeyVerify:
 			verified = e
-		case audit.KeyDeactivate:
+		case kp.KeyDeactivate:
 			deactivated = e
-		case audit.KeyActivate:
+		case kp.KeyActivate:
 			activated = e
-		case audit.KeyDelete:
+		case kp.KeyDelete:
 			deleted = e
 		}
 	}

@@ -9,8 +9,6 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/keyport/keyport/db"
-	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/web"
 )
@@ -75,13 +73,13 @@ func eventURL(id int64) string { return "/audit/" + strconv.FormatInt(id, 10) }
 // listTime is how the pages show times: UTC, to the second.
 func listTime(t time.Time) string { return t.UTC().Format("2006-01-02 15:04:05") }
 
-func rowView(e *db.AuditEvent) web.AuditRowView {
+func rowView(e *kp.AuditEvent) web.AuditRowView {
 	actor := e.ActorName
 	if actor == "" {
 		actor = e.ActorUserID
 	}
-	if e.ActorKind != string(audit.ActorAdmin) {
-		actor = e.ActorKind + " " + actor
+	if e.ActorKind != kp.ActorAdmin {
+		actor = string(e.ActorKind) + " " + actor
 	}
 	tenant := e.TenantName
 	if tenant == "" {
@@ -89,9 +87,9 @@ func rowView(e *db.AuditEvent) web.AuditRowView {
 	}
 	v := web.AuditRowView{
 		ID: strconv.FormatInt(e.ID, 10), Time: listTime(e.OccurredAt), Actor: strings.TrimSpace(actor), ActorID: e.ActorUserID,
-		Tenant: tenant, Area: e.Region, Action: e.Action, KeyID: e.TargetKeyID, Outcome: e.Outcome,
+		Tenant: tenant, Area: string(e.Region), Action: string(e.Action), KeyID: e.TargetKeyID, Outcome: string(e.Outcome),
 		Message: e.ErrorMessage, RequestID: e.RequestID, DetailURL: eventURL(e.ID),
-		Conspicuous: e.Outcome == string(audit.OutcomeUnknown) || e.Outcome == string(audit.OutcomeDenied),
+		Conspicuous: e.Outcome == kp.OutcomeUnknown || e.Outcome == kp.OutcomeDenied,
 	}
 	if e.TargetKeyID != "" {
 		v.KeyURL = keyHistoryURL(e.TargetKeyID)
@@ -112,11 +110,11 @@ func filterView(f auditFilter) web.AuditFilterView {
 	if !f.To.IsZero() {
 		v.To = f.To.Format("2006-01-02T15:04")
 	}
-	for _, a := range audit.Actions {
-		v.Actions = append(v.Actions, web.AuditOption{Value: string(a), Label: string(a), Selected: string(a) == f.Action})
+	for _, a := range kp.Actions {
+		v.Actions = append(v.Actions, web.AuditOption{Value: string(a), Label: string(a), Selected: a == f.Action})
 	}
-	for _, o := range audit.Outcomes {
-		v.Outcomes = append(v.Outcomes, web.AuditOption{Value: string(o), Label: string(o), Selected: string(o) == f.Outcome})
+	for _, o := range kp.Outcomes {
+		v.Outcomes = append(v.Outcomes, web.AuditOption{Value: string(o), Label: string(o), Selected: o == f.Outcome})
 	}
 	return v
 }

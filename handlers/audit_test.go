@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyport/keyport/internal/kp"
+
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/handlers"
 	"github.com/keyport/keyport/internal/audit"
@@ -32,7 +34,7 @@ func reviewers(a *testApp) *auditor.Service {
 
 func addReviewer(t *testing.T, a *testApp, name string) {
 	t.Helper()
-	if _, err := reviewers(a).Add(context.Background(), audit.Actor{Kind: audit.ActorSystem, UserID: "test"}, name, secret.New(reviewerPassword), false); err != nil {
+	if _, err := reviewers(a).Add(context.Background(), audit.Actor{Kind: kp.ActorSystem, UserID: "test"}, name, secret.New(reviewerPassword), false); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -51,7 +53,7 @@ func TestReviewerSignInAnswersEveryFailureAlike(t *testing.T) {
 	a := newTestApp(t)
 	addReviewer(t, a, "alice")
 	addReviewer(t, a, "dora")
-	if err := reviewers(a).SetDisabled(context.Background(), audit.Actor{Kind: audit.ActorSystem}, "dora", true); err != nil {
+	if err := reviewers(a).SetDisabled(context.Background(), audit.Actor{Kind: kp.ActorSystem}, "dora", true); err != nil {
 		t.Fatal(err)
 	}
 	b := a.browser()
@@ -175,10 +177,10 @@ func seedTrail(t *testing.T, a *testApp, n int) time.Time {
 }
 
 // allEvents reads the whole trail, newest first.
-func allEvents(t *testing.T, a *testApp) []db.AuditEvent {
+func allEvents(t *testing.T, a *testApp) []kp.AuditEvent {
 	t.Helper()
-	var out []db.AuditEvent
-	err := db.New(a.Pool).ScanAuditChain(context.Background(), 0, 5000, func(e *db.AuditEvent) error {
+	var out []kp.AuditEvent
+	err := db.New(a.Pool).ScanAuditChain(context.Background(), 0, 5000, func(e *kp.AuditEvent) error {
 		c := *e
 		out = append(out, c)
 		return nil
@@ -191,7 +193,7 @@ func allEvents(t *testing.T, a *testApp) []db.AuditEvent {
 }
 
 // matches is the reference implementation of the list's filter semantics.
-func matches(f db.AuditFilter, e *db.AuditEvent) bool {
+func matches(f kp.AuditFilter, e *kp.AuditEvent) bool {
 	return (f.From.IsZero() || !e.OccurredAt.Before(f.From)) &&
 		(f.To.IsZero() || e.OccurredAt.Before(f.To)) &&
 		(f.TenantID == "" || e.TenantID == f.TenantID) &&
@@ -228,19 +230,19 @@ func TestEveryFilterNarrowsTheList(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		query url.Values
-		f     db.AuditFilter
+		f     kp.AuditFilter
 	}{
-		{"time range keeps events from its start up to its end", url.Values{"from": {day(-12)}, "to": {day(-10)}}, db.AuditFilter{From: from, To: to}},
-		{"tenant keeps that tenant's events", url.Values{"tenant": {tenant}}, db.AuditFilter{TenantID: tenant}},
-		{"area keeps that area's events", url.Values{"area": {"EU1"}}, db.AuditFilter{Region: "eu1"}},
-		{"actor keeps that user's events", url.Values{"actor": {sample.ActorUserID}}, db.AuditFilter{ActorUserID: sample.ActorUserID}},
-		{"action keeps that action", url.Values{"action": {"key.delete"}}, db.AuditFilter{Action: "key.delete"}},
-		{"outcome keeps that outcome", url.Values{"outcome": {"denied"}}, db.AuditFilter{Outcome: "denied"}},
-		{"key id keeps that key's events", url.Values{"key": {sample.TargetKeyID}}, db.AuditFilter{KeyID: sample.TargetKeyID}},
-		{"request id keeps that request's events", url.Values{"request": {sample.RequestID}}, db.AuditFilter{RequestID: sample.RequestID}},
-		{"text matches the error message, any case", url.Values{"q": {"REFUSED THE REQUEST (409"}}, db.AuditFilter{Text: "refused the request (409"}},
-		{"text with LIKE wildcards matches them literally", url.Values{"q": {"%_"}}, db.AuditFilter{Text: "%_"}},
-		{"filters combine", url.Values{"tenant": {tenant}, "outcome": {"failure"}, "from": {day(-20)}}, db.AuditFilter{TenantID: tenant, Outcome: "failure", From: mustTime(day(-20))}},
+		{"time range keeps events from its start up to its end", url.Values{"from": {day(-12)}, "to": {day(-10)}}, kp.AuditFilter{From: from, To: to}},
+		{"tenant keeps that tenant's events", url.Values{"tenant": {tenant}}, kp.AuditFilter{TenantID: tenant}},
+		{"area keeps that area's events", url.Values{"area": {"EU1"}}, kp.AuditFilter{Region: "eu1"}},
+		{"actor keeps that user's events", url.Values{"actor": {sample.ActorUserID}}, kp.AuditFilter{ActorUserID: sample.ActorUserID}},
+		{"action keeps that action", url.Values{"action": {"key.delete"}}, kp.AuditFilter{Action: "key.delete"}},
+		{"outcome keeps that outcome", url.Values{"outcome": {"denied"}}, kp.AuditFilter{Outcome: "denied"}},
+		{"key id keeps that key's events", url.Values{"key": {sample.TargetKeyID}}, kp.AuditFilter{KeyID: sample.TargetKeyID}},
+		{"request id keeps that request's events", url.Values{"request": {sample.RequestID}}, kp.AuditFilter{RequestID: sample.RequestID}},
+		{"text matches the error message, any case", url.Values{"q": {"REFUSED THE REQUEST (409"}}, kp.AuditFilter{Text: "refused the request (409"}},
+		{"text with LIKE wildcards matches them literally", url.Values{"q": {"%_"}}, kp.AuditFilter{Text: "%_"}},
+		{"filters combine", url.Values{"tenant": {tenant}, "outcome": {"failure"}, "from": {day(-20)}}, kp.AuditFilter{TenantID: tenant, Outcome: "failure", From: mustTime(day(-20))}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := b.get("/audit?" + tc.query.Encode())
@@ -307,8 +309,8 @@ func TestPagesHaveNoGapsOrRepeatsWhileEventsArrive(t *testing.T) {
 		}
 		// New events arrive between pages (each page view adds one too).
 		for i := 0; i < 7; i++ {
-			if err := a.App.Audit.Record(context.Background(), audit.Event{Actor: audit.Actor{Kind: audit.ActorSystem}, Action: audit.KeyList},
-				audit.Result{Outcome: audit.OutcomeSuccess}); err != nil {
+			if err := a.App.Audit.Record(context.Background(), audit.Event{Actor: audit.Actor{Kind: kp.ActorSystem}, Action: kp.KeyList},
+				audit.Result{Outcome: kp.OutcomeSuccess}); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -343,7 +345,7 @@ func TestExportsParseBackToTheListRowsAndAreAudited(t *testing.T) {
 	query := url.Values{"tenant": {"33333333-3333-4333-8333-333333333333"}, "outcome": {"success"}}
 	list := b.get("/audit?" + query.Encode())
 	listIDs := rowIDs(list)
-	var want []db.AuditEvent
+	var want []kp.AuditEvent
 	for _, e := range allEvents(t, a) {
 		if e.TenantID == query.Get("tenant") && e.Outcome == "success" {
 			want = append(want, e)
@@ -390,9 +392,9 @@ func TestExportsParseBackToTheListRowsAndAreAudited(t *testing.T) {
 		if i < len(listIDs) && listIDs[i] != e.ID {
 			t.Fatalf("list row %d is %d, export row is %d", i, listIDs[i], e.ID)
 		}
-		wantRow := []string{strconv.FormatInt(e.ID, 10), e.OccurredAt.UTC().Format("2006-01-02T15:04:05.000000Z07:00"), e.ActorKind, e.ActorUserID,
-			e.ActorName, e.TenantID, e.TenantName, e.Region, e.SessionHash, e.ClientIP, e.UserAgent, e.Action, e.TargetKeyID,
-			e.Outcome, optInt32(e.UpstreamStatus), e.ErrorMessage, e.RequestID, optInt64(e.IntentID), e.Details,
+		wantRow := []string{strconv.FormatInt(e.ID, 10), e.OccurredAt.UTC().Format("2006-01-02T15:04:05.000000Z07:00"), string(e.ActorKind), e.ActorUserID,
+			e.ActorName, e.TenantID, e.TenantName, string(e.Region), e.SessionHash, e.ClientIP, e.UserAgent, string(e.Action), e.TargetKeyID,
+			string(e.Outcome), optInt32(e.UpstreamStatus), e.ErrorMessage, e.RequestID, optInt64(e.IntentID), e.Details,
 			strconv.Itoa(int(e.HashVersion)), hex.EncodeToString(e.PrevHash), hex.EncodeToString(e.Hash)}
 		if !slices.Equal(fromCSV[i], wantRow) {
 			t.Fatalf("csv row %d:\n got %q\nwant %q", i, fromCSV[i], wantRow)
@@ -457,7 +459,7 @@ func TestReviewerDetailKeyHistoryVerifyAndActivity(t *testing.T) {
 	b := a.browser()
 	b.signInReviewer("alice")
 	all := allEvents(t, a)
-	var outcome *db.AuditEvent
+	var outcome *kp.AuditEvent
 	for i := range all {
 		if all[i].IntentID != nil && all[i].TargetKeyID != "" {
 			outcome = &all[i]

@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyport/keyport/internal/kp"
+
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/secret"
@@ -42,7 +44,7 @@ func TestReviewerWithTOTPSignsInOnTheWeb(t *testing.T) {
 		t.Fatal(err)
 	}
 	svc := auditor.New(a.Pool, a.App.Audit, sealer, auditor.Options{Params: auditor.Params{Memory: 64, Time: 1, Threads: 1}})
-	enr, err := svc.Add(context.Background(), audit.Actor{Kind: audit.ActorSystem, UserID: "test"}, "tess", secret.New(reviewerPassword), true)
+	enr, err := svc.Add(context.Background(), audit.Actor{Kind: kp.ActorSystem, UserID: "test"}, "tess", secret.New(reviewerPassword), true)
 	if err != nil || enr == nil {
 		t.Fatalf("add with TOTP: %v", err)
 	}

@@ -24,7 +24,7 @@ var statusOf = map[kp.Kind]int{
 	kp.Upstream:        http.StatusBadGateway,
 	kp.Unavailable:     http.StatusServiceUnavailable,
 	kp.UpstreamTimeout: http.StatusGatewayTimeout,
-	kp.OutcomeUnknown:  http.StatusBadGateway,
+	kp.Unsettled:       http.StatusBadGateway,
 	kp.Malformed:       http.StatusBadRequest,
 }
 

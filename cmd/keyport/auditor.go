@@ -16,6 +16,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/keyport/keyport/internal/kp"
+
 	"github.com/jackc/pgx/v5/pgconn"
 	"golang.org/x/term"
 	"rsc.io/qr"
@@ -123,7 +125,7 @@ func cmdAuditor(ctx context.Context, e env, args []string) error {
 	svc := auditor.New(pool, w, sealer, auditor.Options{})
 	// The operator is Keyport's own command line; who ran it is noted as
 	// far as the environment says.
-	actor := audit.Actor{Kind: audit.ActorSystem, UserID: "keyport auditor", Name: "command line"}
+	actor := audit.Actor{Kind: kp.ActorSystem, UserID: "keyport auditor", Name: "command line"}
 	if u := e.getenv("USER"); u != "" {
 		actor.Name = "command line, OS user " + u
 	}
@@ -328,8 +330,8 @@ func cmdAuditSeed(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	if err := w.Record(ctx, audit.Event{Actor: audit.Actor{Kind: audit.ActorSystem, UserID: "keyport audit seed", Name: "command line"},
-		Action: audit.AuditSeed, Details: audit.Details{Count: int64(written)}}, audit.Result{Outcome: audit.OutcomeSuccess}); err != nil {
+	if err := w.Record(ctx, audit.Event{Actor: audit.Actor{Kind: kp.ActorSystem, UserID: "keyport audit seed", Name: "command line"},
+		Action: kp.AuditSeed, Details: audit.Details{Count: int64(written)}}, audit.Result{Outcome: kp.OutcomeSuccess}); err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "seeded %d events in %s\n", written, time.Since(start).Round(time.Millisecond))

@@ -11,9 +11,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyport/keyport/internal/kp"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/jackc/tern/v2/migrate"
+
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/pgtest"
@@ -133,7 +136,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 	keys, _ := audit.DeriveKeys(key)
 	w := audit.NewWriter(pool, keys, discardLogger())
 	for i := 0; i < 3; i++ {
-		if err := w.Record(ctx, audit.Event{Actor: audit.Actor{Kind: audit.ActorSystem}, Action: audit.KeyList}, audit.Result{Outcome: audit.OutcomeSuccess}); err != nil {
+		if err := w.Record(ctx, audit.Event{Actor: audit.Actor{Kind: kp.ActorSystem}, Action: kp.KeyList}, audit.Result{Outcome: kp.OutcomeSuccess}); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -29,68 +29,10 @@ import (
 	"github.com/keyport/keyport/internal/secret"
 )
 
-// ActorKind says who acted.
-type ActorKind string
-
-const (
-	ActorAdmin   ActorKind = "admin"
-	ActorAuditor ActorKind = "auditor"
-	ActorSystem  ActorKind = "system"
-)
-
-// Action is the closed set of audited actions; the database enforces the
-// same set with a CHECK constraint.
-type Action string
-
-const (
-	Connect              Action = "connect"
-	Disconnect           Action = "disconnect"
-	TokenRefresh         Action = "token.refresh"
-	KeyList              Action = "key.list"
-	KeyCreate            Action = "key.create"
-	KeyActivate          Action = "key.activate"
-	KeyDeactivate        Action = "key.deactivate"
-	KeyDelete            Action = "key.delete"
-	KeyVerify            Action = "key.verify"
-	KeyLookup            Action = "key.lookup"
-	KeyReconcile         Action = "key.reconcile"
-	KeyRotate            Action = "key.rotate"
-	AuditorAdd           Action = "auditor.add"
-	AuditorDisable       Action = "auditor.disable"
-	AuditorEnable        Action = "auditor.enable"
-	AuditorResetPassword Action = "auditor.reset_password"
-	AuditorLogin         Action = "auditor.login"
-	AuditorLogout        Action = "auditor.logout"
-	AuditView            Action = "audit.view"
-	AuditExport          Action = "audit.export"
-	AuditVerify          Action = "audit.verify"
-	AuditCheckpoint      Action = "audit.checkpoint"
-	AuditSeed            Action = "audit.seed"
-)
-
-// Actions lists every action, for filters and validation.
-var Actions = []Action{Connect, Disconnect, TokenRefresh, KeyList, KeyCreate, KeyActivate, KeyDeactivate,
-	KeyDelete, KeyVerify, KeyLookup, KeyReconcile, KeyRotate, AuditorAdd, AuditorDisable, AuditorEnable,
-	AuditorResetPassword, AuditorLogin, AuditorLogout, AuditView, AuditExport, AuditVerify, AuditCheckpoint, AuditSeed}
-
-// Outcome is what became of an action.
-type Outcome string
-
-const (
-	OutcomeIntent  Outcome = "intent"
-	OutcomeSuccess Outcome = "success"
-	OutcomeFailure Outcome = "failure"
-	OutcomeUnknown Outcome = "unknown"
-	OutcomeDenied  Outcome = "denied"
-)
-
-// Outcomes lists every outcome.
-var Outcomes = []Outcome{OutcomeIntent, OutcomeSuccess, OutcomeFailure, OutcomeUnknown, OutcomeDenied}
-
 // Actor is who acted: a CXone user (admin), a Keyport reviewer (auditor) or
 // Keyport itself (system).
 type Actor struct {
-	Kind   ActorKind
+	Kind   kp.ActorKind
 	UserID string // CXone user id, or the reviewer's username
 	Name   string
 }
@@ -99,7 +41,7 @@ type Actor struct {
 type Scope struct {
 	TenantID   string
 	TenantName string
-	Region     string
+	Region     kp.Region
 	// Session is the Keyport session id; only its keyed hash is stored.
 	Session   secret.Secret
 	ClientIP  string
@@ -129,14 +71,14 @@ type Details struct {
 type Event struct {
 	Actor       Actor
 	Scope       Scope
-	Action      Action
+	Action      kp.Action
 	TargetKeyID string
 	Details     Details
 }
 
 // Result is an outcome's facts.
 type Result struct {
-	Outcome        Outcome
+	Outcome        kp.Outcome
 	UpstreamStatus int    // 0 = none
 	Message        string // a human message; scrubbed and truncated
 	Details        *Details
@@ -234,7 +176,7 @@ func storeKind(err error) kp.Kind {
 // caller must refuse the action: the returned error is a *kp.Error of kind
 // Unavailable that says so.
 func (w *Writer) Intent(ctx context.Context, e Event) (IntentID, error) {
-	row, err := w.row(ctx, e, Result{Outcome: OutcomeIntent})
+	row, err := w.row(ctx, e, Result{Outcome: kp.OutcomeIntent})
 	if err != nil {
 		return 0, err
 	}
@@ -284,12 +226,12 @@ func (w *Writer) Record(ctx context.Context, e Event, r Result) error {
 
 // Viewed records that a reviewer viewed (audit.view) or exported
 // (audit.export) audit data with the given filters.
-func (w *Writer) Viewed(ctx context.Context, actor Actor, scope Scope, action Action, filters map[string]string, format string) error {
-	if action != AuditView && action != AuditExport && action != AuditVerify {
+func (w *Writer) Viewed(ctx context.Context, actor Actor, scope Scope, action kp.Action, filters map[string]string, format string) error {
+	if action != kp.AuditView && action != kp.AuditExport && action != kp.AuditVerify {
 		return fmt.Errorf("audit: Viewed with action %q", action)
 	}
 	return w.Record(ctx, Event{Actor: actor, Scope: scope, Action: action, Details: Details{Filters: filters, Format: format}},
-		Result{Outcome: OutcomeSuccess})
+		Result{Outcome: kp.OutcomeSuccess})
 }
 
 // Do runs an audited action: intent, then fn, then the outcome fn reports.
@@ -301,9 +243,9 @@ func (w *Writer) Do(ctx context.Context, e Event, fn func(ctx context.Context) (
 	}
 	r, ferr := fn(ctx)
 	if r.Outcome == "" {
-		r.Outcome = OutcomeSuccess
+		r.Outcome = kp.OutcomeSuccess
 		if ferr != nil {
-			r.Outcome = OutcomeFailure
+			r.Outcome = kp.OutcomeFailure
 		}
 	}
 	if r.Message == "" && ferr != nil {
@@ -322,12 +264,12 @@ const (
 )
 
 // row turns a typed event into a row, scrubbing every string.
-func (w *Writer) row(ctx context.Context, e Event, r Result) (*db.AuditEvent, error) {
+func (w *Writer) row(ctx context.Context, e Event, r Result) (*kp.AuditEvent, error) {
 	if !validAction(e.Action) || !validOutcome(r.Outcome) {
 		return nil, fmt.Errorf("audit: invalid action %q or outcome %q", e.Action, r.Outcome)
 	}
 	switch e.Actor.Kind {
-	case ActorAdmin, ActorAuditor, ActorSystem:
+	case kp.ActorAdmin, kp.ActorAuditor, kp.ActorSystem:
 	default:
 		return nil, fmt.Errorf("audit: invalid actor kind %q", e.Actor.Kind)
 	}
@@ -347,19 +289,19 @@ func (w *Writer) row(ctx context.Context, e Event, r Result) (*db.AuditEvent, er
 	if reqID == "" {
 		reqID = logging.RequestID(ctx)
 	}
-	row := &db.AuditEvent{
-		ActorKind:    string(e.Actor.Kind),
+	row := &kp.AuditEvent{
+		ActorKind:    e.Actor.Kind,
 		ActorUserID:  field(e.Actor.UserID, maxField),
 		ActorName:    field(e.Actor.Name, maxField),
 		TenantID:     field(e.Scope.TenantID, maxField),
 		TenantName:   field(e.Scope.TenantName, maxField),
-		Region:       field(e.Scope.Region, 16),
+		Region:       kp.Region(field(string(e.Scope.Region), 16)),
 		SessionHash:  w.keys.SessionHash(e.Scope.Session),
 		ClientIP:     cleanIP(e.Scope.ClientIP),
 		UserAgent:    field(e.Scope.UserAgent, maxUserAgent),
-		Action:       string(e.Action),
+		Action:       e.Action,
 		TargetKeyID:  keyID(target),
-		Outcome:      string(r.Outcome),
+		Outcome:      r.Outcome,
 		ErrorMessage: field(r.Message, maxMessage),
 		RequestID:    field(reqID, 64),
 		Details:      string(details),
@@ -371,8 +313,8 @@ func (w *Writer) row(ctx context.Context, e Event, r Result) (*db.AuditEvent, er
 	return row, nil
 }
 
-func validAction(a Action) bool {
-	for _, x := range Actions {
+func validAction(a kp.Action) bool {
+	for _, x := range kp.Actions {
 		if x == a {
 			return true
 		}
@@ -380,8 +322,8 @@ func validAction(a Action) bool {
 	return false
 }
 
-func validOutcome(o Outcome) bool {
-	for _, x := range Outcomes {
+func validOutcome(o kp.Outcome) bool {
+	for _, x := range kp.Outcomes {
 		if x == o {
 			return true
 		}
@@ -484,10 +426,10 @@ func (w *Writer) CloseOpenIntents(ctx context.Context, before time.Time) (int, e
 			return closed, nil
 		}
 		for _, in := range open {
-			ev := Event{Actor: Actor{Kind: ActorKind(in.ActorKind), UserID: in.ActorUserID, Name: in.ActorName},
+			ev := Event{Actor: Actor{Kind: in.ActorKind, UserID: in.ActorUserID, Name: in.ActorName},
 				Scope:  Scope{TenantID: in.TenantID, TenantName: in.TenantName, Region: in.Region},
-				Action: Action(in.Action), TargetKeyID: in.TargetKeyID}
-			if err := w.Outcome(ctx, IntentID(in.ID), ev, Result{Outcome: OutcomeUnknown,
+				Action: in.Action, TargetKeyID: in.TargetKeyID}
+			if err := w.Outcome(ctx, IntentID(in.ID), ev, Result{Outcome: kp.OutcomeUnknown,
 				Message: "the outcome was never recorded; closed by keyport reconcile"}); err != nil {
 				return closed, err
 			}

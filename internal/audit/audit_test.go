@@ -37,9 +37,9 @@ func testKeys(t testing.TB) audit.Keys {
 
 func quiet() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
-func adminEvent(action audit.Action) audit.Event {
+func adminEvent(action kp.Action) audit.Event {
 	return audit.Event{
-		Actor:  audit.Actor{Kind: audit.ActorAdmin, UserID: "11eb660f-aaaa-bbbb-cccc-000000000001", Name: "Ada Admin"},
+		Actor:  audit.Actor{Kind: kp.ActorAdmin, UserID: "11eb660f-aaaa-bbbb-cccc-000000000001", Name: "Ada Admin"},
 		Scope:  audit.Scope{TenantID: "tenant-a", TenantName: "Tenant A", Region: "na1", ClientIP: "192.0.2.10", UserAgent: "test-agent", RequestID: "req-1"},
 		Action: action,
 	}
@@ -78,8 +78,8 @@ func superuserExec(t *testing.T, pool *pgxpool.Pool, sqls ...string) {
 func appendN(t *testing.T, w *audit.Writer, n int) {
 	t.Helper()
 	for i := 0; i < n; i++ {
-		if err := w.Do(context.Background(), adminEvent(audit.KeyCreate), func(context.Context) (audit.Result, error) {
-			return audit.Result{Outcome: audit.OutcomeSuccess, TargetKeyID: fmt.Sprintf("KEY%03d", i)}, nil
+		if err := w.Do(context.Background(), adminEvent(kp.KeyCreate), func(context.Context) (audit.Result, error) {
+			return audit.Result{Outcome: kp.OutcomeSuccess, TargetKeyID: fmt.Sprintf("KEY%03d", i)}, nil
 		}); err != nil {
 			t.Fatal(err)
 		}
@@ -91,11 +91,11 @@ func TestIntentOutcomeChainVerifies(t *testing.T) {
 	keys := testKeys(t)
 	w := audit.NewWriter(pool, keys, quiet())
 	ctx := context.Background()
-	id, err := w.Intent(ctx, adminEvent(audit.KeyDeactivate))
+	id, err := w.Intent(ctx, adminEvent(kp.KeyDeactivate))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Outcome(ctx, id, adminEvent(audit.KeyDeactivate), audit.Result{Outcome: audit.OutcomeFailure, UpstreamStatus: 403, Message: "Forbidden: missing Access Key"}); err != nil {
+	if err := w.Outcome(ctx, id, adminEvent(kp.KeyDeactivate), audit.Result{Outcome: kp.OutcomeFailure, UpstreamStatus: 403, Message: "Forbidden: missing Access Key"}); err != nil {
 		t.Fatal(err)
 	}
 	var gotIntent *int64
@@ -122,12 +122,12 @@ func TestOutcomeSurvivesCancelledContext(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	w := audit.NewWriter(pool, testKeys(t), quiet())
 	ctx, cancel := context.WithCancel(context.Background())
-	id, err := w.Intent(ctx, adminEvent(audit.KeyCreate))
+	id, err := w.Intent(ctx, adminEvent(kp.KeyCreate))
 	if err != nil {
 		t.Fatal(err)
 	}
 	cancel()
-	if err := w.Outcome(ctx, id, adminEvent(audit.KeyCreate), audit.Result{Outcome: audit.OutcomeSuccess}); err != nil {
+	if err := w.Outcome(ctx, id, adminEvent(kp.KeyCreate), audit.Result{Outcome: kp.OutcomeSuccess}); err != nil {
 		t.Fatalf("outcome with a cancelled context: %v", err)
 	}
 }
@@ -222,7 +222,7 @@ func TestConcurrentAppendsFromSeveralPoolsFormOneLinearChain(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, err := w.Intent(ctx, adminEvent(audit.KeyList))
+				_, err := w.Intent(ctx, adminEvent(kp.KeyList))
 				errs <- err
 			}()
 		}
@@ -345,7 +345,7 @@ func TestIntentFailureBlocksTheAction(t *testing.T) {
 		t.Fatal(err)
 	}
 	ran := false
-	err := w.Do(ctx, adminEvent(audit.KeyDelete), func(context.Context) (audit.Result, error) {
+	err := w.Do(ctx, adminEvent(kp.KeyDelete), func(context.Context) (audit.Result, error) {
 		ran = true
 		return audit.Result{}, nil
 	})
@@ -362,7 +362,7 @@ func TestOutcomeFailureIsCountedAndIntentStaysOpen(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	w := audit.NewWriter(pool, testKeys(t), quiet())
 	ctx := context.Background()
-	id, err := w.Intent(ctx, adminEvent(audit.KeyCreate))
+	id, err := w.Intent(ctx, adminEvent(kp.KeyCreate))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -370,7 +370,7 @@ func TestOutcomeFailureIsCountedAndIntentStaysOpen(t *testing.T) {
 		CREATE TRIGGER fail_insert BEFORE INSERT ON audit_events FOR EACH ROW EXECUTE FUNCTION fail_insert();`); err != nil {
 		t.Fatal(err)
 	}
-	if err := w.Outcome(ctx, id, adminEvent(audit.KeyCreate), audit.Result{Outcome: audit.OutcomeSuccess}); err == nil {
+	if err := w.Outcome(ctx, id, adminEvent(kp.KeyCreate), audit.Result{Outcome: kp.OutcomeSuccess}); err == nil {
 		t.Fatal("outcome write reported success")
 	}
 	if w.OutcomeFailures() != 1 {
@@ -407,21 +407,21 @@ func TestCanariesNeverReachTheTable(t *testing.T) {
 	opaque := base64.StdEncoding.EncodeToString([]byte("CANARY-opaque-refresh-token-value-xyz"))
 	all := " " + jwt + " " + akSecret + " " + bearer + " " + opaque
 	e := audit.Event{
-		Actor: audit.Actor{Kind: audit.ActorAdmin, UserID: "u" + all, Name: "n" + all},
+		Actor: audit.Actor{Kind: kp.ActorAdmin, UserID: "u" + all, Name: "n" + all},
 		Scope: audit.Scope{TenantID: "t" + all, TenantName: "tn" + all, Region: "na1", Session: secret.New(session),
 			ClientIP: jwt, UserAgent: "ua" + all, RequestID: "r" + all},
-		Action: audit.KeyCreate,
+		Action: kp.KeyCreate,
 		Details: audit.Details{Label: "l" + all, OwnerUserID: "o" + all, SecretFingerprint: keys.Fingerprint(secret.New(akSecret)),
 			SecretLast4: akSecret, Filters: map[string]string{"q" + all: "v" + all}, Format: all, Result: "res" + all,
 			Warning: "w" + all, CorrelationID: "c" + all, Step: "s" + all, KeyIDs: []string{"KEYID1"}},
 	}
 	if err := w.Do(ctx, e, func(context.Context) (audit.Result, error) {
-		return audit.Result{Outcome: audit.OutcomeFailure, UpstreamStatus: 401, Message: "upstream said: invalid token " + all,
+		return audit.Result{Outcome: kp.OutcomeFailure, UpstreamStatus: 401, Message: "upstream said: invalid token " + all,
 			Details: &audit.Details{Warning: all}}, kp.Errorf(kp.Unauthorized, "rejected %s", all)
 	}); err == nil {
 		t.Fatal("expected the action's error back")
 	}
-	if err := w.Viewed(ctx, audit.Actor{Kind: audit.ActorAuditor, UserID: "rev"}, audit.Scope{}, audit.AuditView, map[string]string{"q": all}, ""); err != nil {
+	if err := w.Viewed(ctx, audit.Actor{Kind: kp.ActorAuditor, UserID: "rev"}, audit.Scope{}, kp.AuditView, map[string]string{"q": all}, ""); err != nil {
 		t.Fatal(err)
 	}
 	var dump string
@@ -460,7 +460,7 @@ func TestCloseOpenIntents(t *testing.T) {
 	keys := testKeys(t)
 	w := audit.NewWriter(pool, keys, quiet())
 	ctx := context.Background()
-	open, err := w.Intent(ctx, adminEvent(audit.KeyDeactivate))
+	open, err := w.Intent(ctx, adminEvent(kp.KeyDeactivate))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyport/keyport/internal/kp"
+
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/pgtest"
 )
@@ -40,8 +42,8 @@ func BenchmarkAppend(b *testing.B) {
 		b.Fatal(err)
 	}
 	const n = 2000
-	e := adminEvent(audit.KeyList)
-	r := audit.Result{Outcome: audit.OutcomeSuccess}
+	e := adminEvent(kp.KeyList)
+	r := audit.Result{Outcome: kp.OutcomeSuccess}
 	var chained, plain time.Duration
 	var id int64
 	for b.Loop() {

@@ -11,6 +11,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/keyport/keyport/internal/kp"
+
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyport/keyport/db"
@@ -19,7 +21,7 @@ import (
 // canonicalV1 appends the version-1 canonical encoding of e to buf. It must
 // match audit_canonical_v1 in migrations/002_audit.sql byte for byte: a
 // prefix, then every column as <byte length>:<text>, NULL as "~".
-func canonicalV1(buf []byte, e *db.AuditEvent, id int64) []byte {
+func canonicalV1(buf []byte, e *kp.AuditEvent, id int64) []byte {
 	str := func(s string) {
 		buf = strconv.AppendInt(buf, int64(len(s)), 10)
 		buf = append(buf, ':')
@@ -32,18 +34,18 @@ func canonicalV1(buf []byte, e *db.AuditEvent, id int64) []byte {
 	buf = append(buf, "keyport-audit-v1"...)
 	num(id)
 	num(e.OccurredAt.UnixMicro())
-	str(e.ActorKind)
+	str(string(e.ActorKind))
 	str(e.ActorUserID)
 	str(e.ActorName)
 	str(e.TenantID)
 	str(e.TenantName)
-	str(e.Region)
+	str(string(e.Region))
 	str(e.SessionHash)
 	str(e.ClientIP)
 	str(e.UserAgent)
-	str(e.Action)
+	str(string(e.Action))
 	str(e.TargetKeyID)
-	str(e.Outcome)
+	str(string(e.Outcome))
 	if e.UpstreamStatus == nil {
 		buf = append(buf, '~')
 	} else {
@@ -63,7 +65,7 @@ func canonicalV1(buf []byte, e *db.AuditEvent, id int64) []byte {
 // hasher recomputes event hashes reusing one buffer.
 type hasher struct{ buf []byte }
 
-func (h *hasher) hash(e *db.AuditEvent, id int64) [32]byte {
+func (h *hasher) hash(e *kp.AuditEvent, id int64) [32]byte {
 	h.buf = append(h.buf[:0], e.PrevHash...)
 	h.buf = canonicalV1(h.buf, e, id)
 	return sha256.Sum256(h.buf)
@@ -193,7 +195,7 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, keys Keys, progress func(ev
 		prevTime time.Time
 	)
 	errStop := fmt.Errorf("stop")
-	err = q.ScanAuditChain(ctx, 0, VerifyBatch, func(e *db.AuditEvent) error {
+	err = q.ScanAuditChain(ctx, 0, VerifyBatch, func(e *kp.AuditEvent) error {
 		if p := checkEvent(&h, e, prevID, prevHash, prevTime); p != nil {
 			rep.Problem = p
 			return errStop
@@ -232,7 +234,7 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, keys Keys, progress func(ev
 }
 
 // checkEvent checks one event against its predecessor.
-func checkEvent(h *hasher, e *db.AuditEvent, prevID int64, prevHash []byte, prevTime time.Time) *Problem {
+func checkEvent(h *hasher, e *kp.AuditEvent, prevID int64, prevHash []byte, prevTime time.Time) *Problem {
 	if e.HashVersion != 1 {
 		return &Problem{EventID: e.ID, Kind: "changed", Detail: fmt.Sprintf("unknown hash version %d", e.HashVersion)}
 	}

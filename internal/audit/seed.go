@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"time"
 
+	"github.com/keyport/keyport/internal/kp"
+
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
@@ -50,30 +52,30 @@ var (
 		{"44444444-4444-4444-8444-444444444444", "Umbrella Service", "na1"},
 		{"55555555-5555-4555-8555-555555555555", "Hooli Help", "uk1"},
 	}
-	seedActions  = []Action{KeyList, KeyList, KeyList, KeyCreate, KeyVerify, KeyDeactivate, KeyActivate, KeyDelete, Connect, TokenRefresh, KeyLookup}
-	seedOutcomes = []Outcome{OutcomeSuccess, OutcomeSuccess, OutcomeSuccess, OutcomeSuccess, OutcomeSuccess, OutcomeSuccess, OutcomeFailure, OutcomeUnknown, OutcomeDenied}
+	seedActions  = []kp.Action{kp.KeyList, kp.KeyList, kp.KeyList, kp.KeyCreate, kp.KeyVerify, kp.KeyDeactivate, kp.KeyActivate, kp.KeyDelete, kp.Connect, kp.TokenRefresh, kp.KeyLookup}
+	seedOutcomes = []kp.Outcome{kp.OutcomeSuccess, kp.OutcomeSuccess, kp.OutcomeSuccess, kp.OutcomeSuccess, kp.OutcomeSuccess, kp.OutcomeSuccess, kp.OutcomeFailure, kp.OutcomeUnknown, kp.OutcomeDenied}
 )
 
-func seedRows(rng *rand.Rand, head db.AuditHead, size, total, done int, now time.Time) []db.AuditEvent {
-	rows := make([]db.AuditEvent, 0, size)
+func seedRows(rng *rand.Rand, head db.AuditHead, size, total, done int, now time.Time) []kp.AuditEvent {
+	rows := make([]kp.AuditEvent, 0, size)
 	prev := head.LastHash
 	id := head.LastID
 	span := 30 * 24 * time.Hour
 	var h hasher
-	var openIntent *db.AuditEvent
+	var openIntent *kp.AuditEvent
 	for len(rows) < size {
 		id++
 		pos := done + len(rows)
 		at := now.Add(-span + time.Duration(float64(span)*float64(pos)/float64(max(total, 1)))).UTC().Truncate(time.Microsecond)
-		var e db.AuditEvent
+		var e kp.AuditEvent
 		if openIntent != nil {
 			// the outcome of the previous intent
 			e = *openIntent
 			intent := openIntent.ID
 			e.IntentID = &intent
 			o := seedOutcomes[rng.IntN(len(seedOutcomes))]
-			e.Outcome = string(o)
-			if o == OutcomeFailure || o == OutcomeDenied {
+			e.Outcome = o
+			if o == kp.OutcomeFailure || o == kp.OutcomeDenied {
 				s := int32([]int{400, 401, 403, 404, 409, 429, 502}[rng.IntN(7)])
 				e.UpstreamStatus = &s
 				e.ErrorMessage = fmt.Sprintf("upstream refused the request (%d)", s)
@@ -82,12 +84,12 @@ func seedRows(rng *rand.Rand, head db.AuditHead, size, total, done int, now time
 		} else {
 			t := seedTenants[rng.IntN(len(seedTenants))]
 			user := rng.IntN(8)
-			e = db.AuditEvent{
-				ActorKind: string(ActorAdmin), ActorUserID: fmt.Sprintf("%s-user-%d", t.id[:8], user),
+			e = kp.AuditEvent{
+				ActorKind: kp.ActorAdmin, ActorUserID: fmt.Sprintf("%s-user-%d", t.id[:8], user),
 				ActorName: fmt.Sprintf("Admin %d of %s", user, t.name), TenantID: t.id, TenantName: t.name,
-				Region: t.region, SessionHash: fmt.Sprintf("%032x", rng.Uint64()), ClientIP: fmt.Sprintf("198.51.100.%d", rng.IntN(250)+1),
-				UserAgent: "Mozilla/5.0 (seed)", Action: string(seedActions[rng.IntN(len(seedActions))]),
-				TargetKeyID: fmt.Sprintf("SEEDKEY%s%06d", t.id[:4], rng.IntN(5000)), Outcome: string(OutcomeIntent),
+				Region: kp.Region(t.region), SessionHash: fmt.Sprintf("%032x", rng.Uint64()), ClientIP: fmt.Sprintf("198.51.100.%d", rng.IntN(250)+1),
+				UserAgent: "Mozilla/5.0 (seed)", Action: seedActions[rng.IntN(len(seedActions))],
+				TargetKeyID: fmt.Sprintf("SEEDKEY%s%06d", t.id[:4], rng.IntN(5000)), Outcome: kp.OutcomeIntent,
 				RequestID: fmt.Sprintf("%024x", rng.Uint64()), Details: "{}",
 			}
 		}
@@ -96,7 +98,7 @@ func seedRows(rng *rand.Rand, head db.AuditHead, size, total, done int, now time
 		sum := h.hash(&e, id)
 		e.Hash = sum[:]
 		prev = e.Hash
-		if e.Outcome == string(OutcomeIntent) {
+		if e.Outcome == kp.OutcomeIntent {
 			c := e
 			openIntent = &c
 		}

@@ -144,7 +144,7 @@ func (s *Service) Add(ctx context.Context, actor audit.Actor, username string, p
 		return nil, kp.Errorf(kp.Invalid, "TOTP needs KEYPORT_ENCRYPTION_KEY to seal its secret.")
 	}
 	var enrol *Enrolment
-	ev := audit.Event{Actor: actor, Action: audit.AuditorAdd, Details: audit.Details{Label: username, Step: totpLabel(withTOTP)}}
+	ev := audit.Event{Actor: actor, Action: kp.AuditorAdd, Details: audit.Details{Label: username, Step: totpLabel(withTOTP)}}
 	err := s.w.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
 		now := s.o.Now()
 		a := &db.Auditor{Username: username, PasswordHash: hashPassword(password, s.o.Params), CreatedAt: now, UpdatedAt: now}
@@ -159,7 +159,7 @@ func (s *Service) Add(ctx context.Context, actor audit.Actor, username string, p
 		if withTOTP {
 			enrol = &Enrolment{URI: secret.New(otpauthURI(username, key))}
 		}
-		return audit.Result{Outcome: audit.OutcomeSuccess}, nil
+		return audit.Result{Outcome: kp.OutcomeSuccess}, nil
 	})
 	return enrol, err
 }
@@ -190,9 +190,9 @@ func (s *Service) List(ctx context.Context) ([]Account, error) {
 // open sessions stop working at their next request (RequireActive).
 func (s *Service) SetDisabled(ctx context.Context, actor audit.Actor, username string, disabled bool) error {
 	username = NormalizeUsername(username)
-	action := audit.AuditorEnable
+	action := kp.AuditorEnable
 	if disabled {
-		action = audit.AuditorDisable
+		action = kp.AuditorDisable
 	}
 	ev := audit.Event{Actor: actor, Action: action, Details: audit.Details{Label: username}}
 	return s.w.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
@@ -221,7 +221,7 @@ func (s *Service) ResetPassword(ctx context.Context, actor audit.Actor, username
 	}
 	step := map[TOTPChange]string{TOTPKeep: "", TOTPNew: "new totp", TOTPRemove: "totp removed"}[t]
 	var enrol *Enrolment
-	ev := audit.Event{Actor: actor, Action: audit.AuditorResetPassword, Details: audit.Details{Label: username, Step: step}}
+	ev := audit.Event{Actor: actor, Action: kp.AuditorResetPassword, Details: audit.Details{Label: username, Step: step}}
 	err := s.w.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
 		var sealed []byte
 		var key []byte
@@ -268,7 +268,7 @@ func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
 	if len(name) > 64 {
 		name = name[:64]
 	}
-	actor := audit.Actor{Kind: audit.ActorAuditor, UserID: name, Name: name}
+	actor := audit.Actor{Kind: kp.ActorAuditor, UserID: name, Name: name}
 	q := db.New(s.pool)
 	now := s.o.Now()
 	userKey, ipKey := "user:"+name, "ip:"+at.Scope.ClientIP
@@ -282,7 +282,7 @@ func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
 			if k == ipKey {
 				reason = "locked out: too many failed sign-ins from this address"
 			}
-			if err := s.record(ctx, actor, at.Scope, audit.OutcomeDenied, reason); err != nil {
+			if err := s.record(ctx, actor, at.Scope, kp.OutcomeDenied, reason); err != nil {
 				return "", err
 			}
 			return "", ErrLocked
@@ -333,7 +333,7 @@ func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
 		}
 	}
 	if reason != "" {
-		if err := s.record(ctx, actor, at.Scope, audit.OutcomeFailure, reason); err != nil {
+		if err := s.record(ctx, actor, at.Scope, kp.OutcomeFailure, reason); err != nil {
 			return "", err
 		}
 		locked := false
@@ -355,14 +355,14 @@ func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
 	if err := q.ClearAuditorThrottle(ctx, userKey); err != nil {
 		return "", err
 	}
-	if err := s.record(ctx, actor, at.Scope, audit.OutcomeSuccess, ""); err != nil {
+	if err := s.record(ctx, actor, at.Scope, kp.OutcomeSuccess, ""); err != nil {
 		return "", err
 	}
 	return name, nil
 }
 
-func (s *Service) record(ctx context.Context, actor audit.Actor, scope audit.Scope, o audit.Outcome, msg string) error {
-	return s.w.Record(ctx, audit.Event{Actor: actor, Scope: scope, Action: audit.AuditorLogin}, audit.Result{Outcome: o, Message: msg})
+func (s *Service) record(ctx context.Context, actor audit.Actor, scope audit.Scope, o kp.Outcome, msg string) error {
+	return s.w.Record(ctx, audit.Event{Actor: actor, Scope: scope, Action: kp.AuditorLogin}, audit.Result{Outcome: o, Message: msg})
 }
 
 // checkPassword runs argon2id with at most MaxConcurrentHashes in flight.
@@ -389,6 +389,6 @@ func (s *Service) RequireActive(ctx context.Context, username string) error {
 
 // Logout records a reviewer's sign-out.
 func (s *Service) Logout(ctx context.Context, username string, scope audit.Scope) error {
-	return s.w.Record(ctx, audit.Event{Actor: audit.Actor{Kind: audit.ActorAuditor, UserID: username, Name: username},
-		Scope: scope, Action: audit.AuditorLogout}, audit.Result{Outcome: audit.OutcomeSuccess})
+	return s.w.Record(ctx, audit.Event{Actor: audit.Actor{Kind: kp.ActorAuditor, UserID: username, Name: username},
+		Scope: scope, Action: kp.AuditorLogout}, audit.Result{Outcome: kp.OutcomeSuccess})
 }

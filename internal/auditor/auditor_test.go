@@ -70,7 +70,7 @@ func newFixture(t testing.TB, o Options) *fixture {
 	return &fixture{pool: pool, w: w, svc: New(pool, w, sealer, o), clk: clk}
 }
 
-var operator = audit.Actor{Kind: audit.ActorSystem, UserID: "cli", Name: "keyport auditor"}
+var operator = audit.Actor{Kind: kp.ActorSystem, UserID: "cli", Name: "keyport auditor"}
 
 // add creates an account and returns its TOTP key (nil without TOTP).
 func (f *fixture) add(t testing.TB, name, pw string, totp bool) []byte {
@@ -370,7 +370,7 @@ func TestNoFilterSeqScansTheEvents(t *testing.T) {
 
 type explainCase struct {
 	name string
-	f    db.AuditFilter
+	f    kp.AuditFilter
 }
 
 // explainCases are the list's filters alone and in the combinations the
@@ -378,20 +378,20 @@ type explainCase struct {
 func explainCases(now time.Time) []explainCase {
 	tenant := "22222222-2222-4222-8222-222222222222"
 	return []explainCase{
-		{"no filter", db.AuditFilter{}},
-		{"time range", db.AuditFilter{From: now.Add(-10 * 24 * time.Hour), To: now.Add(-9 * 24 * time.Hour)}},
-		{"from only", db.AuditFilter{From: now.Add(-24 * time.Hour)}},
-		{"tenant", db.AuditFilter{TenantID: tenant}},
-		{"area", db.AuditFilter{Region: "eu1"}},
-		{"actor", db.AuditFilter{ActorUserID: "22222222-user-3"}},
-		{"action", db.AuditFilter{Action: "key.delete"}},
-		{"outcome failure", db.AuditFilter{Outcome: "failure"}},
-		{"outcome success", db.AuditFilter{Outcome: "success"}},
-		{"key id", db.AuditFilter{KeyID: "SEEDKEY2222000042"}},
-		{"request id", db.AuditFilter{RequestID: "0123456789abcdef01234567"}},
-		{"text", db.AuditFilter{Text: "(502)"}},
-		{"tenant and outcome", db.AuditFilter{TenantID: tenant, Outcome: "denied"}},
-		{"tenant, action and time", db.AuditFilter{TenantID: tenant, Action: "key.create", From: now.Add(-7 * 24 * time.Hour)}},
-		{"outcome since a day (activity link)", db.AuditFilter{Outcome: "unknown", From: now.Add(-29 * 24 * time.Hour)}},
+		{"no filter", kp.AuditFilter{}},
+		{"time range", kp.AuditFilter{From: now.Add(-10 * 24 * time.Hour), To: now.Add(-9 * 24 * time.Hour)}},
+		{"from only", kp.AuditFilter{From: now.Add(-24 * time.Hour)}},
+		{"tenant", kp.AuditFilter{TenantID: tenant}},
+		{"area", kp.AuditFilter{Region: "eu1"}},
+		{"actor", kp.AuditFilter{ActorUserID: "22222222-user-3"}},
+		{"action", kp.AuditFilter{Action: "key.delete"}},
+		{"outcome failure", kp.AuditFilter{Outcome: "failure"}},
+		{"outcome success", kp.AuditFilter{Outcome: "success"}},
+		{"key id", kp.AuditFilter{KeyID: "SEEDKEY2222000042"}},
+		{"request id", kp.AuditFilter{RequestID: "0123456789abcdef01234567"}},
+		{"text", kp.AuditFilter{Text: "(502)"}},
+		{"tenant and outcome", kp.AuditFilter{TenantID: tenant, Outcome: "denied"}},
+		{"tenant, action and time", kp.AuditFilter{TenantID: tenant, Action: "key.create", From: now.Add(-7 * 24 * time.Hour)}},
+		{"outcome since a day (activity link)", kp.AuditFilter{Outcome: "unknown", From: now.Add(-29 * 24 * time.Hour)}},
 	}
 }

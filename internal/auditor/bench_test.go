@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyport/keyport/internal/kp"
+
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
 )
@@ -51,20 +53,20 @@ func BenchmarkFilteredQueries10M(b *testing.B) {
 	}
 	tenants := []string{"11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222",
 		"33333333-3333-4333-8333-333333333333", "44444444-4444-4444-8444-444444444444", "55555555-5555-4555-8555-555555555555"}
-	outcomes := []string{"failure", "denied", "unknown"}
+	outcomes := []kp.Outcome{kp.OutcomeFailure, kp.OutcomeDenied, kp.OutcomeUnknown}
 	queries := []struct {
 		name string
-		f    func(i int) db.AuditFilter
+		f    func(i int) kp.AuditFilter
 	}{
-		{"tenant", func(i int) db.AuditFilter { return db.AuditFilter{TenantID: tenants[i%5]} }},
-		{"key", func(i int) db.AuditFilter {
-			return db.AuditFilter{KeyID: fmt.Sprintf("SEEDKEY%s%06d", tenants[i%5][:4], (i*7919)%5000)}
+		{"tenant", func(i int) kp.AuditFilter { return kp.AuditFilter{TenantID: tenants[i%5]} }},
+		{"key", func(i int) kp.AuditFilter {
+			return kp.AuditFilter{KeyID: fmt.Sprintf("SEEDKEY%s%06d", tenants[i%5][:4], (i*7919)%5000)}
 		}},
-		{"outcome-30d", func(i int) db.AuditFilter {
-			return db.AuditFilter{Outcome: outcomes[i%3], From: now.Add(-30 * 24 * time.Hour)}
+		{"outcome-30d", func(i int) kp.AuditFilter {
+			return kp.AuditFilter{Outcome: outcomes[i%3], From: now.Add(-30 * 24 * time.Hour)}
 		}},
-		{"tenant+action+1d", func(i int) db.AuditFilter {
-			return db.AuditFilter{TenantID: tenants[i%5], Action: "key.create", From: now.Add(-time.Duration(i%30+1) * 24 * time.Hour), To: now.Add(-time.Duration(i%30) * 24 * time.Hour)}
+		{"tenant+action+1d", func(i int) kp.AuditFilter {
+			return kp.AuditFilter{TenantID: tenants[i%5], Action: "key.create", From: now.Add(-time.Duration(i%30+1) * 24 * time.Hour), To: now.Add(-time.Duration(i%30) * 24 * time.Hour)}
 		}},
 	}
 	const runs = 400

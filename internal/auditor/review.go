@@ -19,29 +19,29 @@ type Viewer struct {
 }
 
 func (v Viewer) actor() audit.Actor {
-	return audit.Actor{Kind: audit.ActorAuditor, UserID: v.Username, Name: v.Username}
+	return audit.Actor{Kind: kp.ActorAuditor, UserID: v.Username, Name: v.Username}
 }
 
 // Events records the view, then returns one page of the filtered list.
 // filters is what the reviewer asked for, as recorded.
-func (s *Service) Events(ctx context.Context, v Viewer, f db.AuditFilter, filters map[string]string, before, after int64, limit int) (db.AuditPage, error) {
-	if err := s.w.Viewed(ctx, v.actor(), v.Scope, audit.AuditView, filters, "html"); err != nil {
-		return db.AuditPage{}, err
+func (s *Service) Events(ctx context.Context, v Viewer, f kp.AuditFilter, filters map[string]string, before, after int64, limit int) (kp.AuditPage, error) {
+	if err := s.w.Viewed(ctx, v.actor(), v.Scope, kp.AuditView, filters, "html"); err != nil {
+		return kp.AuditPage{}, err
 	}
 	return db.New(s.pool).ListAuditEvents(ctx, f, before, after, limit)
 }
 
 // EventDetail is one event with its chain link and intent ↔ outcome peers.
 type EventDetail struct {
-	Event    db.AuditEvent
-	Link     db.AuditLink
-	Intent   *db.AuditEvent  // for an outcome: its intent
-	Outcomes []db.AuditEvent // for an intent: its outcomes
+	Event    kp.AuditEvent
+	Link     kp.AuditLink
+	Intent   *kp.AuditEvent  // for an outcome: its intent
+	Outcomes []kp.AuditEvent // for an intent: its outcomes
 }
 
 // Event records the view, then returns one event in full.
 func (s *Service) Event(ctx context.Context, v Viewer, id int64) (*EventDetail, error) {
-	if err := s.w.Viewed(ctx, v.actor(), v.Scope, audit.AuditView, map[string]string{"event": strconv.FormatInt(id, 10)}, "html"); err != nil {
+	if err := s.w.Viewed(ctx, v.actor(), v.Scope, kp.AuditView, map[string]string{"event": strconv.FormatInt(id, 10)}, "html"); err != nil {
 		return nil, err
 	}
 	q := db.New(s.pool)
@@ -57,7 +57,7 @@ func (s *Service) Event(ctx context.Context, v Viewer, id int64) (*EventDetail, 
 		if d.Intent, err = q.AuditEventByID(ctx, *e.IntentID); err != nil && kp.KindOf(err) != kp.NotFound {
 			return nil, err
 		}
-	} else if e.Outcome == string(audit.OutcomeIntent) {
+	} else if e.Outcome == kp.OutcomeIntent {
 		if d.Outcomes, err = q.AuditOutcomesOf(ctx, id); err != nil {
 			return nil, err
 		}
@@ -70,8 +70,8 @@ const KeyHistoryLimit = 1000
 
 // KeyHistory records the view, then returns the events about one access
 // key, oldest first, and whether there were more than KeyHistoryLimit.
-func (s *Service) KeyHistory(ctx context.Context, v Viewer, keyID string) ([]db.AuditEvent, bool, error) {
-	if err := s.w.Viewed(ctx, v.actor(), v.Scope, audit.AuditView, map[string]string{"key": keyID, "page": "key history"}, "html"); err != nil {
+func (s *Service) KeyHistory(ctx context.Context, v Viewer, keyID string) ([]kp.AuditEvent, bool, error) {
+	if err := s.w.Viewed(ctx, v.actor(), v.Scope, kp.AuditView, map[string]string{"key": keyID, "page": "key history"}, "html"); err != nil {
 		return nil, false, err
 	}
 	evs, err := db.New(s.pool).AuditKeyHistory(ctx, keyID, KeyHistoryLimit+1)
@@ -90,8 +90,8 @@ const ExportBatch = 2000
 // Export records the export (format csv or jsonl, with the filters), pins
 // the chain head, then streams every matching event up to it, newest first,
 // to fn. Memory stays constant: fn gets one reused row at a time.
-func (s *Service) Export(ctx context.Context, v Viewer, f db.AuditFilter, filters map[string]string, format string, fn func(*db.AuditEvent) error) error {
-	if err := s.w.Viewed(ctx, v.actor(), v.Scope, audit.AuditExport, filters, format); err != nil {
+func (s *Service) Export(ctx context.Context, v Viewer, f kp.AuditFilter, filters map[string]string, format string, fn func(*kp.AuditEvent) error) error {
+	if err := s.w.Viewed(ctx, v.actor(), v.Scope, kp.AuditExport, filters, format); err != nil {
 		return err
 	}
 	q := db.New(s.pool)
@@ -103,8 +103,8 @@ func (s *Service) Export(ctx context.Context, v Viewer, f db.AuditFilter, filter
 }
 
 // Activity records the view, then returns per-day counts from since on.
-func (s *Service) Activity(ctx context.Context, v Viewer, since time.Time) ([]db.AuditDayCount, error) {
-	if err := s.w.Viewed(ctx, v.actor(), v.Scope, audit.AuditView, map[string]string{"page": "activity"}, "html"); err != nil {
+func (s *Service) Activity(ctx context.Context, v Viewer, since time.Time) ([]kp.AuditDayCount, error) {
+	if err := s.w.Viewed(ctx, v.actor(), v.Scope, kp.AuditView, map[string]string{"page": "activity"}, "html"); err != nil {
 		return nil, err
 	}
 	return db.New(s.pool).AuditDailyCounts(ctx, since)
@@ -114,14 +114,14 @@ func (s *Service) Activity(ctx context.Context, v Viewer, since time.Time) ([]db
 type Integrity struct {
 	Checkpoint *db.AuditCheckpoint
 	HeadID     int64
-	Run        *db.VerifyRun
+	Run        *kp.VerifyRun
 }
 
 // Integrity records the view, then returns the latest checkpoint, the
 // chain's length and the last verify run.
 func (s *Service) Integrity(ctx context.Context, v Viewer) (Integrity, error) {
 	var in Integrity
-	if err := s.w.Viewed(ctx, v.actor(), v.Scope, audit.AuditView, map[string]string{"page": "integrity"}, "html"); err != nil {
+	if err := s.w.Viewed(ctx, v.actor(), v.Scope, kp.AuditView, map[string]string{"page": "integrity"}, "html"); err != nil {
 		return in, err
 	}
 	q := db.New(s.pool)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"github.com/keyport/keyport/internal/kp"
+
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
 )
@@ -19,7 +21,7 @@ const verifyTimeout = 2 * time.Hour
 // StartVerify starts checking the whole chain in the background, recording
 // an audit.verify intent now and its outcome when done, and returns the
 // run to poll. If a run is already going, it returns that one instead.
-func (s *Service) StartVerify(ctx context.Context, v Viewer) (*db.VerifyRun, error) {
+func (s *Service) StartVerify(ctx context.Context, v Viewer) (*kp.VerifyRun, error) {
 	actor, scope := v.actor(), v.Scope
 	q := db.New(s.pool)
 	total, err := q.AuditHeadID(ctx)
@@ -30,7 +32,7 @@ func (s *Service) StartVerify(ctx context.Context, v Viewer) (*db.VerifyRun, err
 	if err != nil || !started {
 		return run, err
 	}
-	ev := audit.Event{Actor: actor, Scope: scope, Action: audit.AuditVerify, Details: audit.Details{Count: total}}
+	ev := audit.Event{Actor: actor, Scope: scope, Action: kp.AuditVerify, Details: audit.Details{Count: total}}
 	intent, err := s.w.Intent(ctx, ev)
 	if err != nil {
 		_ = q.FinishVerifyRun(context.WithoutCancel(ctx), run.ID, "error", 0, "could not record the audit.verify intent", s.o.Now())
@@ -54,15 +56,15 @@ func (s *Service) verify(ctx context.Context, runID int64, intent audit.IntentID
 		}
 	})
 	status, result := "verified", rep.String()
-	r := audit.Result{Outcome: audit.OutcomeSuccess, Details: &audit.Details{Count: rep.Events, Result: shorten(result)}}
+	r := audit.Result{Outcome: kp.OutcomeSuccess, Details: &audit.Details{Count: rep.Events, Result: shorten(result)}}
 	switch {
 	case err != nil:
 		status, result = "error", "verification could not finish: "+err.Error()
-		r = audit.Result{Outcome: audit.OutcomeFailure, Message: "verification could not finish", Details: &audit.Details{Count: rep.Events}}
+		r = audit.Result{Outcome: kp.OutcomeFailure, Message: "verification could not finish", Details: &audit.Details{Count: rep.Events}}
 		s.o.Log.ErrorContext(ctx, "background audit verify failed", "err", err)
 	case !rep.OK():
 		status = "broken"
-		r = audit.Result{Outcome: audit.OutcomeFailure, Message: shorten(rep.Problem.String()), Details: &audit.Details{Count: rep.Events, Result: "broken"}}
+		r = audit.Result{Outcome: kp.OutcomeFailure, Message: shorten(rep.Problem.String()), Details: &audit.Details{Count: rep.Events, Result: "broken"}}
 	}
 	if err := s.w.Outcome(ctx, intent, ev, r); err != nil {
 		s.o.Log.ErrorContext(ctx, "record audit.verify outcome", "err", err)
@@ -84,17 +86,17 @@ func shorten(s string) string {
 func (s *Service) Wait() { s.runs.Wait() }
 
 // VerifyRun returns one run's state.
-func (s *Service) VerifyRun(ctx context.Context, id int64) (*db.VerifyRun, error) {
+func (s *Service) VerifyRun(ctx context.Context, id int64) (*kp.VerifyRun, error) {
 	return db.New(s.pool).VerifyRunByID(ctx, id)
 }
 
 // LatestVerifyRun returns the newest run, or nil.
-func (s *Service) LatestVerifyRun(ctx context.Context) (*db.VerifyRun, error) {
+func (s *Service) LatestVerifyRun(ctx context.Context) (*kp.VerifyRun, error) {
 	return db.New(s.pool).LatestVerifyRun(ctx)
 }
 
 // Percent is a run's progress, 0–100.
-func Percent(r *db.VerifyRun) int {
+func Percent(r *kp.VerifyRun) int {
 	if r.Total <= 0 || r.Status != "running" {
 		return 100
 	}

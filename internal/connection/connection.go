@@ -56,12 +56,12 @@ type Request struct {
 
 // Actor and Scope turn a connection into audit fields.
 func (c Connection) Actor() audit.Actor {
-	return audit.Actor{Kind: audit.ActorAdmin, UserID: c.UserID, Name: c.UserName}
+	return audit.Actor{Kind: kp.ActorAdmin, UserID: c.UserID, Name: c.UserName}
 }
 
 // Scope is the audit scope of an action through c by r.
 func (c Connection) Scope(r Request) audit.Scope {
-	return audit.Scope{TenantID: c.TenantID, TenantName: c.TenantName, Region: string(c.Region),
+	return audit.Scope{TenantID: c.TenantID, TenantName: c.TenantName, Region: c.Region,
 		Session: r.Session, ClientIP: r.ClientIP, UserAgent: r.UserAgent}
 }
 
@@ -134,9 +134,9 @@ func (s *Service) connect(ctx context.Context, req Request, region cxone.Region,
 	exchange func(context.Context) (*cxone.Tokens, error)) (*Connection, error) {
 	// Who is connecting is known only after the exchange; the intent names
 	// the area and session, the outcome the identity.
-	ev := audit.Event{Actor: audit.Actor{Kind: audit.ActorAdmin},
-		Scope:  audit.Scope{Region: string(region), Session: req.Session, ClientIP: req.ClientIP, UserAgent: req.UserAgent},
-		Action: audit.Connect, Details: audit.Details{Step: how}}
+	ev := audit.Event{Actor: audit.Actor{Kind: kp.ActorAdmin},
+		Scope:  audit.Scope{Region: region, Session: req.Session, ClientIP: req.ClientIP, UserAgent: req.UserAgent},
+		Action: kp.Connect, Details: audit.Details{Step: how}}
 	intent, err := s.audit.Intent(ctx, ev)
 	if err != nil {
 		return nil, err
@@ -165,10 +165,10 @@ func (s *Service) connect(ctx context.Context, req Request, region cxone.Region,
 	id := tokens.Identity
 	if id.UserID == "" || id.TenantID == "" {
 		err := kp.Errorf(kp.Upstream, "CXone's token does not name a user and tenant, so Keyport cannot act on it.")
-		_ = s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: audit.OutcomeFailure, Message: err.Message})
+		_ = s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeFailure, Message: err.Message})
 		return nil, err
 	}
-	row := &db.ConnectionRow{ID: newUUID(), SessionIDHash: req.SessionHash, Region: string(region), TenantID: id.TenantID,
+	row := &db.ConnectionRow{ID: newUUID(), SessionIDHash: req.SessionHash, Region: region, TenantID: id.TenantID,
 		TenantName: firstNonEmpty(id.TenantName, id.TenantID), UserID: id.UserID, UserName: firstNonEmpty(id.DisplayName, id.UserID),
 		BusinessUnit: id.BusinessUnit, IdentityVerified: id.Verified, AccessExpiresAt: tokens.AccessExpires,
 		RefreshExpiresAt: timePtr(tokens.RefreshExpires), CreatedAt: time.Now()}
@@ -180,7 +180,7 @@ func (s *Service) connect(ctx context.Context, req Request, region cxone.Region,
 	}
 	if err != nil {
 		ferr := kp.StoreError(err, "Keyport could not save the connection. Nothing was changed in CXone; try again.")
-		_ = s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: audit.OutcomeFailure, Message: ferr.Message})
+		_ = s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeFailure, Message: ferr.Message})
 		return nil, ferr
 	}
 	s.forget(connID)
@@ -191,7 +191,7 @@ func (s *Service) connect(ctx context.Context, req Request, region cxone.Region,
 	if !id.Verified {
 		warning = "bearer signature not verified (no JWKS configured)"
 	}
-	if err := s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: audit.OutcomeSuccess,
+	if err := s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeSuccess,
 		Details: &audit.Details{Step: how, Warning: warning}}); err != nil {
 		return nil, err
 	}
@@ -216,13 +216,13 @@ func (s *Service) List(ctx context.Context, sessionHash []byte) ([]Connection, e
 
 // Disconnect forgets a connection (its tokens are deleted), audited.
 func (s *Service) Disconnect(ctx context.Context, req Request, conn Connection) error {
-	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: audit.Disconnect}
+	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.Disconnect}
 	return s.audit.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
 		if err := db.New(s.pool).DeleteConnection(ctx, req.SessionHash, conn.ID); err != nil {
 			return audit.Result{}, err
 		}
 		s.forget(conn.ID)
-		return audit.Result{Outcome: audit.OutcomeSuccess}, nil
+		return audit.Result{Outcome: kp.OutcomeSuccess}, nil
 	})
 }
 
@@ -277,8 +277,8 @@ func (s *Service) refreshFailed(ctx context.Context, req Request, conn *Connecti
 	}
 	conn.Expired = true
 	s.forget(conn.ID)
-	_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: audit.TokenRefresh},
-		audit.Result{Outcome: audit.OutcomeFailure, UpstreamStatus: upstreamStatus(err), Message: "refresh token rejected; a new basic token is needed"})
+	_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.TokenRefresh},
+		audit.Result{Outcome: kp.OutcomeFailure, UpstreamStatus: upstreamStatus(err), Message: "refresh token rejected; a new basic token is needed"})
 	return &kp.Error{Kind: kp.Unauthorized, Err: fmt.Errorf("%w: %w", ErrExpired, err),
 		Message: fmt.Sprintf("Your connection to %s expired and CXone would not renew it. Paste a new basic token to continue.", conn.Label())}
 }
@@ -314,7 +314,7 @@ func (s *Service) source(ctx context.Context, conn *Connection) (*cxone.TokenSou
 			s.log.ErrorContext(sctx, "store refreshed tokens", "err", err)
 		}
 		_ = s.audit.Record(sctx, audit.Event{Actor: conn.Actor(), Scope: audit.Scope{TenantID: conn.TenantID,
-			TenantName: conn.TenantName, Region: string(conn.Region)}, Action: audit.TokenRefresh}, audit.Result{Outcome: audit.OutcomeSuccess})
+			TenantName: conn.TenantName, Region: conn.Region}, Action: kp.TokenRefresh}, audit.Result{Outcome: kp.OutcomeSuccess})
 	})
 	s.sources[conn.ID] = ts
 	return ts, nil

@@ -39,7 +39,7 @@ func UpstreamError(err error, what string) error {
 		cxone.RateLimited:        {kp.RateLimited, "CXone is rate-limiting requests; wait a moment and try again"},
 		cxone.Unavailable:        {kp.Unavailable, "CXone is unavailable right now; nothing was changed"},
 		cxone.Timeout:            {kp.UpstreamTimeout, "CXone did not answer in time"},
-		cxone.OutcomeUnknown:     {kp.OutcomeUnknown, "CXone's answer was lost, so Keyport cannot tell whether it happened"},
+		cxone.OutcomeUnknown:     {kp.Unsettled, "CXone's answer was lost, so Keyport cannot tell whether it happened"},
 		cxone.UnexpectedResponse: {kp.Upstream, "CXone answered in a way Keyport does not understand"},
 	}
 	m, ok := kinds[ce.Kind]
@@ -72,9 +72,9 @@ func upstreamStatus(err error) int {
 
 // failure is the audit result of a failed upstream call.
 func failure(err error) audit.Result {
-	o := audit.OutcomeFailure
+	o := kp.OutcomeFailure
 	if cxone.KindOf(err) == cxone.OutcomeUnknown || cxone.KindOf(err) == cxone.Timeout {
-		o = audit.OutcomeUnknown
+		o = kp.OutcomeUnknown
 	}
 	r := audit.Result{Outcome: o, UpstreamStatus: upstreamStatus(err), Message: kp.MessageOf(UpstreamError(err, "call CXone"))}
 	var ce *cxone.Error

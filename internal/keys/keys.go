@@ -110,7 +110,7 @@ func validKeyID(id string) error {
 // notes, and reconciles creates whose outcome was unknown.
 func (s *Service) List(ctx context.Context, req connection.Request, conn *connection.Connection, userFilter string) (*Listing, error) {
 	userFilter = strings.TrimSpace(userFilter)
-	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: audit.KeyList}
+	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyList}
 	list, ownOnly, err := s.list(ctx, req, conn, userFilter)
 	if err != nil {
 		_ = s.audit.Record(ctx, ev, connection.Failure(err))
@@ -123,7 +123,7 @@ func (s *Service) List(ctx context.Context, req connection.Request, conn *connec
 		s.log.WarnContext(ctx, "reconcile on list", "err", err)
 	}
 	out.Reconciled = msgs
-	meta, err := q.TenantKeyMeta(ctx, string(conn.Region), conn.TenantID)
+	meta, err := q.TenantKeyMeta(ctx, conn.Region, conn.TenantID)
 	if err != nil {
 		return nil, kp.StoreError(err, "Keyport cannot read its notes on these keys right now. Try again in a moment.")
 	}
@@ -153,7 +153,7 @@ func (s *Service) List(ctx context.Context, req connection.Request, conn *connec
 			}
 		}
 	}
-	if err := s.audit.Record(ctx, ev, audit.Result{Outcome: audit.OutcomeSuccess,
+	if err := s.audit.Record(ctx, ev, audit.Result{Outcome: kp.OutcomeSuccess,
 		Details: &audit.Details{Count: int64(len(out.Keys)), Filters: map[string]string{"user": userFilter}}}); err != nil {
 		return nil, err
 	}
@@ -164,7 +164,7 @@ func (s *Service) List(ctx context.Context, req connection.Request, conn *connec
 // needs no upstream call, so the keys page can show them even when CXone
 // cannot be reached.
 func (s *Service) Pending(ctx context.Context, conn *connection.Connection) ([]Pending, error) {
-	rows, err := db.New(s.pool).PendingKeyCreates(ctx, string(conn.Region), conn.TenantID)
+	rows, err := db.New(s.pool).PendingKeyCreates(ctx, conn.Region, conn.TenantID)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +214,7 @@ func (s *Service) list(ctx context.Context, req connection.Request, conn *connec
 	return list, ownOnly, nil
 }
 
-func (s *Service) merge(k cxone.AccessKey, m db.KeyMeta) Key {
+func (s *Service) merge(k cxone.AccessKey, m kp.KeyMeta) Key {
 	out := Key{ID: k.ID, OwnerUserID: k.UserID, Active: k.Active, StateUnknown: k.ActiveUnknown, LastUsed: k.LastUsed,
 		LastUsedRaw: k.LastUsedRaw, Label: m.Label, CreatedByName: m.CreatedByName, CreatedAt: m.CreatedAt,
 		CreatedInKeyport: m.CreatedAt != nil, SecretLast4: m.SecretLast4, SecretLost: m.SecretLost,
@@ -283,8 +283,8 @@ func (s *Service) Create(ctx context.Context, req connection.Request, conn *conn
 	if u := strings.TrimSpace(f.UserID); u != "" && !strings.EqualFold(u, conn.UserID) {
 		if err := s.checkOtherUser(ctx, req, conn, u); err != nil {
 			if kp.KindOf(err) == kp.Forbidden {
-				_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: audit.KeyCreate,
-					Details: audit.Details{Label: label, OwnerUserID: u}}, audit.Result{Outcome: audit.OutcomeDenied, Message: kp.MessageOf(err)})
+				_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyCreate,
+					Details: audit.Details{Label: label, OwnerUserID: u}}, audit.Result{Outcome: kp.OutcomeDenied, Message: kp.MessageOf(err)})
 			}
 			return nil, err
 		}
@@ -292,7 +292,7 @@ func (s *Service) Create(ctx context.Context, req connection.Request, conn *conn
 	}
 	q := db.New(s.pool)
 	now := s.now()
-	kc := &db.KeyCreate{FormToken: f.Token, Region: string(conn.Region), TenantID: conn.TenantID, OwnerUserID: owner,
+	kc := &kp.CreateAttempt{FormToken: f.Token, Region: conn.Region, TenantID: conn.TenantID, OwnerUserID: owner,
 		ConnectionID: conn.ID, ActorUserID: conn.UserID, ActorName: conn.UserName, Label: label, State: "started", CreatedAt: now, UpdatedAt: now}
 	if prev, err := q.ClaimKeyCreate(ctx, kc); err != nil {
 		if prev != nil && prev.AccessKeyID != "" {
@@ -319,7 +319,7 @@ func (s *Service) Create(ctx context.Context, req connection.Request, conn *conn
 	}); err != nil {
 		// Nothing was sent to create, but the attempt and why it stopped
 		// belong in the trail.
-		_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: audit.KeyCreate,
+		_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyCreate,
 			Details: audit.Details{Label: label, OwnerUserID: owner, Step: "list before create"}}, connection.Failure(err))
 		uerr := connection.UpstreamError(err, "list keys before creating one")
 		return fail("failed", kp.MessageOf(uerr), uerr)
@@ -327,7 +327,7 @@ func (s *Service) Create(ctx context.Context, req connection.Request, conn *conn
 	for _, k := range before.Keys {
 		kc.BeforeIDs = append(kc.BeforeIDs, k.ID)
 	}
-	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: audit.KeyCreate,
+	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyCreate,
 		Details: audit.Details{Label: label, OwnerUserID: owner}}
 	intent, err := s.audit.Intent(ctx, ev)
 	if err != nil {
@@ -375,14 +375,14 @@ func (s *Service) Create(ctx context.Context, req connection.Request, conn *conn
 	}
 }
 
-func (s *Service) created(ctx context.Context, req connection.Request, conn *connection.Connection, kc *db.KeyCreate,
+func (s *Service) created(ctx context.Context, req connection.Request, conn *connection.Connection, kc *kp.CreateAttempt,
 	ev audit.Event, intent audit.IntentID, k *cxone.CreatedKey) (*CreateResult, error) {
 	ctx = context.WithoutCancel(ctx) // the key exists now: record it whatever the browser does
 	keys := s.audit.Keys()
 	fp := keys.Fingerprint(k.Secret)
 	now := s.now()
 	last4 := lastN(k.Secret.Reveal(), 4)
-	if err := db.New(s.pool).InsertKeyMeta(ctx, db.KeyMeta{Region: string(conn.Region), TenantID: conn.TenantID,
+	if err := db.New(s.pool).InsertKeyMeta(ctx, kp.KeyMeta{Region: conn.Region, TenantID: conn.TenantID,
 		AccessKeyID: k.ID, OwnerUserID: kc.OwnerUserID, Label: kc.Label, CreatedByUserID: conn.UserID,
 		CreatedByName: conn.UserName, CreatedAt: &now, SecretFingerprint: fp, SecretLast4: last4}); err != nil {
 		s.log.ErrorContext(ctx, "store new key's metadata", "key", k.ID, "err", err)
@@ -391,17 +391,17 @@ func (s *Service) created(ctx context.Context, req connection.Request, conn *con
 	if err := db.New(s.pool).UpdateKeyCreate(ctx, kc); err != nil {
 		s.log.ErrorContext(ctx, "record create", "err", err)
 	}
-	_ = s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: audit.OutcomeSuccess, TargetKeyID: k.ID,
+	_ = s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeSuccess, TargetKeyID: k.ID,
 		Details: &audit.Details{Label: kc.Label, OwnerUserID: kc.OwnerUserID, SecretFingerprint: fp, SecretLast4: last4}})
 	token := s.vault.Put(req.SessionHash, k.ID, k.Secret)
 	return &CreateResult{State: "created", KeyID: k.ID, VaultToken: token}, nil
 }
 
 // settle decides an unknown create from the owner's key list after it.
-func (s *Service) settle(ctx context.Context, req connection.Request, conn *connection.Connection, kc *db.KeyCreate, after *cxone.KeyList) *CreateResult {
+func (s *Service) settle(ctx context.Context, req connection.Request, conn *connection.Connection, kc *kp.CreateAttempt, after *cxone.KeyList) *CreateResult {
 	ctx = context.WithoutCancel(ctx)
 	q := db.New(s.pool)
-	known, _ := q.TenantKeyMeta(ctx, string(conn.Region), conn.TenantID)
+	known, _ := q.TenantKeyMeta(ctx, conn.Region, conn.TenantID)
 	var fresh []string
 	for _, k := range after.Keys {
 		if !strings.EqualFold(k.UserID, kc.OwnerUserID) && k.UserID != "" {
@@ -428,7 +428,7 @@ func (s *Service) settle(ctx context.Context, req connection.Request, conn *conn
 		kc.State, kc.AccessKeyID, res.State, res.KeyID = "secret_lost", fresh[0], "secret_lost", fresh[0]
 		res.Message = fmt.Sprintf("CXone created key %s, but its answer (with the secret) was lost. The secret cannot be recovered: deactivate and delete this key, then create another.", fresh[0])
 		details.Result = "created, secret lost"
-		if err := q.InsertKeyMeta(ctx, db.KeyMeta{Region: string(conn.Region), TenantID: conn.TenantID, AccessKeyID: fresh[0],
+		if err := q.InsertKeyMeta(ctx, kp.KeyMeta{Region: conn.Region, TenantID: conn.TenantID, AccessKeyID: fresh[0],
 			OwnerUserID: kc.OwnerUserID, Label: kc.Label, CreatedByUserID: kc.ActorUserID, CreatedByName: kc.ActorName,
 			CreatedAt: &kc.CreatedAt, SecretLost: true}); err != nil {
 			s.log.ErrorContext(ctx, "store reconciled key", "err", err)
@@ -442,8 +442,8 @@ func (s *Service) settle(ctx context.Context, req connection.Request, conn *conn
 	if err := q.UpdateKeyCreate(ctx, kc); err != nil {
 		s.log.ErrorContext(ctx, "record reconciled create", "err", err)
 	}
-	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: audit.KeyReconcile}
-	r := audit.Result{Outcome: audit.OutcomeSuccess, TargetKeyID: res.KeyID, Details: details, Message: res.Message}
+	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyReconcile}
+	r := audit.Result{Outcome: kp.OutcomeSuccess, TargetKeyID: res.KeyID, Details: details, Message: res.Message}
 	if kc.AuditIntentID != nil {
 		_ = s.audit.Outcome(ctx, audit.IntentID(*kc.AuditIntentID), ev, r)
 	} else {
@@ -454,7 +454,7 @@ func (s *Service) settle(ctx context.Context, req connection.Request, conn *conn
 
 // reconcile settles the tenant's pending creates against a fresh list.
 func (s *Service) reconcile(ctx context.Context, req connection.Request, conn *connection.Connection, list *cxone.KeyList) ([]string, error) {
-	pending, err := db.New(s.pool).PendingKeyCreates(ctx, string(conn.Region), conn.TenantID)
+	pending, err := db.New(s.pool).PendingKeyCreates(ctx, conn.Region, conn.TenantID)
 	if err != nil || len(pending) == 0 {
 		return nil, err
 	}
@@ -541,7 +541,7 @@ func (s *Service) checkOtherUser(ctx context.Context, req connection.Request, co
 // find returns the key if it belongs to the connection's tenant. Anything
 // else (another tenant's id, a made-up id) is recorded as a denied attempt
 // and reported as not found, without any mutating call.
-func (s *Service) find(ctx context.Context, req connection.Request, conn *connection.Connection, action audit.Action, keyID string) (*cxone.AccessKey, error) {
+func (s *Service) find(ctx context.Context, req connection.Request, conn *connection.Connection, action kp.Action, keyID string) (*cxone.AccessKey, error) {
 	if err := validKeyID(keyID); err != nil {
 		return nil, err
 	}
@@ -557,7 +557,7 @@ func (s *Service) find(ctx context.Context, req connection.Request, conn *connec
 			kind = kp.Forbidden
 		}
 		_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: action, TargetKeyID: keyID},
-			audit.Result{Outcome: audit.OutcomeDenied, UpstreamStatus: status, Message: msg})
+			audit.Result{Outcome: kp.OutcomeDenied, UpstreamStatus: status, Message: msg})
 		return kp.Errorf(kind, "%s", msg)
 	}
 	switch {
@@ -576,18 +576,18 @@ func (s *Service) find(ctx context.Context, req connection.Request, conn *connec
 }
 
 // checkOwner refuses acting on another user's key without "Access Key".
-func (s *Service) checkOwner(ctx context.Context, req connection.Request, conn *connection.Connection, action audit.Action, k *cxone.AccessKey) error {
+func (s *Service) checkOwner(ctx context.Context, req connection.Request, conn *connection.Connection, action kp.Action, k *cxone.AccessKey) error {
 	if k.UserID == "" || strings.EqualFold(k.UserID, conn.UserID) || conn.CanManageOthers == nil || *conn.CanManageOthers {
 		return nil
 	}
 	msg := "This key belongs to another user, and your CXone role lacks the \"Access Key\" privilege needed to act on it."
 	_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: action, TargetKeyID: k.ID},
-		audit.Result{Outcome: audit.OutcomeDenied, Message: msg})
+		audit.Result{Outcome: kp.OutcomeDenied, Message: msg})
 	return kp.Errorf(kp.Forbidden, "%s", msg)
 }
 
 // Get returns one key of the tenant, merged with Keyport's notes.
-func (s *Service) Get(ctx context.Context, req connection.Request, conn *connection.Connection, action audit.Action, keyID string) (*Key, error) {
+func (s *Service) Get(ctx context.Context, req connection.Request, conn *connection.Connection, action kp.Action, keyID string) (*Key, error) {
 	k, err := s.find(ctx, req, conn, action, keyID)
 	if err != nil {
 		return nil, err
@@ -595,7 +595,7 @@ func (s *Service) Get(ctx context.Context, req connection.Request, conn *connect
 	if err := s.checkOwner(ctx, req, conn, action, k); err != nil {
 		return nil, err
 	}
-	meta, err := db.New(s.pool).TenantKeyMeta(ctx, string(conn.Region), conn.TenantID)
+	meta, err := db.New(s.pool).TenantKeyMeta(ctx, conn.Region, conn.TenantID)
 	if err != nil {
 		return nil, kp.StoreError(err, "Keyport cannot read its notes on this key right now.")
 	}
@@ -605,9 +605,9 @@ func (s *Service) Get(ctx context.Context, req connection.Request, conn *connect
 
 // SetActive deactivates or reactivates a key of the connection's tenant.
 func (s *Service) SetActive(ctx context.Context, req connection.Request, conn *connection.Connection, keyID string, active bool) error {
-	action := audit.KeyDeactivate
+	action := kp.KeyDeactivate
 	if active {
-		action = audit.KeyActivate
+		action = kp.KeyActivate
 	}
 	k, err := s.find(ctx, req, conn, action, keyID)
 	if err != nil {
@@ -625,7 +625,7 @@ func (s *Service) SetActive(ctx context.Context, req connection.Request, conn *c
 		if err != nil {
 			return connection.Failure(err), connection.UpstreamError(err, "change the key")
 		}
-		return audit.Result{Outcome: audit.OutcomeSuccess}, nil
+		return audit.Result{Outcome: kp.OutcomeSuccess}, nil
 	})
 }
 
@@ -633,31 +633,31 @@ func (s *Service) SetActive(ctx context.Context, req connection.Request, conn *c
 // whatever CXone would allow: deactivate first, see that nothing breaks,
 // then delete (the AWS IAM rule).
 func (s *Service) Delete(ctx context.Context, req connection.Request, conn *connection.Connection, keyID string) (alreadyGone bool, err error) {
-	k, err := s.find(ctx, req, conn, audit.KeyDelete, keyID)
+	k, err := s.find(ctx, req, conn, kp.KeyDelete, keyID)
 	if err != nil {
 		return false, err
 	}
-	if err := s.checkOwner(ctx, req, conn, audit.KeyDelete, k); err != nil {
+	if err := s.checkOwner(ctx, req, conn, kp.KeyDelete, k); err != nil {
 		return false, err
 	}
 	if k.Active || k.ActiveUnknown {
 		msg := "Keyport deletes only inactive keys. Deactivate the key first, make sure nothing still uses it, then delete it."
-		_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: audit.KeyDelete, TargetKeyID: k.ID},
-			audit.Result{Outcome: audit.OutcomeDenied, Message: msg})
+		_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyDelete, TargetKeyID: k.ID},
+			audit.Result{Outcome: kp.OutcomeDenied, Message: msg})
 		return false, kp.Errorf(kp.Conflict, "%s", msg)
 	}
-	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: audit.KeyDelete, TargetKeyID: k.ID,
+	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyDelete, TargetKeyID: k.ID,
 		Details: audit.Details{OwnerUserID: k.UserID}}
 	err = s.audit.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
 		err := s.conns.Do(ctx, req, conn, func(b secret.Secret) error { return s.cx.DeleteKey(ctx, conn.Region, b, k.ID) })
 		if cxone.KindOf(err) == cxone.NotFound {
 			alreadyGone = true
-			return audit.Result{Outcome: audit.OutcomeSuccess, Message: "already gone", UpstreamStatus: 404}, nil
+			return audit.Result{Outcome: kp.OutcomeSuccess, Message: "already gone", UpstreamStatus: 404}, nil
 		}
 		if err != nil {
 			return connection.Failure(err), connection.UpstreamError(err, "delete the key")
 		}
-		return audit.Result{Outcome: audit.OutcomeSuccess}, nil
+		return audit.Result{Outcome: kp.OutcomeSuccess}, nil
 	})
 	return alreadyGone, err
 }
@@ -665,7 +665,7 @@ func (s *Service) Delete(ctx context.Context, req connection.Request, conn *conn
 // VerifyResult is what a verification found.
 type VerifyResult struct {
 	Works   bool
-	Outcome audit.Outcome // success (works), failure (rejected), unknown
+	Outcome kp.Outcome // success (works), failure (rejected), unknown
 	Message string
 	Warning string
 }
@@ -676,36 +676,36 @@ func (s *Service) Verify(ctx context.Context, req connection.Request, conn *conn
 	if keySecret.IsZero() {
 		return nil, kp.Errorf(kp.Invalid, "Paste the key's secret to verify it.")
 	}
-	k, err := s.find(ctx, req, conn, audit.KeyVerify, keyID)
+	k, err := s.find(ctx, req, conn, kp.KeyVerify, keyID)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkOwner(ctx, req, conn, audit.KeyVerify, k); err != nil {
+	if err := s.checkOwner(ctx, req, conn, kp.KeyVerify, k); err != nil {
 		return nil, err
 	}
 	res := &VerifyResult{}
-	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: audit.KeyVerify, TargetKeyID: k.ID}
+	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyVerify, TargetKeyID: k.ID}
 	err = s.audit.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
 		tokens, err := s.cx.TokenFromAccessKey(ctx, conn.Region, k.ID, keySecret)
 		if err == nil {
-			res.Works, res.Outcome = true, audit.OutcomeSuccess
+			res.Works, res.Outcome = true, kp.OutcomeSuccess
 			res.Message = fmt.Sprintf("Key %s works: CXone issued a token for it.", k.ID)
 			id := tokens.Identity
 			if (id.TenantID != "" && !strings.EqualFold(id.TenantID, conn.TenantID)) || (id.UserID != "" && k.UserID != "" && !strings.EqualFold(id.UserID, k.UserID)) {
 				res.Warning = "The token CXone issued names a different user or tenant than the key's listed owner."
 			}
-			return audit.Result{Outcome: audit.OutcomeSuccess, Details: &audit.Details{Result: "works", Warning: res.Warning}}, nil
+			return audit.Result{Outcome: kp.OutcomeSuccess, Details: &audit.Details{Result: "works", Warning: res.Warning}}, nil
 		}
 		r := connection.Failure(err)
 		switch cxone.KindOf(err) {
 		case cxone.BadRequest, cxone.Unauthorized, cxone.Forbidden:
-			res.Outcome = audit.OutcomeFailure
-			r.Outcome = audit.OutcomeFailure
+			res.Outcome = kp.OutcomeFailure
+			r.Outcome = kp.OutcomeFailure
 			res.Message = "CXone rejected key " + k.ID + ": the secret is wrong, or the key is inactive or deleted. " + upstreamSaid(err)
 			r.Details = &audit.Details{Result: "rejected"}
 		default:
-			res.Outcome = audit.OutcomeUnknown
-			r.Outcome = audit.OutcomeUnknown
+			res.Outcome = kp.OutcomeUnknown
+			r.Outcome = kp.OutcomeUnknown
 			res.Message = "Keyport could not tell whether the key works: " + kp.MessageOf(connection.UpstreamError(err, "verify"))
 			r.Details = &audit.Details{Result: "unknown"}
 		}
@@ -714,8 +714,8 @@ func (s *Service) Verify(ctx context.Context, req connection.Request, conn *conn
 	if err != nil {
 		return nil, err
 	}
-	result := map[audit.Outcome]string{audit.OutcomeSuccess: "works", audit.OutcomeFailure: "rejected", audit.OutcomeUnknown: "unknown"}[res.Outcome]
-	if err := db.New(s.pool).RecordVerification(context.WithoutCancel(ctx), string(conn.Region), conn.TenantID, k.ID, k.UserID, s.now(), result); err != nil {
+	result := map[kp.Outcome]string{kp.OutcomeSuccess: "works", kp.OutcomeFailure: "rejected", kp.OutcomeUnknown: "unknown"}[res.Outcome]
+	if err := db.New(s.pool).RecordVerification(context.WithoutCancel(ctx), conn.Region, conn.TenantID, k.ID, k.UserID, s.now(), result); err != nil {
 		s.log.ErrorContext(ctx, "record verification", "err", err)
 	}
 	return res, nil
@@ -746,13 +746,13 @@ func (s *Service) Lookup(ctx context.Context, req connection.Request, conn *conn
 		return nil, kp.Errorf(kp.Invalid, "That is too long to be an access-key secret.")
 	}
 	fp := s.audit.Keys().Fingerprint(secret.New(v))
-	meta, err := db.New(s.pool).KeyMetaByFingerprint(ctx, string(conn.Region), conn.TenantID, fp)
+	meta, err := db.New(s.pool).KeyMetaByFingerprint(ctx, conn.Region, conn.TenantID, fp)
 	if err != nil {
 		return nil, kp.StoreError(err, "Keyport cannot search its records right now.")
 	}
-	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: audit.KeyLookup}
+	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyLookup}
 	if meta == nil {
-		if err := s.audit.Record(ctx, ev, audit.Result{Outcome: audit.OutcomeSuccess, Details: &audit.Details{Result: "no match"}}); err != nil {
+		if err := s.audit.Record(ctx, ev, audit.Result{Outcome: kp.OutcomeSuccess, Details: &audit.Details{Result: "no match"}}); err != nil {
 			return nil, err
 		}
 		return &LookupResult{}, nil
@@ -774,15 +774,15 @@ func (s *Service) Lookup(ctx context.Context, req connection.Request, conn *conn
 	default:
 		res.Key = &Key{ID: meta.AccessKeyID, OwnerUserID: meta.OwnerUserID, Label: meta.Label, StateUnknown: true}
 	}
-	if err := s.audit.Record(ctx, ev, audit.Result{Outcome: audit.OutcomeSuccess, Details: &audit.Details{Result: "match", SecretFingerprint: fp}}); err != nil {
+	if err := s.audit.Record(ctx, ev, audit.Result{Outcome: kp.OutcomeSuccess, Details: &audit.Details{Result: "match", SecretFingerprint: fp}}); err != nil {
 		return nil, err
 	}
 	return res, nil
 }
 
 // Activity returns the tenant's audit events in the connection's area.
-func (s *Service) Activity(ctx context.Context, conn *connection.Connection, limit int) ([]db.AuditEvent, error) {
-	ev, err := db.New(s.pool).TenantActivity(ctx, string(conn.Region), conn.TenantID, limit)
+func (s *Service) Activity(ctx context.Context, conn *connection.Connection, limit int) ([]kp.AuditEvent, error) {
+	ev, err := db.New(s.pool).TenantActivity(ctx, conn.Region, conn.TenantID, limit)
 	if err != nil {
 		return nil, kp.StoreError(err, "Keyport cannot read the activity right now.")
 	}

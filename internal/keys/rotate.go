@@ -24,13 +24,13 @@ const (
 // StartRotation begins replacing oldKeyID: it creates the replacement (for
 // the same owner) and records the wizard's first step. A rotation already
 // under way for the key is returned instead of starting another.
-func (s *Service) StartRotation(ctx context.Context, req connection.Request, conn *connection.Connection, oldKeyID string) (rot *db.Rotation, created *CreateResult, err error) {
-	old, err := s.Get(ctx, req, conn, audit.KeyRotate, oldKeyID)
+func (s *Service) StartRotation(ctx context.Context, req connection.Request, conn *connection.Connection, oldKeyID string) (rot *kp.Rotation, created *CreateResult, err error) {
+	old, err := s.Get(ctx, req, conn, kp.KeyRotate, oldKeyID)
 	if err != nil {
 		return nil, nil, err
 	}
 	q := db.New(s.pool)
-	if open, err := q.OpenRotation(ctx, string(conn.Region), conn.TenantID, old.ID); err != nil || open != nil {
+	if open, err := q.OpenRotation(ctx, conn.Region, conn.TenantID, old.ID); err != nil || open != nil {
 		if err != nil {
 			return nil, nil, kp.StoreError(err, "Keyport cannot read its rotation records right now.")
 		}
@@ -48,10 +48,10 @@ func (s *Service) StartRotation(ctx context.Context, req connection.Request, con
 		return nil, nil, err
 	}
 	if created.State != "created" {
-		return nil, created, kp.Errorf(kp.OutcomeUnknown, "%s", created.Message)
+		return nil, created, kp.Errorf(kp.Unsettled, "%s", created.Message)
 	}
 	now := s.now()
-	rot = &db.Rotation{ID: newID(), Region: string(conn.Region), TenantID: conn.TenantID, OldKeyID: old.ID,
+	rot = &kp.Rotation{ID: newID(), Region: conn.Region, TenantID: conn.TenantID, OldKeyID: old.ID,
 		NewKeyID: created.KeyID, Step: StepCreated, CreatedByUserID: conn.UserID, CreatedAt: now, UpdatedAt: now}
 	if err := q.InsertRotation(ctx, rot); err != nil {
 		return nil, created, err
@@ -61,8 +61,8 @@ func (s *Service) StartRotation(ctx context.Context, req connection.Request, con
 }
 
 // Rotation returns one of the tenant's rotations.
-func (s *Service) Rotation(ctx context.Context, conn *connection.Connection, id string) (*db.Rotation, error) {
-	r, err := db.New(s.pool).RotationByID(ctx, string(conn.Region), conn.TenantID, id)
+func (s *Service) Rotation(ctx context.Context, conn *connection.Connection, id string) (*kp.Rotation, error) {
+	r, err := db.New(s.pool).RotationByID(ctx, conn.Region, conn.TenantID, id)
 	if err != nil {
 		return nil, err
 	}
@@ -71,12 +71,12 @@ func (s *Service) Rotation(ctx context.Context, conn *connection.Connection, id 
 
 // OpenRotations maps old key ids to their unfinished rotation ids.
 func (s *Service) OpenRotations(ctx context.Context, conn *connection.Connection) (map[string]string, error) {
-	return db.New(s.pool).OpenRotations(ctx, string(conn.Region), conn.TenantID)
+	return db.New(s.pool).OpenRotations(ctx, conn.Region, conn.TenantID)
 }
 
 // AdvanceRotation performs the rotation's next step. Steps must come in
 // order; each is audited (key.rotate) besides the action it performs.
-func (s *Service) AdvanceRotation(ctx context.Context, req connection.Request, conn *connection.Connection, id, step string, keySecret secret.Secret) (*db.Rotation, *VerifyResult, error) {
+func (s *Service) AdvanceRotation(ctx context.Context, req connection.Request, conn *connection.Connection, id, step string, keySecret secret.Secret) (*kp.Rotation, *VerifyResult, error) {
 	r, err := s.Rotation(ctx, conn, id)
 	if err != nil {
 		return nil, nil, err
@@ -112,9 +112,9 @@ func (s *Service) AdvanceRotation(ctx context.Context, req connection.Request, c
 	return r, vr, nil
 }
 
-func (s *Service) rotationEvent(ctx context.Context, req connection.Request, conn *connection.Connection, r *db.Rotation, step string) {
-	_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: audit.KeyRotate, TargetKeyID: r.OldKeyID,
-		Details: audit.Details{Step: step, KeyIDs: []string{r.NewKeyID}, PreviousKeyID: r.OldKeyID}}, audit.Result{Outcome: audit.OutcomeSuccess})
+func (s *Service) rotationEvent(ctx context.Context, req connection.Request, conn *connection.Connection, r *kp.Rotation, step string) {
+	_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyRotate, TargetKeyID: r.OldKeyID,
+		Details: audit.Details{Step: step, KeyIDs: []string{r.NewKeyID}, PreviousKeyID: r.OldKeyID}}, audit.Result{Outcome: kp.OutcomeSuccess})
 }
 
 func newFormToken() string {

@@ -24,7 +24,7 @@ const (
 	Upstream        // CXone answered, but not as the contract promises
 	Unavailable     // a dependency (CXone, the database, the audit log) cannot be reached
 	UpstreamTimeout // CXone did not answer in time
-	OutcomeUnknown  // a mutating call may or may not have happened upstream
+	Unsettled       // a mutating call may or may not have happened upstream
 	Malformed       // the request itself cannot be read (bad escapes, a broken form)
 )
 

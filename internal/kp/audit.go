@@ -1,0 +1,145 @@
+package kp
+
+import "time"
+
+// ActorKind says who acted.
+type ActorKind string
+
+const (
+	ActorAdmin   ActorKind = "admin"
+	ActorAuditor ActorKind = "auditor"
+	ActorSystem  ActorKind = "system"
+)
+
+// Action is the closed set of audited actions; the database enforces the
+// same set with a CHECK constraint.
+type Action string
+
+const (
+	Connect              Action = "connect"
+	Disconnect           Action = "disconnect"
+	TokenRefresh         Action = "token.refresh"
+	KeyList              Action = "key.list"
+	KeyCreate            Action = "key.create"
+	KeyActivate          Action = "key.activate"
+	KeyDeactivate        Action = "key.deactivate"
+	KeyDelete            Action = "key.delete"
+	KeyVerify            Action = "key.verify"
+	KeyLookup            Action = "key.lookup"
+	KeyReconcile         Action = "key.reconcile"
+	KeyRotate            Action = "key.rotate"
+	AuditorAdd           Action = "auditor.add"
+	AuditorDisable       Action = "auditor.disable"
+	AuditorEnable        Action = "auditor.enable"
+	AuditorResetPassword Action = "auditor.reset_password"
+	AuditorLogin         Action = "auditor.login"
+	AuditorLogout        Action = "auditor.logout"
+	AuditView            Action = "audit.view"
+	AuditExport          Action = "audit.export"
+	AuditVerify          Action = "audit.verify"
+	AuditCheckpoint      Action = "audit.checkpoint"
+	AuditSeed            Action = "audit.seed"
+)
+
+// Actions lists every action, for filters and validation.
+var Actions = []Action{Connect, Disconnect, TokenRefresh, KeyList, KeyCreate, KeyActivate, KeyDeactivate,
+	KeyDelete, KeyVerify, KeyLookup, KeyReconcile, KeyRotate, AuditorAdd, AuditorDisable, AuditorEnable,
+	AuditorResetPassword, AuditorLogin, AuditorLogout, AuditView, AuditExport, AuditVerify, AuditCheckpoint, AuditSeed}
+
+// Outcome is what became of an action.
+type Outcome string
+
+const (
+	OutcomeIntent  Outcome = "intent"
+	OutcomeSuccess Outcome = "success"
+	OutcomeFailure Outcome = "failure"
+	OutcomeUnknown Outcome = "unknown"
+	OutcomeDenied  Outcome = "denied"
+)
+
+// Outcomes lists every outcome.
+var Outcomes = []Outcome{OutcomeIntent, OutcomeSuccess, OutcomeFailure, OutcomeUnknown, OutcomeDenied}
+
+// Region is a CXone area ("na1", "au1", ...).
+type Region string
+
+// AuditEvent is one row of audit_events.
+type AuditEvent struct {
+	ID             int64
+	OccurredAt     time.Time
+	ActorKind      ActorKind
+	ActorUserID    string
+	ActorName      string
+	TenantID       string
+	TenantName     string
+	Region         Region
+	SessionHash    string
+	ClientIP       string
+	UserAgent      string
+	Action         Action
+	TargetKeyID    string
+	Outcome        Outcome
+	UpstreamStatus *int32
+	ErrorMessage   string
+	RequestID      string
+	IntentID       *int64
+	Details        string // jsonb as Postgres prints it: the form the hash covers
+	HashVersion    int16
+	PrevHash       []byte
+	Hash           []byte
+}
+
+// AuditFilter narrows the reviewers' event list. Zero fields do not filter;
+// set fields combine with AND. Strings match exactly, except Text, which is
+// a case-insensitive substring of the error message.
+type AuditFilter struct {
+	From, To    time.Time // From inclusive, To exclusive; zero = open
+	TenantID    string
+	Region      Region
+	ActorUserID string
+	Action      Action
+	Outcome     Outcome
+	KeyID       string
+	RequestID   string
+	Text        string
+}
+
+// AuditPage is one page of the event list, newest first. The list is
+// ordered by id, the chain's own order, so keyset paging on id has no gaps
+// or repeats however many events arrive meanwhile (new ones only ever get
+// larger ids).
+type AuditPage struct {
+	Events []AuditEvent
+	// Older is the id to pass as Before for the next (older) page, 0 if none.
+	Older int64
+	// Newer is the id to pass as After for the previous (newer) page, 0 if none.
+	Newer int64
+}
+
+// AuditLink says whether one event's stored hash matches its content and
+// previous hash, and whether its previous hash is its predecessor's hash.
+type AuditLink struct {
+	HashMatches   bool
+	PrevMatches   bool
+	PredecessorID int64 // 0 for the first event
+}
+
+// AuditDayCount is the number of events with one outcome on one UTC day.
+type AuditDayCount struct {
+	Day     time.Time // midnight UTC
+	Outcome Outcome
+	Events  int64
+}
+
+// VerifyRun is one "verify now" run of the integrity panel.
+type VerifyRun struct {
+	ID          int64
+	StartedAt   time.Time
+	StartedBy   string
+	HeartbeatAt time.Time
+	FinishedAt  *time.Time
+	Status      string // running, verified, broken, error, abandoned
+	Events      int64
+	Total       int64
+	Result      string
+}
