@@ -141,7 +141,7 @@ func (h *Handlers) logout(c echo.Context) error {
 		return err
 	}
 	for _, cn := range a.conns {
-		_ = h.Audit.Record(c.Request().Context(), audit.Event{Actor: cn.Actor(), Scope: cn.Scope(a.req), Action: kp.Disconnect,
+		h.Audit.Note(c.Request().Context(), audit.Event{Actor: cn.Actor(), Scope: cn.Scope(a.req), Action: kp.Disconnect,
 			Details: audit.Details{Step: "logout"}}, audit.Result{Outcome: kp.OutcomeSuccess})
 	}
 	if err := h.AdminSessions.Destroy(c.Request(), c.Response(), a.sess); err != nil {

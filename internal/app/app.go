@@ -106,7 +106,7 @@ func New(o Options) (*App, error) {
 		return nil, err
 	}
 	reg, httpMetrics := metrics.NewRegistry(o.Pool)
-	reg.MustRegister(metrics.AuditOutcomeFailures(trail.OutcomeFailures))
+	reg.MustRegister(metrics.AuditOutcomeFailures(trail.OutcomeFailures), metrics.AuditNoteFailures(trail.NoteFailures))
 	e := handlers.New(handlers.Deps{
 		Log:             o.Log,
 		Pool:            o.Pool,

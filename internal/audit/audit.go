@@ -96,10 +96,11 @@ var ErrUnavailable = errors.New("audit trail unavailable")
 
 // Writer appends events. It is safe for concurrent use.
 type Writer struct {
-	pool   *pgxpool.Pool
-	keys   Keys
-	log    *slog.Logger
-	failed atomic.Int64
+	pool         *pgxpool.Pool
+	keys         Keys
+	log          *slog.Logger
+	outcomesLost atomic.Int64 // best-effort outcomes that could not be written
+	notesLost    atomic.Int64 // best-effort notes that could not be written
 }
 
 // Keys are the keys derived from KEYPORT_AUDIT_KEY, one per purpose.
@@ -159,7 +160,10 @@ func NewWriter(pool *pgxpool.Pool, keys Keys, log *slog.Logger) *Writer {
 func (w *Writer) Keys() Keys { return w.keys }
 
 // OutcomeFailures counts outcome writes that failed (exported to /metrics).
-func (w *Writer) OutcomeFailures() int64 { return w.failed.Load() }
+func (w *Writer) OutcomeFailures() int64 { return w.outcomesLost.Load() }
+
+// NoteFailures counts best-effort notes that failed (exported to /metrics).
+func (w *Writer) NoteFailures() int64 { return w.notesLost.Load() }
 
 // storeKind is the kind of a failed append: a value the database refused
 // is the request's fault (Invalid); anything else means the trail cannot be
@@ -171,10 +175,21 @@ func storeKind(err error) kp.Kind {
 	return kp.Unavailable
 }
 
+// The writer's error policy, in its signatures:
+//
+//   - Fail closed: Intent and Record return an error, and the caller must
+//     then refuse the action (nothing reaches CXone, nothing is shown).
+//   - Best effort: Outcome and Note return nothing. They record what already
+//     happened (an action's result, a refusal of a request that is refused
+//     anyway); if the write fails it is logged at ERROR and counted in
+//     /metrics (keyport_audit_outcome_failures_total,
+//     keyport_audit_note_failures_total), and an unrecorded outcome leaves
+//     its intent open for `keyport reconcile`.
+
 // Intent records that an action is about to happen, in its own committed
-// transaction, before any upstream call. If it cannot be recorded the
-// caller must refuse the action: the returned error is a *kp.Error of kind
-// Unavailable that says so.
+// transaction, before any upstream call. Fail closed: if it cannot be
+// recorded the caller must refuse the action; the error is a *kp.Error that
+// says so.
 func (w *Writer) Intent(ctx context.Context, e Event) (IntentID, error) {
 	row, err := w.row(ctx, e, Result{Outcome: kp.OutcomeIntent})
 	if err != nil {
@@ -188,29 +203,31 @@ func (w *Writer) Intent(ctx context.Context, e Event) (IntentID, error) {
 	return IntentID(row.ID), nil
 }
 
-// Outcome records what became of an intent. It survives a cancelled request
-// context (a closed browser tab must not lose it). If it fails, the intent
-// stays open for reconciliation; the failure is logged and counted.
-func (w *Writer) Outcome(ctx context.Context, intent IntentID, e Event, r Result) error {
+// Outcome records what became of an intent. Best effort: it survives a
+// cancelled request context (a closed browser tab must not lose it), and if
+// it fails the intent stays open for reconciliation; the failure is logged
+// and counted.
+func (w *Writer) Outcome(ctx context.Context, intent IntentID, e Event, r Result) {
 	ctx = context.WithoutCancel(ctx)
+	if err := w.appendOutcome(ctx, intent, e, r); err != nil {
+		w.outcomesLost.Add(1)
+		w.log.ErrorContext(ctx, "AUDIT OUTCOME LOST: intent stays open for reconciliation",
+			"intent_id", intent, "action", e.Action, "outcome", r.Outcome, "err", err)
+	}
+}
+
+func (w *Writer) appendOutcome(ctx context.Context, intent IntentID, e Event, r Result) error {
 	row, err := w.row(ctx, e, r)
 	if err != nil {
 		return err
 	}
 	id := int64(intent)
 	row.IntentID = &id
-	if err := db.New(w.pool).AppendAuditEvent(ctx, row); err != nil {
-		w.failed.Add(1)
-		w.log.ErrorContext(ctx, "AUDIT OUTCOME LOST: intent stays open for reconciliation",
-			"intent_id", id, "action", e.Action, "outcome", r.Outcome, "err", err)
-		return &kp.Error{Kind: storeKind(err), Err: err,
-			Message: "The action ran, but Keyport could not record its outcome in the audit trail. It will be reconciled."}
-	}
-	return nil
+	return db.New(w.pool).AppendAuditEvent(ctx, row)
 }
 
 // Record writes a single event that has no intent: a read (audit.view), a
-// refusal (denied), a sign-in. Like Intent it fails closed.
+// sign-in, an export. Fail closed, like Intent.
 func (w *Writer) Record(ctx context.Context, e Event, r Result) error {
 	row, err := w.row(ctx, e, r)
 	if err != nil {
@@ -222,6 +239,21 @@ func (w *Writer) Record(ctx context.Context, e Event, r Result) error {
 			Message: "Keyport could not write to its audit trail, so it refused the request. Try again in a moment."}
 	}
 	return nil
+}
+
+// Note writes a single event about something that happens whatever the
+// trail says: a denied or failed request that is refused anyway, a step
+// already taken, a logout. Best effort: a failure is logged and counted.
+func (w *Writer) Note(ctx context.Context, e Event, r Result) {
+	ctx = context.WithoutCancel(ctx)
+	row, err := w.row(ctx, e, r)
+	if err == nil {
+		err = db.New(w.pool).AppendAuditEvent(ctx, row)
+	}
+	if err != nil {
+		w.notesLost.Add(1)
+		w.log.ErrorContext(ctx, "AUDIT NOTE LOST", "action", e.Action, "outcome", r.Outcome, "err", err)
+	}
 }
 
 // Viewed records that a reviewer viewed (audit.view) or exported
@@ -251,9 +283,7 @@ func (w *Writer) Do(ctx context.Context, e Event, fn func(ctx context.Context) (
 	if r.Message == "" && ferr != nil {
 		r.Message = kp.MessageOf(ferr)
 	}
-	if oerr := w.Outcome(ctx, id, e, r); oerr != nil && ferr == nil {
-		return oerr
-	}
+	w.Outcome(ctx, id, e, r)
 	return ferr
 }
 
@@ -429,7 +459,7 @@ func (w *Writer) CloseOpenIntents(ctx context.Context, before time.Time) (int, e
 			ev := Event{Actor: Actor{Kind: in.ActorKind, UserID: in.ActorUserID, Name: in.ActorName},
 				Scope:  Scope{TenantID: in.TenantID, TenantName: in.TenantName, Region: in.Region},
 				Action: in.Action, TargetKeyID: in.TargetKeyID}
-			if err := w.Outcome(ctx, IntentID(in.ID), ev, Result{Outcome: kp.OutcomeUnknown,
+			if err := w.appendOutcome(ctx, IntentID(in.ID), ev, Result{Outcome: kp.OutcomeUnknown,
 				Message: "the outcome was never recorded; closed by keyport reconcile"}); err != nil {
 				return closed, err
 			}

@@ -159,13 +159,13 @@ func (s *Service) connect(ctx context.Context, req Request, region cxone.Region,
 			}
 			kerr = &kp.Error{Kind: kp.Unauthorized, Message: withUpstream(msg, err), Err: err}
 		}
-		_ = s.audit.Outcome(ctx, intent, ev, failure(err))
+		s.audit.Outcome(ctx, intent, ev, failure(err))
 		return nil, kerr
 	}
 	id := tokens.Identity
 	if id.UserID == "" || id.TenantID == "" {
 		err := kp.Errorf(kp.Upstream, "CXone's token does not name a user and tenant, so Keyport cannot act on it.")
-		_ = s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeFailure, Message: err.Message})
+		s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeFailure, Message: err.Message})
 		return nil, err
 	}
 	row := &db.ConnectionRow{ID: newUUID(), SessionIDHash: req.SessionHash, Region: region, TenantID: id.TenantID,
@@ -180,7 +180,7 @@ func (s *Service) connect(ctx context.Context, req Request, region cxone.Region,
 	}
 	if err != nil {
 		ferr := kp.StoreError(err, "Keyport could not save the connection. Nothing was changed in CXone; try again.")
-		_ = s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeFailure, Message: ferr.Message})
+		s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeFailure, Message: ferr.Message})
 		return nil, ferr
 	}
 	s.forget(connID)
@@ -191,10 +191,7 @@ func (s *Service) connect(ctx context.Context, req Request, region cxone.Region,
 	if !id.Verified {
 		warning = "bearer signature not verified (no JWKS configured)"
 	}
-	if err := s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeSuccess,
-		Details: &audit.Details{Step: how, Warning: warning}}); err != nil {
-		return nil, err
-	}
+	s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeSuccess, Details: &audit.Details{Step: how, Warning: warning}})
 	return conn, nil
 }
 
@@ -277,7 +274,7 @@ func (s *Service) refreshFailed(ctx context.Context, req Request, conn *Connecti
 	}
 	conn.Expired = true
 	s.forget(conn.ID)
-	_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.TokenRefresh},
+	s.audit.Note(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.TokenRefresh},
 		audit.Result{Outcome: kp.OutcomeFailure, UpstreamStatus: upstreamStatus(err), Message: "refresh token rejected; a new basic token is needed"})
 	return &kp.Error{Kind: kp.Unauthorized, Err: fmt.Errorf("%w: %w", ErrExpired, err),
 		Message: fmt.Sprintf("Your connection to %s expired and CXone would not renew it. Paste a new basic token to continue.", conn.Label())}
@@ -313,7 +310,7 @@ func (s *Service) source(ctx context.Context, conn *Connection) (*cxone.TokenSou
 		if err := db.New(s.pool).UpdateConnectionTokens(sctx, id, s.sealTokens(t, id), t.AccessExpires, timePtr(t.RefreshExpires)); err != nil {
 			s.log.ErrorContext(sctx, "store refreshed tokens", "err", err)
 		}
-		_ = s.audit.Record(sctx, audit.Event{Actor: conn.Actor(), Scope: audit.Scope{TenantID: conn.TenantID,
+		s.audit.Note(sctx, audit.Event{Actor: conn.Actor(), Scope: audit.Scope{TenantID: conn.TenantID,
 			TenantName: conn.TenantName, Region: conn.Region}, Action: kp.TokenRefresh}, audit.Result{Outcome: kp.OutcomeSuccess})
 	})
 	s.sources[conn.ID] = ts

@@ -113,7 +113,7 @@ func (s *Service) List(ctx context.Context, req connection.Request, conn *connec
 	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyList}
 	list, ownOnly, err := s.list(ctx, req, conn, userFilter)
 	if err != nil {
-		_ = s.audit.Record(ctx, ev, connection.Failure(err))
+		s.audit.Note(ctx, ev, connection.Failure(err))
 		return nil, connection.UpstreamError(err, "list keys")
 	}
 	out := &Listing{OwnOnly: ownOnly, PossiblyIncomplete: list.PossiblyIncomplete}
@@ -283,7 +283,7 @@ func (s *Service) Create(ctx context.Context, req connection.Request, conn *conn
 	if u := strings.TrimSpace(f.UserID); u != "" && !strings.EqualFold(u, conn.UserID) {
 		if err := s.checkOtherUser(ctx, req, conn, u); err != nil {
 			if kp.KindOf(err) == kp.Forbidden {
-				_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyCreate,
+				s.audit.Note(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyCreate,
 					Details: audit.Details{Label: label, OwnerUserID: u}}, audit.Result{Outcome: kp.OutcomeDenied, Message: kp.MessageOf(err)})
 			}
 			return nil, err
@@ -319,7 +319,7 @@ func (s *Service) Create(ctx context.Context, req connection.Request, conn *conn
 	}); err != nil {
 		// Nothing was sent to create, but the attempt and why it stopped
 		// belong in the trail.
-		_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyCreate,
+		s.audit.Note(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyCreate,
 			Details: audit.Details{Label: label, OwnerUserID: owner, Step: "list before create"}}, connection.Failure(err))
 		uerr := connection.UpstreamError(err, "list keys before creating one")
 		return fail("failed", kp.MessageOf(uerr), uerr)
@@ -337,7 +337,7 @@ func (s *Service) Create(ctx context.Context, req connection.Request, conn *conn
 	kc.AuditIntentID = &iid
 	bearer, err := s.conns.Bearer(ctx, req, conn)
 	if err != nil {
-		_ = s.audit.Outcome(ctx, intent, ev, connection.Failure(err))
+		s.audit.Outcome(ctx, intent, ev, connection.Failure(err))
 		return fail("failed", kp.MessageOf(err), err)
 	}
 	created, err := s.cx.CreateKey(ctx, conn.Region, bearer, conn.TenantID, owner)
@@ -346,7 +346,7 @@ func (s *Service) Create(ctx context.Context, req connection.Request, conn *conn
 	}
 	switch cxone.KindOf(err) {
 	case cxone.OutcomeUnknown, cxone.Timeout:
-		_ = s.audit.Outcome(ctx, intent, ev, connection.Failure(err))
+		s.audit.Outcome(ctx, intent, ev, connection.Failure(err))
 		kc.State, kc.Message, kc.UpdatedAt = "unknown", kp.MessageOf(connection.UpstreamError(err, "create a key")), s.now()
 		if uerr := q.UpdateKeyCreate(context.WithoutCancel(ctx), kc); uerr != nil {
 			s.log.ErrorContext(ctx, "record unknown create", "err", uerr)
@@ -365,11 +365,11 @@ func (s *Service) Create(ctx context.Context, req connection.Request, conn *conn
 		return s.settle(ctx, req, conn, kc, after), nil
 	case cxone.Unauthorized:
 		// §6.4: never re-POST; renew the bearer so the user's retry works.
-		_ = s.audit.Outcome(ctx, intent, ev, connection.Failure(err))
+		s.audit.Outcome(ctx, intent, ev, connection.Failure(err))
 		_, _ = s.conns.Bearer(ctx, req, conn)
 		return fail("failed", "", kp.Errorf(kp.Unauthorized, "CXone did not accept Keyport's token for the create, so no key was created. Press Create key again."))
 	default:
-		_ = s.audit.Outcome(ctx, intent, ev, connection.Failure(err))
+		s.audit.Outcome(ctx, intent, ev, connection.Failure(err))
 		uerr := connection.UpstreamError(err, "create a key")
 		return fail("failed", kp.MessageOf(uerr), uerr)
 	}
@@ -391,7 +391,7 @@ func (s *Service) created(ctx context.Context, req connection.Request, conn *con
 	if err := db.New(s.pool).UpdateKeyCreate(ctx, kc); err != nil {
 		s.log.ErrorContext(ctx, "record create", "err", err)
 	}
-	_ = s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeSuccess, TargetKeyID: k.ID,
+	s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeSuccess, TargetKeyID: k.ID,
 		Details: &audit.Details{Label: kc.Label, OwnerUserID: kc.OwnerUserID, SecretFingerprint: fp, SecretLast4: last4}})
 	token := s.vault.Put(req.SessionHash, k.ID, k.Secret)
 	return &CreateResult{State: "created", KeyID: k.ID, VaultToken: token}, nil
@@ -445,9 +445,9 @@ func (s *Service) settle(ctx context.Context, req connection.Request, conn *conn
 	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyReconcile}
 	r := audit.Result{Outcome: kp.OutcomeSuccess, TargetKeyID: res.KeyID, Details: details, Message: res.Message}
 	if kc.AuditIntentID != nil {
-		_ = s.audit.Outcome(ctx, audit.IntentID(*kc.AuditIntentID), ev, r)
+		s.audit.Outcome(ctx, audit.IntentID(*kc.AuditIntentID), ev, r)
 	} else {
-		_ = s.audit.Record(ctx, ev, r)
+		s.audit.Note(ctx, ev, r)
 	}
 	return res
 }
@@ -556,7 +556,7 @@ func (s *Service) find(ctx context.Context, req connection.Request, conn *connec
 		if status == 403 {
 			kind = kp.Forbidden
 		}
-		_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: action, TargetKeyID: keyID},
+		s.audit.Note(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: action, TargetKeyID: keyID},
 			audit.Result{Outcome: kp.OutcomeDenied, UpstreamStatus: status, Message: msg})
 		return kp.Errorf(kind, "%s", msg)
 	}
@@ -581,7 +581,7 @@ func (s *Service) checkOwner(ctx context.Context, req connection.Request, conn *
 		return nil
 	}
 	msg := "This key belongs to another user, and your CXone role lacks the \"Access Key\" privilege needed to act on it."
-	_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: action, TargetKeyID: k.ID},
+	s.audit.Note(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: action, TargetKeyID: k.ID},
 		audit.Result{Outcome: kp.OutcomeDenied, Message: msg})
 	return kp.Errorf(kp.Forbidden, "%s", msg)
 }
@@ -642,7 +642,7 @@ func (s *Service) Delete(ctx context.Context, req connection.Request, conn *conn
 	}
 	if k.Active || k.ActiveUnknown {
 		msg := "Keyport deletes only inactive keys. Deactivate the key first, make sure nothing still uses it, then delete it."
-		_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyDelete, TargetKeyID: k.ID},
+		s.audit.Note(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyDelete, TargetKeyID: k.ID},
 			audit.Result{Outcome: kp.OutcomeDenied, Message: msg})
 		return false, kp.Errorf(kp.Conflict, "%s", msg)
 	}

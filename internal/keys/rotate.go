@@ -113,7 +113,7 @@ func (s *Service) AdvanceRotation(ctx context.Context, req connection.Request, c
 }
 
 func (s *Service) rotationEvent(ctx context.Context, req connection.Request, conn *connection.Connection, r *kp.Rotation, step string) {
-	_ = s.audit.Record(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyRotate, TargetKeyID: r.OldKeyID,
+	s.audit.Note(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyRotate, TargetKeyID: r.OldKeyID,
 		Details: audit.Details{Step: step, KeyIDs: []string{r.NewKeyID}, PreviousKeyID: r.OldKeyID}}, audit.Result{Outcome: kp.OutcomeSuccess})
 }
 

@@ -84,3 +84,13 @@ func AuditOutcomeFailures(count func() int64) prometheus.Collector {
 		Help: "Audit outcome records that could not be written (their intents stay open).",
 	}, func() float64 { return float64(count()) })
 }
+
+// AuditNoteFailures exports the count of best-effort audit notes (denied
+// or failed requests refused anyway, logouts, steps already taken) that
+// could not be written.
+func AuditNoteFailures(count func() int64) prometheus.Collector {
+	return prometheus.NewCounterFunc(prometheus.CounterOpts{
+		Name: "keyport_audit_note_failures_total",
+		Help: "Best-effort audit notes that could not be written.",
+	}, func() float64 { return float64(count()) })
+}
