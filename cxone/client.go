@@ -146,22 +146,7 @@ func NewClient(cfg Config) (*Client, error) {
 	}
 	c.http = cfg.HTTPClient
 	if c.http == nil {
-		tr := &http.Transport{
-			Proxy:                 http.ProxyFromEnvironment,
-			DialContext:           (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}).DialContext,
-			TLSHandshakeTimeout:   dial,
-			ResponseHeaderTimeout: c.timeout,
-			MaxIdleConnsPerHost:   8,
-			IdleConnTimeout:       90 * time.Second,
-			ForceAttemptHTTP2:     !cfg.ForceHTTP1,
-		}
-		if cfg.ForceHTTP1 {
-			tr.Protocols = new(http.Protocols)
-			tr.Protocols.SetHTTP1(true)
-		}
-		c.http = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
-			return http.ErrUseLastResponse // a redirect is outside the contract
-		}}
+		c.http = newHTTPClient(dial, c.timeout, cfg.ForceHTTP1)
 	}
 	if cfg.JWKSURL != "" {
 		mode := cfg.Verify
@@ -184,6 +169,27 @@ func NewClient(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	return c, nil
+}
+
+// newHTTPClient is the client's own transport: the contract's timeouts,
+// optional HTTP/1.1 only, and no redirects (a redirect is outside the contract).
+func newHTTPClient(dial, headers time.Duration, http1 bool) *http.Client {
+	tr := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: dial, KeepAlive: 30 * time.Second}).DialContext,
+		TLSHandshakeTimeout:   dial,
+		ResponseHeaderTimeout: headers,
+		MaxIdleConnsPerHost:   8,
+		IdleConnTimeout:       90 * time.Second,
+		ForceAttemptHTTP2:     !http1,
+	}
+	if http1 {
+		tr.Protocols = new(http.Protocols)
+		tr.Protocols.SetHTTP1(true)
+	}
+	return &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse
+	}}
 }
 
 func checkBaseURL(s string) error {

@@ -22,26 +22,40 @@ import (
 // TestBrowserJourney is a new user's first visit, in a real browser: generate
 // a basic token on the simulator's Generate Key page, copy it, connect, create
 // a key, see its secret once, verify it, deactivate it, delete it, and find
-// each step in the activity view. Every page is checked for console errors
-// and Content Security Policy violations along the way.
+// each step in the activity view; then a reviewer's visit. Every page is
+// checked for console errors and Content Security Policy violations.
 //
-// KEYPORT_UPDATE_SCREENSHOTS=1 rewrites docs/screenshots/keys.png.
+// KEYPORT_UPDATE_SCREENSHOTS=1 rewrites docs/screenshots/keys.png and audit.png.
 func TestBrowserJourney(t *testing.T) {
 	a := newTestApp(t)
 	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
 	started := time.Now()
-	j := &journey{t: t, br: browsertest.Start(t)}
+	j := &journey{t: t, br: browsertest.Start(t), app: a}
 
 	j.do("set the viewport and allow the clipboard",
 		chromedp.EmulateViewport(1280, 900),
 		allowClipboard(a.SimURL), allowClipboard(a.URL))
+	token := j.generateBasicToken(ten.ID, admin.ID)
+	j.connectWith(token, []string{admin.Email, ten.Name, "na1"})
+	keyID, sec := j.createKeyAndSeeSecretOnce("browser journey")
+	j.verifyDeactivateDelete(keyID, sec)
+	key2 := j.createAndVerifyFromCreationPage("reporting ETL, prod")
+	j.screenshotTo("keys.png")
+	j.activityListsEveryStep()
+	addReviewer(t, a, "rita")
+	j.reviewerFindsTheKey("rita", key2)
+	j.consoleStayedClean()
+	t.Logf("journey took %s", time.Since(started).Round(time.Millisecond))
+}
 
-	// The simulator's Generate Key page: pick the admin, generate, copy.
+// generateBasicToken uses the simulator's Generate Key page: pick the
+// admin, generate, copy.
+func (j *journey) generateBasicToken(tenantID, userID string) string {
 	j.do("open the Generate Key page",
-		chromedp.Navigate(a.SimURL+"/na1/generate-key"),
+		chromedp.Navigate(j.app.SimURL+"/na1/generate-key"),
 		chromedp.WaitVisible(css(`[data-testid="generate-key-form"]`)),
-		chromedp.SetValue(css(`select[name="tenant"]`), ten.ID),
-		chromedp.SetValue(css(`select[name="user"]`), ten.ID+"/"+admin.ID))
+		chromedp.SetValue(css(`select[name="tenant"]`), tenantID),
+		chromedp.SetValue(css(`select[name="user"]`), tenantID+"/"+userID))
 	j.click("generate a basic token", `[data-testid="generate"]`)
 	j.do("copy the basic token",
 		chromedp.WaitVisible(css(`[data-testid="basic-token"]`)),
@@ -52,10 +66,14 @@ func TestBrowserJourney(t *testing.T) {
 	if strings.Count(token, ".") != 2 {
 		j.fatalf("the Generate Key page shows %d characters, not a JWT", len(token))
 	}
+	return token
+}
 
-	// Connect: paste the token, land on the keys page with the identity shown.
+// connectWith pastes the token on the connect page and lands on the keys
+// page with the identity shown.
+func (j *journey) connectWith(token string, identity []string) {
 	j.do("open the connect page",
-		chromedp.Navigate(a.URL+"/connect"),
+		chromedp.Navigate(j.app.URL+"/connect"),
 		chromedp.WaitVisible(css(`[data-testid="connect-form"]`)),
 		chromedp.SetValue(css(`select[name="region"]`), "na1"),
 		chromedp.Focus(css(`textarea[name="basic_token"]`)),
@@ -68,20 +86,27 @@ func TestBrowserJourney(t *testing.T) {
 	if p := j.path(); p != "/keys" {
 		j.fatalf("connect landed on %s, want /keys", p)
 	}
-	identity := j.text("identity", `[data-testid="identity"]`)
-	for _, want := range []string{admin.Email, ten.Name, "na1"} {
-		if !strings.Contains(identity, want) {
-			j.fatalf("identity %q lacks %q", identity, want)
+	shown := j.text("identity", `[data-testid="identity"]`)
+	for _, want := range identity {
+		if !strings.Contains(shown, want) {
+			j.fatalf("identity %q lacks %q", shown, want)
 		}
 	}
 	j.flashContains("Connected as")
+}
 
-	// Create a key: its secret is on the creation page, once.
-	j.do("fill the create form", chromedp.SendKeys(css(`input[name="label"]`), "browser journey"))
+func keyRowSelector(id string) string {
+	return `[data-testid="key-row"][data-key-id=` + strconv.Quote(id) + `]`
+}
+
+// createKeyAndSeeSecretOnce creates a key: its secret is on the creation
+// page, once, and its row shows the label and the secret's last four.
+func (j *journey) createKeyAndSeeSecretOnce(label string) (keyID, sec string) {
+	j.do("fill the create form", chromedp.SendKeys(css(`input[name="label"]`), label))
 	j.click("create a key", `[data-testid="create-key"]`)
 	j.wait("the creation page", `[data-testid="key-secret"]`)
-	keyID := j.text("key id", `[data-testid="key-id"]`)
-	sec := j.text("key secret", `[data-testid="key-secret"]`)
+	keyID = j.text("key id", `[data-testid="key-id"]`)
+	sec = j.text("key secret", `[data-testid="key-secret"]`)
 	if keyID == "" || len(sec) != 56 {
 		j.fatalf("the creation page shows id %q and a %d-character secret", keyID, len(sec))
 	}
@@ -94,18 +119,23 @@ func TestBrowserJourney(t *testing.T) {
 		j.fatalf("the reloaded creation page offers the secret again")
 	}
 	j.click("back to the keys", `[data-testid="back-to-keys"]`)
-	row := `[data-testid="key-row"][data-key-id=` + strconv.Quote(keyID) + `]`
+	row := keyRowSelector(keyID)
 	j.wait("the new key's row", row)
 	if st := j.text("state", row+` [data-testid="key-state"]`); st != "active" {
 		j.fatalf("the new key is %q, want active", st)
 	}
 	last4 := strings.TrimRight(sec, "=")
 	last4 = last4[len(last4)-4:]
-	if rt := j.text("row", row); !strings.Contains(rt, "browser journey") || !strings.Contains(rt, "secret …"+last4) {
+	if rt := j.text("row", row); !strings.Contains(rt, label) || !strings.Contains(rt, "secret …"+last4) {
 		j.fatalf("the new key's row lacks its label or the secret's last four: %q", rt)
 	}
+	return keyID, sec
+}
 
-	// Verify with the pasted secret.
+// verifyDeactivateDelete verifies the key with its pasted secret, then
+// deactivates and deletes it through the confirmation pages.
+func (j *journey) verifyDeactivateDelete(keyID, sec string) {
+	row := keyRowSelector(keyID)
 	j.click("open verify", row+` [data-testid="verify"]`)
 	j.do("paste the secret",
 		chromedp.WaitVisible(css(`input[name="access_key_secret"]`)),
@@ -114,7 +144,6 @@ func TestBrowserJourney(t *testing.T) {
 	j.wait("the keys page after verify", row)
 	j.flashContains("works")
 
-	// Deactivate, through the confirmation page.
 	j.click("open deactivate", row+` [data-testid="deactivate"]`)
 	j.wait("the deactivate confirmation", `[data-testid="confirm-submit"]`)
 	j.click("confirm deactivate", `[data-testid="confirm-submit"]`)
@@ -124,7 +153,6 @@ func TestBrowserJourney(t *testing.T) {
 		j.fatalf("after deactivate the key is %q, want inactive", st)
 	}
 
-	// Delete, through the confirmation page.
 	j.click("open delete", row+` [data-testid="delete"]`)
 	j.wait("the delete confirmation", `[data-testid="confirm-submit"]`)
 	j.click("confirm delete", `[data-testid="confirm-submit"]`)
@@ -133,103 +161,119 @@ func TestBrowserJourney(t *testing.T) {
 	if j.exists(row) {
 		j.fatalf("the deleted key %s is still listed", keyID)
 	}
+}
 
-	// A second key, verified straight from its creation page: the keys page
-	// as a user would see it in daily use, for the README.
-	j.do("fill the create form", chromedp.SendKeys(css(`input[name="label"]`), "reporting ETL, prod"))
+// createAndVerifyFromCreationPage creates a second key and verifies it
+// straight from its creation page: the keys page as a user sees it in
+// daily use, for the README.
+func (j *journey) createAndVerifyFromCreationPage(label string) string {
+	j.do("fill the create form", chromedp.SendKeys(css(`input[name="label"]`), label))
 	j.click("create a second key", `[data-testid="create-key"]`)
 	j.wait("the second creation page", `[data-testid="verify-new"]`)
-	key2 := j.text("second key id", `[data-testid="key-id"]`)
+	key := j.text("second key id", `[data-testid="key-id"]`)
 	j.click("verify it now", `[data-testid="verify-new"]`)
-	row2 := `[data-testid="key-row"][data-key-id=` + strconv.Quote(key2) + `]`
-	j.wait("the keys page after verify-new", row2)
+	row := keyRowSelector(key)
+	j.wait("the keys page after verify-new", row)
 	j.flashContains("works")
-	if st := j.text("state", row2+` [data-testid="key-state"]`); st != "active" {
+	if st := j.text("state", row+` [data-testid="key-state"]`); st != "active" {
 		j.fatalf("the second key is %q, want active", st)
 	}
-	if os.Getenv("KEYPORT_UPDATE_SCREENSHOTS") == "1" {
-		png := j.screenshot("screenshot the keys page")
-		dst := filepath.Join("..", "docs", "screenshots", "keys.png")
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(dst, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("wrote %s (%d bytes)", dst, len(png))
-	}
+	return key
+}
 
-	// The activity view lists every step, each a success.
-	j.click("open the activity", `[data-testid="activity-link"]`)
-	j.wait("the activity page", `[data-testid="activity-row"]`)
+// screenshotTo rewrites docs/screenshots/name when KEYPORT_UPDATE_SCREENSHOTS=1.
+func (j *journey) screenshotTo(name string) {
+	if os.Getenv("KEYPORT_UPDATE_SCREENSHOTS") != "1" {
+		return
+	}
+	png := j.screenshot("screenshot for " + name)
+	dst := filepath.Join("..", "docs", "screenshots", name)
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		j.t.Fatal(err)
+	}
+	if err := os.WriteFile(dst, png, 0o644); err != nil {
+		j.t.Fatal(err)
+	}
+	j.t.Logf("wrote %s (%d bytes)", dst, len(png))
+}
+
+// rowsOf reads data-action:data-outcome of every element matching sel.
+func (j *journey) rowsOf(step, sel string) []string {
 	var rows []string
-	j.run("read the activity", func(ctx context.Context) (err error) {
+	j.run(step, func(ctx context.Context) (err error) {
 		rows, err = chromedp.Run(ctx, chromedp.Evaluate[[]string](
-			`Array.from(document.querySelectorAll('[data-testid="activity-row"]'), r => r.dataset.action + ":" + r.dataset.outcome)`))
+			`Array.from(document.querySelectorAll(`+strconv.Quote(sel)+`), r => r.dataset.action + ":" + r.dataset.outcome)`))
 		return err
 	})
+	return rows
+}
+
+// activityListsEveryStep: the activity view lists every step, each a success.
+func (j *journey) activityListsEveryStep() {
+	j.click("open the activity", `[data-testid="activity-link"]`)
+	j.wait("the activity page", `[data-testid="activity-row"]`)
+	rows := j.rowsOf("read the activity", `[data-testid="activity-row"]`)
 	got := " " + strings.Join(rows, " ") + " "
 	for _, want := range []string{"connect:success", "key.create:success", "key.verify:success", "key.deactivate:success", "key.delete:success"} {
 		if !strings.Contains(got, " "+want+" ") {
 			j.fatalf("the activity view lacks %s: %v", want, rows)
 		}
 	}
+}
 
-	// The reviewer's journey: sign in to Keyport itself, filter the trail to
-	// the admin's key, open its history, export CSV, verify the chain.
-	addReviewer(t, a, "rita")
+// reviewerFindsTheKey: a reviewer signs in to Keyport itself, filters the
+// trail to the admin's key, exports CSV, opens its history, verifies the chain.
+func (j *journey) reviewerFindsTheKey(name, keyID string) {
 	j.do("open the reviewer sign-in",
-		chromedp.Navigate(a.URL+"/auditor/login"),
+		chromedp.Navigate(j.app.URL+"/auditor/login"),
 		chromedp.WaitVisible(css(`[data-testid="login-form"]`)),
-		chromedp.SendKeys(css(`[data-testid="login-username"]`), "rita"),
+		chromedp.SendKeys(css(`[data-testid="login-username"]`), name),
 		chromedp.SendKeys(css(`[data-testid="login-password"]`), reviewerPassword))
 	j.click("sign in as a reviewer", `[data-testid="login-submit"]`)
 	j.wait("the audit list", `[data-testid="audit-row"]`)
 	if j.eval("open the filters", `(() => { const d = document.querySelector('[data-testid="filters"]'); if (d && d.tagName === "DETAILS") d.open = true; return "ok"; })()`) != "ok" {
 		j.fatalf("cannot open the filters")
 	}
-	j.do("filter to the admin's key", chromedp.SendKeys(css(`[data-testid="filter-key"]`), key2))
+	j.do("filter to the admin's key", chromedp.SendKeys(css(`[data-testid="filter-key"]`), keyID))
 	j.click("apply the filter", `[data-testid="filter-apply"]`)
 	j.wait("the filtered list", `[data-testid="key-history-link"]`)
-	var keyRows []string
-	j.run("read the filtered rows", func(ctx context.Context) (err error) {
-		keyRows, err = chromedp.Run(ctx, chromedp.Evaluate[[]string](
-			`Array.from(document.querySelectorAll('[data-testid="audit-row"]'), r => r.dataset.action + ":" + r.dataset.outcome)`))
-		return err
-	})
+	keyRows := j.rowsOf("read the filtered rows", `[data-testid="audit-row"]`)
 	if got := strings.Join(keyRows, " "); !strings.Contains(got, "key.create:success") || !strings.Contains(got, "key.verify:success") {
-		j.fatalf("the trail filtered to %s shows %v", key2, keyRows)
+		j.fatalf("the trail filtered to %s shows %v", keyID, keyRows)
 	}
-	if os.Getenv("KEYPORT_UPDATE_SCREENSHOTS") == "1" {
-		png := j.screenshot("screenshot the audit page")
-		if err := os.WriteFile(filepath.Join("..", "docs", "screenshots", "audit.png"), png, 0o644); err != nil {
-			t.Fatal(err)
-		}
+	j.screenshotTo("audit.png")
+	j.exportCSVHolds(keyID)
+	j.click("open the key's history", `[data-testid="key-history-link"]`)
+	j.wait("the key history", `[data-testid="key-facts"]`)
+	if h := j.text("key history", `[data-testid="audit-table"]`); !strings.Contains(h, "key.create") || !strings.Contains(h, "key.verify") {
+		j.fatalf("the key's history lacks its creation or verification: %q", h)
 	}
-	// Export CSV with the current filters, as the link would download it.
+	j.do("open the integrity panel", chromedp.Navigate(j.app.URL+"/audit/integrity"), chromedp.WaitVisible(css(`[data-testid="verify-now"]`)))
+	j.click("verify now", `[data-testid="verify-now"]`)
+	j.do("wait for the verification", waitText(`[data-testid="verify-result"]`, "verified"))
+}
+
+// exportCSVHolds exports CSV with the current filters, as the link would
+// download it.
+func (j *journey) exportCSVHolds(keyID string) {
 	var csv string
 	j.run("export CSV", func(ctx context.Context) (err error) {
 		csv, err = chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => { const a = document.querySelector('[data-testid="export-csv"]');
 			const r = await fetch(a.href); return r.status + "\n" + await r.text(); })()`, chromedp.EvalAwaitPromise))
 		return err
 	})
-	if !strings.HasPrefix(csv, "200\n") || !strings.Contains(csv, key2) || !strings.Contains(csv, "key.create") {
+	if !strings.HasPrefix(csv, "200\n") || !strings.Contains(csv, keyID) || !strings.Contains(csv, "key.create") {
 		j.fatalf("the CSV export: %.300s", csv)
 	}
-	j.click("open the key's history", `[data-testid="key-history-link"]`)
-	j.wait("the key history", `[data-testid="key-facts"]`)
-	if h := j.text("key history", `[data-testid="audit-table"]`); !strings.Contains(h, "key.create") || !strings.Contains(h, "key.verify") {
-		j.fatalf("the key's history lacks its creation or verification: %q", h)
-	}
-	j.do("open the integrity panel", chromedp.Navigate(a.URL+"/audit/integrity"), chromedp.WaitVisible(css(`[data-testid="verify-now"]`)))
-	j.click("verify now", `[data-testid="verify-now"]`)
-	j.do("wait for the verification", waitText(`[data-testid="verify-result"]`, "verified"))
+}
 
-	// No page logged an error, threw, or broke the Content Security Policy.
+// consoleStayedClean: no page logged an error, threw, or broke the Content
+// Security Policy, and the check is live (an inline script is reported).
+func (j *journey) consoleStayedClean() {
+	t := j.t
 	if p := j.br.Problems(); len(p) > 0 {
 		t.Fatalf("the browser console reported problems:\n  %s", strings.Join(p, "\n  "))
 	}
-	// And the console check is live: an inline script is refused and reported.
 	j.do("inject an inline script", chromedp.Evaluate[chromedp.Void](
 		`document.head.appendChild(Object.assign(document.createElement("script"), {textContent: "window.kpInline = 1"}))`))
 	ctx, cancel := context.WithTimeout(j.br.Context(), 5*time.Second)
@@ -240,14 +284,14 @@ func TestBrowserJourney(t *testing.T) {
 	if n := len(j.br.Problems()); n != 1 {
 		t.Fatalf("one inline script, %d problems: %q", n, j.br.Problems())
 	}
-	t.Logf("journey took %s", time.Since(started).Round(time.Millisecond))
 }
 
 // journey runs browser steps with a timeout each and, on failure, reports
 // the step, the page's URL and text, and the console's problems.
 type journey struct {
-	t  *testing.T
-	br *browsertest.Browser
+	t   *testing.T
+	br  *browsertest.Browser
+	app *testApp
 }
 
 const stepTimeout = 10 * time.Second

@@ -19,32 +19,24 @@
 package pglocal
 
 import (
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
-	"maps"
 	"net"
 	"net/url"
 	"os"
 	"os/exec"
-	"os/user"
 	"path/filepath"
-	"runtime"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/keyport/keyport/internal/secret"
 )
@@ -99,52 +91,6 @@ func FastSettings() map[string]string {
 		"checkpoint_flush_after": "0", "backend_flush_after": "0", "bgwriter_flush_after": "0", "wal_writer_flush_after": "0"}
 }
 
-// DefaultSearchPath returns where server binaries are looked for: every PATH
-// directory, the Debian/Ubuntu versioned directories (highest version first),
-// then Homebrew's. FindServer keeps only those holding initdb.
-func DefaultSearchPath() []string {
-	dirs := filepath.SplitList(os.Getenv("PATH"))
-	debian, _ := filepath.Glob("/usr/lib/postgresql/*/bin") // Glob errors only on a bad pattern
-	slices.SortFunc(debian, func(a, b string) int { return versionOf(b) - versionOf(a) })
-	dirs = append(dirs, debian...)
-	for _, pattern := range []string{"/opt/homebrew/opt/postgresql@*/bin", "/usr/local/opt/postgresql@*/bin"} {
-		brew, _ := filepath.Glob(pattern)
-		slices.SortFunc(brew, func(a, b string) int { return versionOf(b) - versionOf(a) })
-		dirs = append(dirs, brew...)
-	}
-	return append(dirs, "/opt/homebrew/bin", "/usr/local/bin")
-}
-
-// versionOf extracts the major version from .../postgresql/15/bin or
-// .../postgresql@15/bin; 0 if there is none.
-func versionOf(binDir string) int {
-	base := filepath.Base(filepath.Dir(binDir))
-	if _, v, ok := strings.Cut(base, "@"); ok {
-		base = v
-	}
-	n, _ := strconv.Atoi(base) // not a number: sorts last
-	return n
-}
-
-// FindServer returns the first directory in searchPath holding executable
-// initdb and postgres, or ErrNoServer.
-func FindServer(searchPath []string) (string, error) {
-	for _, dir := range searchPath {
-		if dir == "" {
-			continue
-		}
-		if isExecutable(filepath.Join(dir, "initdb")) && isExecutable(filepath.Join(dir, "postgres")) {
-			return dir, nil
-		}
-	}
-	return "", ErrNoServer
-}
-
-func isExecutable(path string) bool {
-	fi, err := os.Stat(path)
-	return err == nil && fi.Mode().IsRegular() && fi.Mode()&0o111 != 0
-}
-
 // Cluster is a PostgreSQL cluster in one directory. Its methods are safe for
 // concurrent use; Start and Stop serialize.
 type Cluster struct {
@@ -159,12 +105,6 @@ type Cluster struct {
 	password secret.Secret
 	proc     *os.Process
 	exited   chan struct{} // closed when proc has been waited for
-}
-
-// account is the system user initdb and postgres run as when we are root.
-type account struct {
-	uid, gid uint32
-	groups   []uint32
 }
 
 // New returns a Cluster for dir (made absolute), which need not exist yet.
@@ -199,30 +139,6 @@ func New(dir string, opts Options) (*Cluster, error) {
 		}
 	}
 	return c, nil
-}
-
-func lookupAccount(name string) (*account, error) {
-	u, err := user.Lookup(name)
-	if err != nil {
-		return nil, fmt.Errorf("running as root, so the server must run as system user %q: %w", name, err)
-	}
-	a := &account{}
-	uid, err1 := strconv.ParseUint(u.Uid, 10, 32)
-	gid, err2 := strconv.ParseUint(u.Gid, 10, 32)
-	if err := errors.Join(err1, err2); err != nil {
-		return nil, fmt.Errorf("system user %q: %w", name, err)
-	}
-	a.uid, a.gid = uint32(uid), uint32(gid)
-	gids, err := u.GroupIds()
-	if err != nil {
-		return nil, fmt.Errorf("groups of system user %q: %w", name, err)
-	}
-	for _, g := range gids {
-		if n, err := strconv.ParseUint(g, 10, 32); err == nil {
-			a.groups = append(a.groups, uint32(n))
-		}
-	}
-	return a, nil
 }
 
 // Dir returns the cluster directory.
@@ -322,30 +238,6 @@ func (c *Cluster) prepareDir() error {
 	return c.account.checkTraverse(filepath.Dir(c.dir))
 }
 
-// checkTraverse reports an ancestor of dir (dir included) the account cannot search.
-func (a *account) checkTraverse(dir string) error {
-	for d := dir; ; d = filepath.Dir(d) {
-		fi, err := os.Stat(d)
-		if err != nil {
-			return fmt.Errorf("check access to %s: %w", d, err)
-		}
-		st, ok := fi.Sys().(*syscall.Stat_t)
-		if !ok {
-			return nil // not a unix stat: cannot tell, let postgres say
-		}
-		mode := fi.Mode().Perm()
-		allowed := mode&0o001 != 0 ||
-			(uint32(st.Uid) == a.uid && mode&0o100 != 0) ||
-			((uint32(st.Gid) == a.gid || slices.Contains(a.groups, uint32(st.Gid))) && mode&0o010 != 0)
-		if !allowed {
-			return fmt.Errorf("system user %s cannot traverse %s (mode %v): make it 0755 or use pglocal.MkdirTemp", serverUser, d, mode)
-		}
-		if parent := filepath.Dir(d); parent == d {
-			return nil
-		}
-	}
-}
-
 // initIfNeeded runs initdb unless PGDATA already holds a cluster, and loads
 // the superuser's password.
 func (c *Cluster) initIfNeeded(ctx context.Context) (created bool, err error) {
@@ -419,229 +311,6 @@ func (c *Cluster) command(ctx context.Context, name string, args ...string) *exe
 }
 
 var errPortInUse = errors.New("port in use")
-
-// startOnce starts postgres on a fresh free port and waits for it.
-func (c *Cluster) startOnce(ctx context.Context) error {
-	port, err := freePort()
-	if err != nil {
-		return err
-	}
-	logf, err := os.OpenFile(c.LogPath(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
-	if err != nil {
-		return fmt.Errorf("open server log: %w", err)
-	}
-	defer logf.Close() // the child holds its own descriptor
-	logStart, _ := logf.Seek(0, io.SeekEnd)
-
-	args := []string{"-D", c.DataDir(), "-p", strconv.Itoa(port), "-k", c.dir,
-		"-c", "listen_addresses=127.0.0.1"}
-	for _, k := range slices.Sorted(maps.Keys(c.opts.Settings)) {
-		args = append(args, "-c", k+"="+c.opts.Settings[k])
-	}
-	// Not CommandContext: ctx bounds the start, not the server's life.
-	cmd := c.command(context.Background(), "postgres", args...)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	// Its own process group, so a terminal's Ctrl-C reaches us, not the
-	// server: Stop decides how it ends.
-	cmd.SysProcAttr.Setpgid = true
-	setParentDeathSignal(cmd.SysProcAttr)
-
-	started := make(chan error, 1)
-	exited := make(chan struct{})
-	go func() {
-		// The parent-death signal fires when the thread that forked the
-		// child exits: pin this goroutine to its thread until postgres is gone.
-		runtime.LockOSThread()
-		if err := cmd.Start(); err != nil {
-			started <- err
-			runtime.UnlockOSThread()
-			return
-		}
-		started <- nil
-		_ = cmd.Wait() // the exit is reported through the log and the exited channel
-		close(exited)
-		runtime.UnlockOSThread()
-	}()
-	if err := <-started; err != nil {
-		return fmt.Errorf("run postgres: %w", err)
-	}
-	c.port = port
-	if err := c.waitReady(ctx, exited); err != nil {
-		_ = signalAndWait(cmd.Process, exited, 10*time.Second)
-		logTail := readLogFrom(c.LogPath(), logStart)
-		if bytes.Contains(logTail, []byte("Address already in use")) {
-			return errPortInUse
-		}
-		return fmt.Errorf("%w; server log %s ends with:\n%s", err, c.LogPath(), tail(logTail, 20))
-	}
-	c.proc, c.exited = cmd.Process, exited
-	return nil
-}
-
-func freePort() (int, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find a free port: %w", err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port, nil
-}
-
-// waitReady polls a connection over TCP, with the password, until it works,
-// the server exits, or ctx ends.
-func (c *Cluster) waitReady(ctx context.Context, exited <-chan struct{}) error {
-	cfg, err := pgx.ParseConfig(c.url("postgres"))
-	if err != nil {
-		return errors.New("build connection config") // pgx may echo the URL: say less
-	}
-	cfg.ConnectTimeout = 2 * time.Second
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	var lastErr error
-	for {
-		conn, err := pgx.ConnectConfig(ctx, cfg)
-		if err == nil {
-			return conn.Close(ctx)
-		}
-		lastErr = err
-		select {
-		case <-exited:
-			return errors.New("postgres exited during startup")
-		case <-ctx.Done():
-			return fmt.Errorf("postgres not accepting connections: %w (last: %v)", ctx.Err(), lastErr)
-		case <-tick.C:
-		}
-	}
-}
-
-// Stop shuts the server down (fast: open sessions are ended, data is
-// flushed) and waits until the postmaster, and with it every backend, has
-// exited. If ctx ends first it escalates to immediate shutdown, then SIGKILL.
-func (c *Cluster) Stop(ctx context.Context) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.proc == nil {
-		return nil
-	}
-	grace := defaultTimeout
-	if d, ok := ctx.Deadline(); ok {
-		grace = time.Until(d)
-	}
-	err := signalAndWait(c.proc, c.exited, grace)
-	c.proc, c.exited = nil, nil
-	if err != nil {
-		return fmt.Errorf("stop postgres in %s: %w", c.dir, err)
-	}
-	c.log.Info("postgres stopped", "dir", c.dir)
-	return nil
-}
-
-// signalAndWait sends SIGINT (fast shutdown) and waits for exited; after
-// grace it sends SIGQUIT (immediate shutdown), then SIGKILL.
-func signalAndWait(p *os.Process, exited <-chan struct{}, grace time.Duration) error {
-	steps := []struct {
-		sig  syscall.Signal
-		wait time.Duration
-	}{{syscall.SIGINT, grace}, {syscall.SIGQUIT, 5 * time.Second}, {syscall.SIGKILL, 5 * time.Second}}
-	for _, s := range steps {
-		if err := p.Signal(s.sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
-			return fmt.Errorf("signal postgres: %w", err)
-		}
-		select {
-		case <-exited:
-			if s.sig != syscall.SIGINT {
-				return fmt.Errorf("postgres needed %v to stop", s.sig)
-			}
-			return nil
-		case <-time.After(s.wait):
-		}
-	}
-	return errors.New("postgres did not exit after SIGKILL")
-}
-
-// stopLeftover stops a server a previous process left running on this
-// directory (its parent killed with -9 on a system without a parent-death
-// signal, say) and removes a stale postmaster.pid, which postgres itself
-// would only trust if no live process had reused the pid.
-func (c *Cluster) stopLeftover(ctx context.Context) error {
-	pidPath := filepath.Join(c.DataDir(), "postmaster.pid")
-	b, err := os.ReadFile(pidPath)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("read postmaster.pid: %w", err)
-	}
-	first, _, _ := strings.Cut(string(b), "\n")
-	pid, err := strconv.Atoi(strings.TrimSpace(first))
-	if err != nil || pid <= 0 || !isPostgres(pid) {
-		if err := os.Remove(pidPath); err != nil {
-			return fmt.Errorf("remove stale postmaster.pid: %w", err)
-		}
-		return nil
-	}
-	c.log.Info("stopping postgres left running by a previous process", "dir", c.dir, "pid", pid)
-	for _, sig := range []syscall.Signal{syscall.SIGINT, syscall.SIGQUIT, syscall.SIGKILL} {
-		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
-			return fmt.Errorf("signal leftover postgres %d: %w", pid, err)
-		}
-		if waitGone(ctx, pid, 10*time.Second) {
-			// Killed outright, it leaves its pid file: stale now.
-			if err := os.Remove(pidPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return fmt.Errorf("remove stale postmaster.pid: %w", err)
-			}
-			return nil
-		}
-	}
-	return fmt.Errorf("leftover postgres %d in %s does not exit", pid, c.dir)
-}
-
-// isPostgres reports whether pid is a live postgres process. Where /proc is
-// missing it trusts a live pid.
-func isPostgres(pid int) bool {
-	if err := syscall.Kill(pid, 0); err != nil && !errors.Is(err, syscall.EPERM) {
-		return false
-	}
-	comm, err := os.ReadFile(fmt.Sprintf("/proc/%d/comm", pid))
-	if err != nil {
-		return runtime.GOOS != "linux"
-	}
-	return strings.TrimSpace(string(comm)) == "postgres"
-}
-
-// waitGone polls until pid no longer runs postgres, for at most d.
-func waitGone(ctx context.Context, pid int, d time.Duration) bool {
-	deadline := time.Now().Add(d)
-	for time.Now().Before(deadline) && ctx.Err() == nil {
-		if !isPostgres(pid) {
-			return true
-		}
-		time.Sleep(10 * time.Millisecond) // not our child: nothing to wait on
-	}
-	return !isPostgres(pid)
-}
-
-func readLogFrom(path string, offset int64) []byte {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return nil
-	}
-	b, _ := io.ReadAll(io.LimitReader(f, 1<<20))
-	return b
-}
-
-// tail returns the last n lines of b.
-func tail(b []byte, n int) string {
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
-}
 
 // MkdirTemp creates a new directory in parent (os.TempDir() if empty) that
 // the server user can traverse (0755, where os.MkdirTemp makes 0700), to
