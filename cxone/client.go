@@ -246,6 +246,24 @@ func (c *Client) url(r Region, path string, q url.Values) (string, error) {
 
 // do sends req, retrying idempotent calls, and returns a 2xx response or
 // an *Error.
+// kindOfStatus is cxone-api.md §4's status mapping (5xx aside).
+var kindOfStatus = map[int]ErrorKind{400: BadRequest, 422: BadRequest, 401: Unauthorized, 403: Forbidden,
+	404: NotFound, 409: Conflict, 429: RateLimited, 408: Timeout}
+
+// doJSON sends req and reads its body as a JSON object; a body that is not
+// one is an unexpected shape.
+func (c *Client) doJSON(ctx context.Context, req request) (object, *response, error) {
+	resp, err := c.do(ctx, req)
+	if err != nil {
+		return nil, nil, err
+	}
+	o, err := jsonBody(resp)
+	if err != nil {
+		return nil, resp, shapeError(req, resp, err)
+	}
+	return o, resp, nil
+}
+
 func (c *Client) do(ctx context.Context, req request) (*response, error) {
 	var payload []byte
 	if req.body != nil {
@@ -410,22 +428,10 @@ func (c *Client) statusError(req request, resp *response, attempt int) *Error {
 	if ra, ok := retryAfter(resp.header, c.now()); ok {
 		e.RetryAfter = int(ra / time.Second)
 	}
-	switch s := resp.status; {
-	case s == 400 || s == 422:
-		e.Kind = BadRequest
-	case s == 401:
-		e.Kind = Unauthorized
-	case s == 403:
-		e.Kind = Forbidden
-	case s == 404:
-		e.Kind = NotFound
-	case s == 409:
-		e.Kind = Conflict
-	case s == 429:
-		e.Kind = RateLimited
-	case s == 408:
-		e.Kind = Timeout
-	case s >= 500:
+	switch k, ok := kindOfStatus[resp.status]; {
+	case ok:
+		e.Kind = k
+	case resp.status >= 500:
 		e.Kind = Unavailable
 	default:
 		e.Kind = UnexpectedResponse

@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -21,88 +20,116 @@ var keyFormat = regexp.MustCompile(`^[A-Z2-7]{52}====$`)
 // from the key) and the rest of the key life cycle in every area.
 func TestVendorGuideFlowInEveryArea(t *testing.T) {
 	e := newEnv(t)
-	ctx := context.Background()
 	for _, region := range e.client.Regions() {
 		t.Run(string(region), func(t *testing.T) {
 			ten, admin, _, _ := e.people(string(region), 0)
 			tok := e.login(string(region), ten.ID, admin.ID)
-			id := tok.Identity
-			if id.UserID != admin.ID || id.TenantID != ten.ID || id.TenantName != ten.Name || !id.Verified {
-				t.Fatalf("identity = %+v, want user %s tenant %s %q verified", id, admin.ID, ten.ID, ten.Name)
-			}
-			if !strings.HasPrefix(id.BusinessUnit, "-") || id.Role != "Administrator" || id.DisplayName != admin.Email {
-				t.Errorf("identity display fields = %+v", id)
-			}
-			if d := tok.AccessExpires.Sub(e.clock.Now()); d != time.Hour {
-				t.Errorf("access expires in %v, want 1h", d)
-			}
-			if d := tok.RefreshExpires.Sub(e.clock.Now()); d != 2*time.Hour {
-				t.Errorf("refresh expires in %v, want 2h (from the refresh JWT, since the body says 0)", d)
-			}
-			list, err := e.client.ListKeys(ctx, region, tok.Access, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			if len(list.Keys) != 3 || list.PossiblyIncomplete || list.TotalRecords != 3 {
-				t.Fatalf("tenant list = %d keys, incomplete %v, total %d; want 3, false, 3", len(list.Keys), list.PossiblyIncomplete, list.TotalRecords)
-			}
-			var inactive, old int
-			for _, k := range list.Keys {
-				if !k.Active {
-					inactive++
-				}
-				if k.LastUsed != nil && e.clock.Now().Sub(*k.LastUsed) > 300*24*time.Hour {
-					old++
-				}
-			}
-			if inactive != 1 || old != 1 {
-				t.Errorf("seed keys: %d inactive, %d long unused; want 1 and 1", inactive, old)
-			}
-			created, err := e.client.CreateKey(ctx, region, tok.Access, id.TenantID, id.UserID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if !keyFormat.MatchString(created.ID) || !keyFormat.MatchString(created.Secret.Reveal()) || !created.Active ||
-				created.UserID != admin.ID || created.TenantID != ten.ID {
-				t.Fatalf("created = %+v (id format ok: %v)", created.AccessKey, keyFormat.MatchString(created.ID))
-			}
-			kt, err := e.client.TokenFromAccessKey(ctx, region, created.ID, created.Secret)
-			if err != nil {
-				t.Fatalf("token from new key: %v", err)
-			}
-			if kt.Identity.UserID != admin.ID || kt.Identity.TenantID != ten.ID || !kt.Identity.Verified || kt.ID.IsZero() {
-				t.Errorf("key token identity = %+v", kt.Identity)
-			}
-			got, err := e.client.GetKey(ctx, region, tok.Access, created.ID)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got.ID != created.ID || !got.Active || got.LastUsed == nil || !got.LastUsed.Equal(e.clock.Now()) {
-				t.Errorf("get after use = %+v, want active and last used now", got)
-			}
-			if err := e.client.SetActive(ctx, region, tok.Access, created.ID, ten.ID, admin.ID, false); err != nil {
-				t.Fatal(err)
-			}
-			if got, err := e.client.GetKey(ctx, region, tok.Access, created.ID); err != nil || got.Active {
-				t.Fatalf("after deactivate: %+v, %v", got, err)
-			}
-			_, err = e.client.TokenFromAccessKey(ctx, region, created.ID, created.Secret)
-			if ce := kindOf(t, err, cxone.Unauthorized); ce.Status != 401 || ce.Message != "The access key is invalid or inactive" {
-				t.Errorf("inactive key token: %+v", ce)
-			}
-			if err := e.client.DeleteKey(ctx, region, tok.Access, created.ID); err != nil {
-				t.Fatal(err)
-			}
-			_, err = e.client.GetKey(ctx, region, tok.Access, created.ID)
-			kindOf(t, err, cxone.NotFound)
-			err = e.client.DeleteKey(ctx, region, tok.Access, created.ID)
-			if ce := kindOf(t, err, cxone.NotFound); ce.Status != 404 || ce.Message != "Access key not found" {
-				t.Errorf("second delete: %+v", ce)
-			}
-			_, err = e.client.TokenFromAccessKey(ctx, region, created.ID, created.Secret)
-			kindOf(t, err, cxone.Unauthorized)
+			checkGuideLogin(t, e, tok, ten, admin)
+			checkGuideSeedList(t, e, region, tok)
+			created := checkGuideCreateAndUse(t, e, region, tok, ten, admin)
+			checkGuideDeactivateAndDelete(t, e, region, tok, created, ten, admin)
 		})
 	}
+}
+
+// checkGuideLogin checks the identity and lifetimes of the admin's tokens.
+func checkGuideLogin(t *testing.T, e *env, tok *cxone.Tokens, ten cxonesim.Tenant, admin cxonesim.User) {
+	t.Helper()
+	id := tok.Identity
+	if id.UserID != admin.ID || id.TenantID != ten.ID || id.TenantName != ten.Name || !id.Verified {
+		t.Fatalf("identity = %+v, want user %s tenant %s %q verified", id, admin.ID, ten.ID, ten.Name)
+	}
+	if !strings.HasPrefix(id.BusinessUnit, "-") || id.Role != "Administrator" || id.DisplayName != admin.Email {
+		t.Errorf("identity display fields = %+v", id)
+	}
+	if d := tok.AccessExpires.Sub(e.clock.Now()); d != time.Hour {
+		t.Errorf("access expires in %v, want 1h", d)
+	}
+	if d := tok.RefreshExpires.Sub(e.clock.Now()); d != 2*time.Hour {
+		t.Errorf("refresh expires in %v, want 2h (from the refresh JWT, since the body says 0)", d)
+	}
+}
+
+// checkGuideSeedList checks the tenant's seeded keys.
+func checkGuideSeedList(t *testing.T, e *env, region cxone.Region, tok *cxone.Tokens) {
+	t.Helper()
+	list, err := e.client.ListKeys(context.Background(), region, tok.Access, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(list.Keys) != 3 || list.PossiblyIncomplete || list.TotalRecords != 3 {
+		t.Fatalf("tenant list = %d keys, incomplete %v, total %d; want 3, false, 3", len(list.Keys), list.PossiblyIncomplete, list.TotalRecords)
+	}
+	var inactive, old int
+	for _, k := range list.Keys {
+		if !k.Active {
+			inactive++
+		}
+		if k.LastUsed != nil && e.clock.Now().Sub(*k.LastUsed) > 300*24*time.Hour {
+			old++
+		}
+	}
+	if inactive != 1 || old != 1 {
+		t.Errorf("seed keys: %d inactive, %d long unused; want 1 and 1", inactive, old)
+	}
+}
+
+// checkGuideCreateAndUse creates a key for the admin, gets a token with it
+// and checks that the key now shows as used.
+func checkGuideCreateAndUse(t *testing.T, e *env, region cxone.Region, tok *cxone.Tokens, ten cxonesim.Tenant, admin cxonesim.User) *cxone.CreatedKey {
+	t.Helper()
+	ctx, id := context.Background(), tok.Identity
+	created, err := e.client.CreateKey(ctx, region, tok.Access, id.TenantID, id.UserID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !keyFormat.MatchString(created.ID) || !keyFormat.MatchString(created.Secret.Reveal()) || !created.Active ||
+		created.UserID != admin.ID || created.TenantID != ten.ID {
+		t.Fatalf("created = %+v (id format ok: %v)", created.AccessKey, keyFormat.MatchString(created.ID))
+	}
+	kt, err := e.client.TokenFromAccessKey(ctx, region, created.ID, created.Secret)
+	if err != nil {
+		t.Fatalf("token from new key: %v", err)
+	}
+	if kt.Identity.UserID != admin.ID || kt.Identity.TenantID != ten.ID || !kt.Identity.Verified || kt.ID.IsZero() {
+		t.Errorf("key token identity = %+v", kt.Identity)
+	}
+	got, err := e.client.GetKey(ctx, region, tok.Access, created.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != created.ID || !got.Active || got.LastUsed == nil || !got.LastUsed.Equal(e.clock.Now()) {
+		t.Errorf("get after use = %+v, want active and last used now", got)
+	}
+	return created
+}
+
+// checkGuideDeactivateAndDelete deactivates and deletes the created key
+// and checks that it can no longer be used or found.
+func checkGuideDeactivateAndDelete(t *testing.T, e *env, region cxone.Region, tok *cxone.Tokens, created *cxone.CreatedKey, ten cxonesim.Tenant, admin cxonesim.User) {
+	t.Helper()
+	ctx := context.Background()
+	if err := e.client.SetActive(ctx, region, tok.Access, created.ID, ten.ID, admin.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := e.client.GetKey(ctx, region, tok.Access, created.ID); err != nil || got.Active {
+		t.Fatalf("after deactivate: %+v, %v", got, err)
+	}
+	_, err := e.client.TokenFromAccessKey(ctx, region, created.ID, created.Secret)
+	if ce := kindOf(t, err, cxone.Unauthorized); ce.Status != 401 || ce.Message != "The access key is invalid or inactive" {
+		t.Errorf("inactive key token: %+v", ce)
+	}
+	if err := e.client.DeleteKey(ctx, region, tok.Access, created.ID); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.client.GetKey(ctx, region, tok.Access, created.ID)
+	kindOf(t, err, cxone.NotFound)
+	err = e.client.DeleteKey(ctx, region, tok.Access, created.ID)
+	if ce := kindOf(t, err, cxone.NotFound); ce.Status != 404 || ce.Message != "Access key not found" {
+		t.Errorf("second delete: %+v", ce)
+	}
+	_, err = e.client.TokenFromAccessKey(ctx, region, created.ID, created.Secret)
+	kindOf(t, err, cxone.Unauthorized)
 }
 
 func TestAreasAndLocalRefusals(t *testing.T) {
@@ -164,327 +191,6 @@ func TestAreasAndLocalRefusals(t *testing.T) {
 	_, err = e.client.ExchangeBasicToken(ctx, "na1", basic)
 	if ce := kindOf(t, err, cxone.Unauthorized); ce.Message != "The token is invalid, expired or already used" || ce.Attempts != 1 {
 		t.Errorf("reused basic token: %+v", ce)
-	}
-}
-
-func TestResponseVariants(t *testing.T) {
-	ctx := context.Background()
-	cases := []struct {
-		name  string
-		v     cxonesim.Variants
-		check func(t *testing.T, e *env, bearer secret.Secret, tenantID, userID string)
-	}{
-		{"resultSet create wrapper with numbers", cxonesim.Variants{CreateWrapper: "resultSet"}, checkCreate},
-		{"both create wrappers", cxonesim.Variants{CreateWrapper: "both"}, checkCreate},
-		{"numbers as strings", cxonesim.Variants{NumbersAsStrings: true, CreateWrapper: "resultSet"}, func(t *testing.T, e *env, b secret.Secret, tid, uid string) {
-			checkCreate(t, e, b, tid, uid)
-			list, err := e.client.ListKeys(ctx, "na1", b, uid)
-			if err != nil || list.TotalRecords != 3 || list.Keys[0].AgentID == "" || list.Keys[0].BillingID == "" {
-				t.Fatalf("list = %+v, %v", list, err)
-			}
-		}},
-		{"null and extra fields", cxonesim.Variants{NullFields: true, ExtraFields: true}, func(t *testing.T, e *env, b secret.Secret, tid, uid string) {
-			list, err := e.client.ListKeys(ctx, "na1", b, uid)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if k := list.Keys[1]; k.LastUsed != nil || k.LastUsedRaw != "" || k.Active {
-				t.Errorf("never used inactive key = %+v", k)
-			}
-		}},
-		{"naive lastUsedDate", cxonesim.Variants{LastUsedFormat: "naive"}, checkLastUsed},
-		{"offset lastUsedDate", cxonesim.Variants{LastUsedFormat: "offset"}, checkLastUsed},
-		{"epoch ms lastUsedDate", cxonesim.Variants{LastUsedFormat: "epochms", NumbersAsStrings: true}, checkLastUsed},
-		{"absent lastUsedDate", cxonesim.Variants{LastUsedFormat: "absent"}, func(t *testing.T, e *env, b secret.Secret, tid, uid string) {
-			list, err := e.client.ListKeys(ctx, "na1", b, "")
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, k := range list.Keys {
-				if k.LastUsed != nil {
-					t.Errorf("key %s has last used %v, want unknown", k.ID, k.LastUsed)
-				}
-			}
-		}},
-		{"paging with _links.next", cxonesim.Variants{PageSize: 1}, func(t *testing.T, e *env, b secret.Secret, tid, uid string) {
-			before := e.sim.Calls(cxonesim.EndpointList)
-			list, err := e.client.ListKeys(ctx, "na1", b, "")
-			if err != nil || len(list.Keys) != 3 || list.PossiblyIncomplete {
-				t.Fatalf("paged list = %+v, %v", list, err)
-			}
-			if n := e.sim.Calls(cxonesim.EndpointList) - before; n != 3 {
-				t.Errorf("pages fetched = %d, want 3", n)
-			}
-		}},
-		{"totalRecords larger than the items", cxonesim.Variants{TotalRecordsDelta: 2}, func(t *testing.T, e *env, b secret.Secret, tid, uid string) {
-			list, err := e.client.ListKeys(ctx, "na1", b, "")
-			if err != nil || len(list.Keys) != 3 || !list.PossiblyIncomplete || list.TotalRecords != 5 {
-				t.Fatalf("list = %+v, %v; want 3 keys, possibly incomplete", list, err)
-			}
-		}},
-		{"GET without resultSet", cxonesim.Variants{GetBare: true}, func(t *testing.T, e *env, b secret.Secret, tid, uid string) {
-			ten, _ := e.sim.Tenant("na1", tid)
-			k, err := e.client.GetKey(ctx, "na1", b, ten.Keys[0].ID)
-			if err != nil || k.ID != ten.Keys[0].ID || k.UserID != uid || !k.Active {
-				t.Fatalf("get = %+v, %v", k, err)
-			}
-		}},
-		{"204 on PATCH, DELETE and an empty list", cxonesim.Variants{NoContent: true, LastUsedFormat: "epochms"}, func(t *testing.T, e *env, b secret.Secret, tid, uid string) {
-			ten, _ := e.sim.Tenant("na1", tid)
-			for _, k := range ten.Keys {
-				if err := e.client.SetActive(ctx, "na1", b, k.ID, tid, k.UserID, false); err != nil {
-					t.Fatal(err)
-				}
-				if err := e.client.DeleteKey(ctx, "na1", b, k.ID); err != nil {
-					t.Fatal(err)
-				}
-			}
-			list, err := e.client.ListKeys(ctx, "na1", b, "")
-			if err != nil || len(list.Keys) != 0 || list.PossiblyIncomplete {
-				t.Fatalf("empty list = %+v, %v", list, err)
-			}
-		}},
-		{"camelCase token keys with string lifetimes", cxonesim.Variants{CamelTokenKeys: true, NumbersAsStrings: true, ExtraFields: true}, func(t *testing.T, e *env, b secret.Secret, tid, uid string) {
-			k, err := e.client.CreateKey(ctx, "na1", b, tid, uid)
-			if err != nil {
-				t.Fatal(err)
-			}
-			tok, err := e.client.TokenFromAccessKey(ctx, "na1", k.ID, k.Secret)
-			if err != nil || tok.ID.IsZero() || tok.Refresh.IsZero() || tok.AccessExpires.Sub(e.clock.Now()) != time.Hour {
-				t.Fatalf("camel tokens = %+v, %v", tok, err)
-			}
-		}},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, func(o *cxonesim.Options, _ *cxone.Config) { o.Variants = tc.v })
-			ten, admin, _, _ := e.people("na1", 0)
-			tok := e.login("na1", ten.ID, admin.ID)
-			tc.check(t, e, tok.Access, ten.ID, admin.ID)
-		})
-	}
-}
-
-func checkCreate(t *testing.T, e *env, b secret.Secret, tid, uid string) {
-	t.Helper()
-	k, err := e.client.CreateKey(context.Background(), "na1", b, tid, uid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !keyFormat.MatchString(k.ID) || !keyFormat.MatchString(k.Secret.Reveal()) || !k.Active || k.TenantID != tid || k.UserID != uid {
-		t.Fatalf("created = %+v", k.AccessKey)
-	}
-}
-
-func checkLastUsed(t *testing.T, e *env, b secret.Secret, tid, uid string) {
-	t.Helper()
-	ten, _ := e.sim.Tenant("na1", tid)
-	list, err := e.client.ListKeys(context.Background(), "na1", b, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i, k := range list.Keys {
-		want := ten.Keys[i].LastUsed
-		if (want == nil) != (k.LastUsed == nil) || (want != nil && !want.Equal(*k.LastUsed)) {
-			t.Errorf("key %d last used = %v (raw %q), want %v", i, k.LastUsed, k.LastUsedRaw, want)
-		}
-	}
-}
-
-func TestErrorShapes(t *testing.T) {
-	e := newEnv(t)
-	ten, admin, _, _ := e.people("na1", 0)
-	tok := e.login("na1", ten.ID, admin.ID)
-	cases := []struct {
-		shape  cxonesim.Shape
-		status int
-		kind   cxone.ErrorKind
-		msg    string
-	}{
-		{cxonesim.ShapeOAuth, 400, cxone.BadRequest, "Simulated oauth error"},
-		{cxonesim.ShapeOAuthCamel, 401, cxone.Unauthorized, "Simulated oauth_camel error"},
-		{cxonesim.ShapeSpring, 403, cxone.Forbidden, "Simulated spring error"},
-		{cxonesim.ShapeDetails, 404, cxone.NotFound, "Simulated details error"},
-		{cxonesim.ShapeErrorsObj, 409, cxone.Conflict, "userId: Simulated errors_obj error"},
-		{cxonesim.ShapeMessage, 422, cxone.BadRequest, "Simulated message error"},
-		{cxonesim.ShapeMsg, 400, cxone.BadRequest, "Simulated msg error"},
-		{cxonesim.ShapeDetailed, 400, cxone.BadRequest, "Simulated detailed error"},
-		{cxonesim.ShapeHeaderOnly, 403, cxone.Forbidden, "Simulated header_only error"},
-		{cxonesim.ShapeEmpty, 404, cxone.NotFound, "Not Found"},
-		{cxonesim.ShapeEmpty, 418, cxone.UnexpectedResponse, "I'm a teapot"},
-	}
-	for _, tc := range cases {
-		t.Run(string(tc.shape), func(t *testing.T) {
-			e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.ErrorShape, Shape: tc.shape, Status: tc.status})
-			before := e.sim.Calls(cxonesim.EndpointList)
-			_, err := e.client.ListKeys(context.Background(), "na1", tok.Access, admin.ID)
-			ce := kindOf(t, err, tc.kind)
-			if ce.Status != tc.status || ce.Message != tc.msg || ce.Attempts != 1 {
-				t.Errorf("error = status %d message %q attempts %d; want %d %q 1", ce.Status, ce.Message, ce.Attempts, tc.status, tc.msg)
-			}
-			if n := e.sim.Calls(cxonesim.EndpointList) - before; n != 1 {
-				t.Errorf("calls = %d, want 1 (4xx is not retried)", n)
-			}
-		})
-	}
-}
-
-func TestRetriesOfIdempotentCalls(t *testing.T) {
-	ctx := context.Background()
-	e := newEnv(t, func(_ *cxonesim.Options, c *cxone.Config) { c.Backoff = []time.Duration{time.Second, 3 * time.Second} })
-	ten, admin, _, _ := e.people("na1", 0)
-	tok := e.login("na1", ten.ID, admin.ID)
-	list := func() (*cxone.KeyList, int, []time.Duration, error) {
-		before, sl := e.sim.Calls(cxonesim.EndpointList), len(e.sleeps.got())
-		l, err := e.newClient().ListKeys(ctx, "na1", tok.Access, admin.ID)
-		return l, e.sim.Calls(cxonesim.EndpointList) - before, e.sleeps.got()[sl:], err
-	}
-
-	t.Run("HTML 502 three times gives up after two retries", func(t *testing.T) {
-		e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.HTML5xx, Count: 5})
-		_, calls, waits, err := list()
-		ce := kindOf(t, err, cxone.Unavailable)
-		if calls != 3 || ce.Attempts != 3 || ce.Status != 502 || ce.Message != "upstream returned HTML (status 502)" {
-			t.Errorf("calls %d, error %+v", calls, ce)
-		}
-		if len(waits) != 2 || waits[0] < time.Second || waits[0] > 1500*time.Millisecond || waits[1] < 3*time.Second || waits[1] > 4500*time.Millisecond {
-			t.Errorf("backoff waits = %v, want 1 s and 3 s plus up to 50%% jitter", waits)
-		}
-		e.sim.ClearFaults()
-	})
-	t.Run("two 503s then success", func(t *testing.T) {
-		e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.HTML5xx, Status: 503, Count: 2})
-		l, calls, _, err := list()
-		if err != nil || calls != 3 || len(l.Keys) != 2 {
-			t.Errorf("list = %v, %v after %d calls", l, err, calls)
-		}
-	})
-	t.Run("429 without Retry-After backs off", func(t *testing.T) {
-		e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.RateLimit, Count: 3})
-		_, calls, waits, err := list()
-		ce := kindOf(t, err, cxone.RateLimited)
-		if calls != 3 || ce.RetryAfter != 0 || len(waits) != 2 || waits[0] < time.Second {
-			t.Errorf("calls %d waits %v error %+v", calls, waits, ce)
-		}
-	})
-	t.Run("429 with Retry-After is honoured", func(t *testing.T) {
-		e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.RateLimit, RetryAfter: 7})
-		_, calls, waits, err := list()
-		if err != nil || calls != 2 || len(waits) != 1 || waits[0] != 7*time.Second {
-			t.Errorf("err %v calls %d waits %v; want success after one 7 s wait", err, calls, waits)
-		}
-	})
-	t.Run("Retry-After over 30 s ends the retries", func(t *testing.T) {
-		e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.RateLimit, RetryAfter: 31})
-		_, calls, waits, err := list()
-		ce := kindOf(t, err, cxone.RateLimited)
-		if calls != 1 || len(waits) != 0 || ce.RetryAfter != 31 {
-			t.Errorf("calls %d waits %v error %+v", calls, waits, ce)
-		}
-	})
-	t.Run("a dropped GET is retried", func(t *testing.T) {
-		e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.DropBeforeCommit, Count: 3})
-		_, calls, _, err := list()
-		if ce := kindOf(t, err, cxone.Unavailable); calls != 3 || ce.Status != 0 || ce.Attempts != 3 {
-			t.Errorf("calls %d error %+v", calls, ce)
-		}
-	})
-	t.Run("a PATCH dropped after commit is retried and succeeds", func(t *testing.T) {
-		k := ten.Keys[0]
-		e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointPatch, Mode: cxonesim.DropAfterCommit})
-		before := e.sim.Calls(cxonesim.EndpointPatch)
-		if err := e.newClient().SetActive(ctx, "na1", tok.Access, k.ID, ten.ID, k.UserID, false); err != nil {
-			t.Fatal(err)
-		}
-		if n := e.sim.Calls(cxonesim.EndpointPatch) - before; n != 2 {
-			t.Errorf("patch calls = %d, want 2", n)
-		}
-	})
-	t.Run("a DELETE dropped after commit reports not found on the retry", func(t *testing.T) {
-		k := ten.Keys[1]
-		e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointDelete, Mode: cxonesim.DropAfterCommit})
-		before := e.sim.Calls(cxonesim.EndpointDelete)
-		err := e.newClient().DeleteKey(ctx, "na1", tok.Access, k.ID)
-		if ce := kindOf(t, err, cxone.NotFound); ce.Attempts != 2 || e.sim.Calls(cxonesim.EndpointDelete)-before != 2 {
-			t.Errorf("delete error %+v", ce)
-		}
-	})
-	t.Run("a slow call times out and is not retried", func(t *testing.T) {
-		e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointGet, Mode: cxonesim.Slow, Delay: 3 * time.Second})
-		c := e.cfg
-		c.CallTimeout = 150 * time.Millisecond
-		fast, _ := cxone.NewClient(c)
-		before := e.sim.Calls(cxonesim.EndpointGet)
-		_, err := fast.GetKey(ctx, "na1", tok.Access, ten.Keys[2].ID)
-		if ce := kindOf(t, err, cxone.Timeout); ce.Attempts != 1 || e.sim.Calls(cxonesim.EndpointGet)-before != 1 {
-			t.Errorf("timeout error %+v", ce)
-		}
-	})
-	t.Run("the context's cancellation stops the backoff", func(t *testing.T) {
-		e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.HTML5xx, Count: 3})
-		c := e.cfg
-		c.Sleep = nil
-		c.Backoff = []time.Duration{time.Hour}
-		slow, _ := cxone.NewClient(c)
-		cctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
-		defer cancel()
-		start := time.Now()
-		_, err := slow.ListKeys(cctx, "na1", tok.Access, admin.ID)
-		kindOf(t, err, cxone.Unavailable)
-		if time.Since(start) > 2*time.Second {
-			t.Errorf("backoff ignored the context")
-		}
-		e.sim.ClearFaults()
-	})
-}
-
-// TestCreateIsNeverRetried: every lost outcome is OutcomeUnknown after
-// exactly one attempt; refusals keep their kind.
-func TestCreateIsNeverRetried(t *testing.T) {
-	ctx := context.Background()
-	cases := []struct {
-		name      string
-		fault     cxonesim.Fault
-		kind      cxone.ErrorKind
-		status    int
-		committed bool
-	}{
-		{"connection reset after the key was created", cxonesim.Fault{Mode: cxonesim.DropAfterCommit}, cxone.OutcomeUnknown, 0, true},
-		{"connection reset before anything was done", cxonesim.Fault{Mode: cxonesim.DropBeforeCommit}, cxone.OutcomeUnknown, 0, false},
-		{"timeout", cxonesim.Fault{Mode: cxonesim.Slow, Delay: 2 * time.Second}, cxone.OutcomeUnknown, 0, true},
-		{"500 after commit", cxonesim.Fault{Mode: cxonesim.CommitThen500}, cxone.OutcomeUnknown, 500, true},
-		{"truncated 201 after commit", cxonesim.Fault{Mode: cxonesim.CommitThenGarbage}, cxone.OutcomeUnknown, 201, true},
-		{"HTML 201 after commit", cxonesim.Fault{Mode: cxonesim.CommitThenGarbage, HTML: true}, cxone.OutcomeUnknown, 201, true},
-		{"HTML 503", cxonesim.Fault{Mode: cxonesim.HTML5xx, Status: 503}, cxone.OutcomeUnknown, 503, false},
-		{"429", cxonesim.Fault{Mode: cxonesim.RateLimit, RetryAfter: 1}, cxone.RateLimited, 429, false},
-		{"400 in the details shape", cxonesim.Fault{Mode: cxonesim.ErrorShape, Shape: cxonesim.ShapeDetails}, cxone.BadRequest, 400, false},
-	}
-	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			e := newEnv(t, func(_ *cxonesim.Options, c *cxone.Config) { c.CallTimeout = 300 * time.Millisecond })
-			ten, admin, _, _ := e.people("eu1", 1)
-			tok := e.login("eu1", ten.ID, admin.ID)
-			tc.fault.Endpoint = cxonesim.EndpointCreate
-			e.sim.Inject(tc.fault)
-			_, err := e.client.CreateKey(ctx, "eu1", tok.Access, ten.ID, admin.ID)
-			ce := kindOf(t, err, tc.kind)
-			if ce.Status != tc.status || ce.Attempts != 1 {
-				t.Errorf("error = %+v, want status %d after 1 attempt", ce, tc.status)
-			}
-			if n := e.sim.Calls(cxonesim.EndpointCreate); n != 1 {
-				t.Errorf("create calls = %d, want exactly 1", n)
-			}
-			if len(e.sleeps.got()) != 0 {
-				t.Errorf("create waited for a retry: %v", e.sleeps.got())
-			}
-			after, _ := e.sim.Tenant("eu1", ten.ID)
-			if got := len(after.Keys) == len(ten.Keys)+1; got != tc.committed {
-				t.Errorf("key committed = %v, want %v", got, tc.committed)
-			}
-			if tc.kind == cxone.OutcomeUnknown && !strings.Contains(ce.Message, "list the keys") {
-				t.Errorf("message %q does not say how to reconcile", ce.Message)
-			}
-		})
 	}
 }
 
@@ -591,101 +297,5 @@ func TestTenantIsolationAndPrivileges(t *testing.T) {
 	after, _ := e.sim.Tenant("na1", b.ID)
 	if len(after.Keys) != len(b.Keys) || after.Keys[0].Active != bKey.Active {
 		t.Errorf("tenant B changed: %+v", after.Keys)
-	}
-}
-
-// TestTokenSource covers expiry, single-flight refresh, refresh after a
-// 401 (expire_now), rotation and the dead end that needs a new basic token.
-func TestTokenSource(t *testing.T) {
-	ctx := context.Background()
-	e := newEnv(t, func(o *cxonesim.Options, _ *cxone.Config) {
-		o.BearerLifetime, o.RefreshLifetime, o.RotateRefreshTokens = 60*time.Second, 10*time.Minute, true
-	})
-	ten, admin, _, _ := e.people("jp1", 0)
-	tok := e.login("jp1", ten.ID, admin.ID)
-	var mu sync.Mutex
-	var refreshed []*cxone.Tokens
-	ts := cxone.NewTokenSource(e.client, "jp1", tok, func(t *cxone.Tokens) { mu.Lock(); refreshed = append(refreshed, t); mu.Unlock() })
-
-	b, err := ts.Bearer(ctx)
-	if err != nil || b.Reveal() != tok.Access.Reveal() || e.sim.Calls(cxonesim.EndpointRefresh) != 1 {
-		t.Fatalf("fresh bearer was refreshed: %v", err)
-	}
-	e.clock.Advance(61 * time.Second)
-	if _, err := e.client.ListKeys(ctx, "jp1", tok.Access, admin.ID); cxone.KindOf(err) != cxone.Unauthorized {
-		t.Fatalf("expired bearer: %v, want Unauthorized", err)
-	}
-	var wg sync.WaitGroup
-	got := make([]string, 20)
-	for i := range got {
-		wg.Go(func() {
-			b, err := ts.Bearer(ctx)
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			got[i] = b.Reveal()
-		})
-	}
-	wg.Wait()
-	if n := e.sim.Calls(cxonesim.EndpointRefresh); n != 2 {
-		t.Errorf("refresh calls = %d, want 2 (exchange + one refresh for 20 callers)", n)
-	}
-	for _, g := range got {
-		if g != got[0] || g == tok.Access.Reveal() {
-			t.Fatal("callers got different or stale bearers")
-		}
-	}
-	if len(refreshed) != 1 {
-		t.Errorf("onRefresh called %d times", len(refreshed))
-	}
-	// A 401 mid-session (expire_now) refreshes once and replays.
-	e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.ExpireNow})
-	var attempts int
-	err = ts.Do(ctx, func(b secret.Secret) error {
-		attempts++
-		_, err := e.client.ListKeys(ctx, "jp1", b, admin.ID)
-		return err
-	})
-	if err != nil || attempts != 2 || e.sim.Calls(cxonesim.EndpointRefresh) != 3 {
-		t.Errorf("Do after expire_now: err %v, attempts %d, refreshes %d", err, attempts, e.sim.Calls(cxonesim.EndpointRefresh))
-	}
-	// A rotated-away refresh token: the source becomes dead, no loop.
-	old := ts.Tokens()
-	if _, err := e.client.Refresh(ctx, "jp1", old.Refresh); err != nil {
-		t.Fatal(err) // someone else used it: now it is rotated away
-	}
-	e.clock.Advance(2 * time.Minute)
-	_, err = ts.Bearer(ctx)
-	if ce := kindOf(t, err, cxone.Unauthorized); !errors.Is(err, cxone.ErrNeedBasicToken) || ce.Status != 401 {
-		t.Errorf("dead refresh: %+v", ce)
-	}
-	calls := e.sim.Calls(cxonesim.EndpointRefresh)
-	if _, err := ts.Bearer(ctx); !errors.Is(err, cxone.ErrNeedBasicToken) || e.sim.Calls(cxonesim.EndpointRefresh) != calls {
-		t.Errorf("dead source tried again: %v", err)
-	}
-}
-
-func TestLostExchangeAndPerCallVariant(t *testing.T) {
-	ctx := context.Background()
-	e := newEnv(t)
-	ten, admin, _, _ := e.people("uk1", 0)
-	basic, _ := e.sim.BasicToken("uk1", ten.ID, admin.ID)
-	e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointRefresh, Mode: cxonesim.DropAfterCommit})
-	_, err := e.newClient().ExchangeBasicToken(ctx, "uk1", basic)
-	ce := kindOf(t, err, cxone.Unauthorized)
-	if ce.Attempts != 2 || !strings.Contains(ce.Message, "new basic token") || e.sim.Calls(cxonesim.EndpointRefresh) != 2 {
-		t.Errorf("lost exchange: %+v", ce)
-	}
-	tok := e.login("uk1", ten.ID, admin.ID)
-	e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointCreate, Mode: cxonesim.Variant,
-		Variants: &cxonesim.Variants{CreateWrapper: "resultSet", NumbersAsStrings: true}})
-	k, err := e.client.CreateKey(ctx, "uk1", tok.Access, ten.ID, admin.ID)
-	if err != nil || k.AgentID == "" || k.BillingID == "" {
-		t.Fatalf("resultSet for one call: %+v, %v", k, err)
-	}
-	k, err = e.client.CreateKey(ctx, "uk1", tok.Access, ten.ID, admin.ID)
-	if err != nil || k.AgentID != "" {
-		t.Fatalf("the variant outlived its call: %+v, %v", k, err)
 	}
 }

@@ -61,13 +61,9 @@ func (c *Client) CreateKey(ctx context.Context, r Region, bearer secret.Secret, 
 	}
 	req := request{op: op, method: http.MethodPost, region: r, rawURL: u, bearer: bearer, create: true,
 		body: map[string]string{"userId": userID, "tenantId": tenantID}}
-	resp, err := c.do(ctx, req)
+	o, resp, err := c.doJSON(ctx, req)
 	if err != nil {
 		return nil, err
-	}
-	o, err := jsonBody(resp)
-	if err != nil {
-		return nil, shapeError(req, resp, err)
 	}
 	k, err := parseCreated(o)
 	if err != nil {
@@ -295,13 +291,9 @@ func (c *Client) GetKey(ctx context.Context, r Region, bearer secret.Secret, key
 		return nil, err
 	}
 	req := request{op: op, method: http.MethodGet, region: r, rawURL: u, bearer: bearer, idempotent: true}
-	resp, err := c.do(ctx, req)
+	o, resp, err := c.doJSON(ctx, req)
 	if err != nil {
 		return nil, err
-	}
-	o, err := jsonBody(resp)
-	if err != nil {
-		return nil, shapeError(req, resp, err)
 	}
 	if w, ok, err := o.sub("resultSet"); err != nil {
 		return nil, shapeError(req, resp, err)

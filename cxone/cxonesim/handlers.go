@@ -19,11 +19,11 @@ func (s *Sim) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("POST /{region}/public/user/refresh", s.endpoint(EndpointRefresh, s.userRefresh))
 	mux.Handle("POST /{region}/authentication/v1/token/access-key", s.endpoint(EndpointToken, s.accessKeyToken))
-	mux.Handle("POST /{region}"+pathKeys, s.endpoint(EndpointCreate, s.createKey))
-	mux.Handle("GET /{region}"+pathKeys, s.endpoint(EndpointList, s.listKeys))
-	mux.Handle("PATCH /{region}"+pathKeys, s.endpoint(EndpointPatch, s.patchKey))
-	mux.Handle("GET /{region}"+pathKeys+"/{id}", s.endpoint(EndpointGet, s.getKey))
-	mux.Handle("DELETE /{region}"+pathKeys+"/{id}", s.endpoint(EndpointDelete, s.deleteKey))
+	mux.Handle("POST /{region}"+pathKeys, s.endpoint(EndpointCreate, s.authed(s.createKey)))
+	mux.Handle("GET /{region}"+pathKeys, s.endpoint(EndpointList, s.authed(s.listKeys)))
+	mux.Handle("PATCH /{region}"+pathKeys, s.endpoint(EndpointPatch, s.authed(s.patchKey)))
+	mux.Handle("GET /{region}"+pathKeys+"/{id}", s.endpoint(EndpointGet, s.authed(s.getKey)))
+	mux.Handle("DELETE /{region}"+pathKeys+"/{id}", s.endpoint(EndpointDelete, s.authed(s.deleteKey)))
 	mux.HandleFunc("GET /{region}/.well-known/cxone-configuration", s.areaConfiguration)
 	mux.HandleFunc("GET /.well-known/cxone-configuration", s.cxoneConfiguration)
 	mux.HandleFunc("GET /.well-known/openid-configuration", s.openIDConfiguration)
@@ -212,6 +212,18 @@ type principal struct {
 
 // authLocked checks the bearer (cxone-api.md §11.5): missing, invalid,
 // expired or from another area → 401.
+// authed runs a key endpoint under the simulator's lock for an
+// authenticated caller; authLocked has answered the others.
+func (s *Sim) authed(fn func(http.ResponseWriter, *http.Request, *call, principal)) func(http.ResponseWriter, *http.Request, *call) {
+	return func(w http.ResponseWriter, r *http.Request, c *call) {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if p, ok := s.authLocked(w, r, c); ok {
+			fn(w, r, c, p)
+		}
+	}
+}
+
 func (s *Sim) authLocked(w http.ResponseWriter, r *http.Request, c *call) (principal, bool) {
 	raw := bearerOf(r)
 	if raw == "" {
@@ -289,13 +301,7 @@ func (s *Sim) keyJSON(k *key, v Variants, withID bool) map[string]any {
 	return m
 }
 
-func (s *Sim) createKey(w http.ResponseWriter, r *http.Request, c *call) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.authLocked(w, r, c)
-	if !ok {
-		return
-	}
+func (s *Sim) createKey(w http.ResponseWriter, r *http.Request, c *call, p principal) {
 	var in struct {
 		UserID   string `json:"userId"`
 		TenantID string `json:"tenantId"`
@@ -348,13 +354,7 @@ func (s *Sim) createKey(w http.ResponseWriter, r *http.Request, c *call) {
 	writeJSON(w, http.StatusCreated, out)
 }
 
-func (s *Sim) listKeys(w http.ResponseWriter, r *http.Request, c *call) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.authLocked(w, r, c)
-	if !ok {
-		return
-	}
+func (s *Sim) listKeys(w http.ResponseWriter, r *http.Request, c *call, p principal) {
 	q := r.URL.Query()
 	userID := q.Get("userId")
 	if userID == "" {
@@ -455,13 +455,7 @@ func (s *Sim) findKeyLocked(w http.ResponseWriter, r *http.Request, p principal,
 	return nil, -1
 }
 
-func (s *Sim) getKey(w http.ResponseWriter, r *http.Request, c *call) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.authLocked(w, r, c)
-	if !ok {
-		return
-	}
+func (s *Sim) getKey(w http.ResponseWriter, r *http.Request, c *call, p principal) {
 	k, _ := s.findKeyLocked(w, r, p, r.PathValue("id"))
 	if k == nil {
 		return
@@ -475,13 +469,7 @@ func (s *Sim) getKey(w http.ResponseWriter, r *http.Request, c *call) {
 	writeJSON(w, http.StatusOK, map[string]any{"resultSet": m})
 }
 
-func (s *Sim) patchKey(w http.ResponseWriter, r *http.Request, c *call) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.authLocked(w, r, c)
-	if !ok {
-		return
-	}
+func (s *Sim) patchKey(w http.ResponseWriter, r *http.Request, c *call, p principal) {
 	q := r.URL.Query()
 	id := q.Get("accessKeyId")
 	if id == "" {
@@ -515,13 +503,7 @@ func (s *Sim) patchKey(w http.ResponseWriter, r *http.Request, c *call) {
 	writeJSON(w, http.StatusOK, map[string]any{})
 }
 
-func (s *Sim) deleteKey(w http.ResponseWriter, r *http.Request, c *call) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	p, ok := s.authLocked(w, r, c)
-	if !ok {
-		return
-	}
+func (s *Sim) deleteKey(w http.ResponseWriter, r *http.Request, c *call, p principal) {
 	k, i := s.findKeyLocked(w, r, p, r.PathValue("id"))
 	if k == nil {
 		return
