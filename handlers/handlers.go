@@ -19,6 +19,7 @@ import (
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/metrics"
+	"github.com/keyport/keyport/internal/ratelimit"
 	"github.com/keyport/keyport/internal/session"
 	"github.com/keyport/keyport/static"
 )
@@ -39,9 +40,9 @@ type Deps struct {
 	Conns           *connection.Service
 	Keys            *keys.Service
 	Auditors        *auditor.Service
-	// RateLimit bounds connects and creates per client IP and per session
-	// (requests per minute); zero means the default.
-	RateLimit int
+	// Limiter bounds connects, creates, look-ups and rotations per client IP
+	// and per session, shared by every instance.
+	Limiter *ratelimit.Limiter
 }
 
 // Handlers holds the dependencies shared by every route.

@@ -22,6 +22,7 @@ import (
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/metrics"
+	"github.com/keyport/keyport/internal/ratelimit"
 	"github.com/keyport/keyport/internal/session"
 	"github.com/keyport/keyport/static"
 )
@@ -121,7 +122,7 @@ func New(o Options) (*App, error) {
 		Conns:           conns,
 		Keys:            keySvc,
 		Auditors:        reviewers,
-		RateLimit:       o.RateLimit,
+		Limiter:         ratelimit.New(o.Pool, o.RateLimit),
 	})
 	if o.CheckpointInterval <= 0 {
 		o.CheckpointInterval = 5 * time.Minute

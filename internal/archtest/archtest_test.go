@@ -99,6 +99,7 @@ var rules = []rule{
 	{pkg: "internal/session", allow: []string{"db", "internal/seal"}, banned: []string{"github.com/labstack/echo/v4", "github.com/a-h/templ"}},
 	{pkg: "internal/connection", allow: []string{"db", "cxone", "internal/audit", "internal/seal", "internal/logging"}, banned: httpLibs},
 	{pkg: "internal/keys", allow: []string{"db", "cxone", "internal/audit", "internal/connection", "internal/logging"}, banned: httpLibs},
+	{pkg: "internal/ratelimit", allow: []string{"db"}, banned: httpLibs},
 	{pkg: "internal/reviewer", allow: []string{"db", "internal/audit", "internal/seal", "internal/logging"}, banned: httpLibs},
 	{pkg: "internal/auditor", allow: []string{"db", "internal/audit", "internal/seal", "internal/logging"}, banned: httpLibs},
 }
