@@ -83,8 +83,9 @@ func (q *Queries) DeleteSession(ctx context.Context, h []byte) error {
 
 // DeleteExpiredSessions removes sessions past their absolute expiry or idle
 // longer than the longest idle timeout, and returns how many.
-func (q *Queries) DeleteExpiredSessions(ctx context.Context, now time.Time, maxIdle time.Duration) (int64, error) {
-	tag, err := q.db.Exec(ctx, `DELETE FROM sessions WHERE expires_at <= $1 OR last_seen_at <= $2`, now, now.Add(-maxIdle))
+func (q *Queries) DeleteExpiredSessions(ctx context.Context, kind string, now time.Time, maxIdle time.Duration) (int64, error) {
+	tag, err := q.db.Exec(ctx, `DELETE FROM sessions WHERE kind = $1 AND (expires_at <= $2 OR last_seen_at <= $3)`,
+		kind, now, now.Add(-maxIdle))
 	if err != nil {
 		return 0, fmt.Errorf("delete expired sessions: %w", err)
 	}

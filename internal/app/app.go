@@ -136,7 +136,8 @@ func (a *App) Handler() http.Handler { return a.Echo }
 // RunBackground runs the periodic jobs (audit checkpoints, expired-session
 // cleanup) until ctx ends, then writes a final checkpoint.
 func (a *App) RunBackground(ctx context.Context) {
-	go a.AdminSessions.RunCleanup(ctx, 10*time.Minute)
+	go a.AdminSessions.RunCleanup(ctx, 10*time.Minute, a.o.Log)
+	go a.AuditorSessions.RunCleanup(ctx, 10*time.Minute, a.o.Log)
 	a.Audit.RunCheckpoints(ctx, a.o.CheckpointInterval)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()

@@ -218,3 +218,36 @@ func TestFlashesAreOneTime(t *testing.T) {
 		t.Fatal("flashes shown twice")
 	}
 }
+
+// Each store's cleanup removes only its own kind's expired sessions, by its
+// own idle limit: a reviewer store with a short idle limit neither keeps
+// its sessions for the admin's longer limit nor deletes admin sessions.
+func TestCleanupUsesEachKindsOwnLimits(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	c := &clock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
+	admin := newStore(t, pool, session.Admin, c, true)
+	reviewer, err := session.New(pool, secret.New("session-key-0123456789abcdef0123456789"), secret.New("encryption-key-0123456789abcdef012345"),
+		session.Options{Kind: session.Auditor, Cookie: "keyport-r", Secure: true, Idle: 15 * time.Minute, Absolute: 8 * time.Hour, Now: c.now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	save(t, admin, nil, map[string]string{"a": "1"})
+	save(t, reviewer, nil, map[string]string{"r": "1"})
+	c.t = c.t.Add(20 * time.Minute) // past the reviewer's idle limit, within the admin's
+	if n, err := admin.Cleanup(context.Background()); err != nil || n != 0 {
+		t.Fatalf("admin cleanup deleted %d (%v), want 0", n, err)
+	}
+	if n, err := reviewer.Cleanup(context.Background()); err != nil || n != 1 {
+		t.Fatalf("reviewer cleanup deleted %d (%v), want the reviewer's 1", n, err)
+	}
+	var left []string
+	rows, _ := pool.Query(context.Background(), `SELECT kind FROM sessions`)
+	for rows.Next() {
+		var k string
+		_ = rows.Scan(&k)
+		left = append(left, k)
+	}
+	if strings.Join(left, ",") != "admin" {
+		t.Fatalf("sessions left: %v, want the admin's only", left)
+	}
+}
