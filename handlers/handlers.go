@@ -6,6 +6,7 @@ package handlers
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -57,7 +58,7 @@ func New(d Deps) *echo.Echo {
 	h := &Handlers{Deps: d, forms: map[string]bool{}}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.Logger.SetOutput(discard{}) // echo's own logger is unused; slog logs everything
+	e.Logger.SetOutput(io.Discard) // echo's own logger is unused; slog logs everything
 	e.IPExtractor = ipExtractor(d.TrustedProxies)
 	e.HTTPErrorHandler = h.handleError
 	h.middleware(e)
@@ -79,7 +80,3 @@ func mustCheckEveryParam(e *echo.Echo) {
 		}
 	}
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
