@@ -5,13 +5,13 @@
 package handlers
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -28,7 +28,6 @@ import (
 // passed in: there is no package state.
 type Deps struct {
 	Log             *slog.Logger
-	Pool            *pgxpool.Pool
 	Assets          *static.Assets
 	Version         string
 	TrustedProxies  []*net.IPNet
@@ -40,6 +39,9 @@ type Deps struct {
 	Conns           *connection.Service
 	Keys            *keys.Service
 	Auditors        *auditor.Service
+	// Ready reports whether the portal can serve (GET /readyz): nil, or a
+	// *kp.Error whose message says what is missing.
+	Ready func(context.Context) error
 	// RateLimit bounds connects and creates per client IP and per session
 	// (requests per minute); zero means the default.
 	RateLimit int

@@ -15,12 +15,14 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyport/keyport/cxone"
+	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/handlers"
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
+	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/metrics"
 	"github.com/keyport/keyport/internal/session"
 	"github.com/keyport/keyport/static"
@@ -109,7 +111,7 @@ func New(o Options) (*App, error) {
 	reg.MustRegister(metrics.AuditOutcomeFailures(trail.OutcomeFailures))
 	e := handlers.New(handlers.Deps{
 		Log:             o.Log,
-		Pool:            o.Pool,
+		Ready:           ready(o.Pool),
 		Assets:          assets,
 		Version:         o.Version,
 		TrustedProxies:  cfg.TrustedProxies,
@@ -127,6 +129,21 @@ func New(o Options) (*App, error) {
 		o.CheckpointInterval = 5 * time.Minute
 	}
 	return &App{Echo: e, Audit: trail, AdminSessions: adminStore, AuditorSessions: auditorStore, Conns: conns, Keys: keySvc, o: o}, nil
+}
+
+// ready is the portal's readiness check: the database answers and its schema
+// is the one this binary expects.
+func ready(pool *pgxpool.Pool) func(context.Context) error {
+	return func(ctx context.Context) error {
+		st, err := db.Status(ctx, pool)
+		if err != nil {
+			return kp.Wrap(kp.Unavailable, err, "database unreachable")
+		}
+		if !st.UpToDate() {
+			return kp.Errorf(kp.Unavailable, "database schema out of date")
+		}
+		return nil
+	}
 }
 
 // Handler is the portal's HTTP handler.
