@@ -27,15 +27,16 @@ func cmdReconcile(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	portal, err := app.New(app.Options{Config: cfg, Log: log, Pool: pool, Version: build().Version})
+	// The domain services only: reconcile serves no HTTP.
+	svc, err := app.NewServices(app.Options{Config: cfg, Log: log, Pool: pool, Version: build().Version})
 	if err != nil {
 		return err
 	}
-	settled, remaining, err := portal.Keys.ReconcileAll(ctx)
+	settled, remaining, err := svc.Keys.ReconcileAll(ctx)
 	if err != nil {
 		return err
 	}
-	closed, err := portal.Audit.CloseOpenIntents(ctx, time.Now().Add(-*olderThan))
+	closed, err := svc.Audit.CloseOpenIntents(ctx, time.Now().Add(-*olderThan))
 	if err != nil {
 		return err
 	}

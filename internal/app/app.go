@@ -1,12 +1,13 @@
-// Package app wires Keyport's portal from its configuration: the audit
-// writer, the session stores, the CXone client, the domain services and the
-// router. `keyport serve`, `keyport dev` and the handler tests all build the
-// portal through New, so there is exactly one wiring.
+// Package app wires Keyport from its configuration, in two layers.
+// NewServices builds the domain services (audit writer, CXone client,
+// connections, keys, reviewers) with no HTTP: `keyport reconcile` uses only
+// that. New builds the portal on top of them (session stores, metrics,
+// assets, the router): `keyport serve`, `keyport dev` and the handler tests
+// all build it through New, so there is exactly one wiring of each.
 package app
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -17,11 +18,8 @@ import (
 	"github.com/keyport/keyport/cxone"
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/handlers"
-	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/config"
-	"github.com/keyport/keyport/internal/connection"
-	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/metrics"
 	"github.com/keyport/keyport/internal/session"
@@ -34,15 +32,15 @@ const (
 	auditorAbsolute = 8 * time.Hour
 )
 
-// Options are New's inputs.
+// Options are the inputs of NewServices and New.
 type Options struct {
 	Config  config.Config
 	Log     *slog.Logger
 	Pool    *pgxpool.Pool
 	Version string
-	// CheckpointInterval is how often the audit chain head is signed.
+	// CheckpointInterval is how often the audit chain head is signed (portal).
 	CheckpointInterval time.Duration
-	// RateLimit is connects/creates per minute per IP and per session (0: default).
+	// RateLimit is connects/creates per minute per IP and per session (portal; 0: default).
 	RateLimit int
 	// CXone, if set, adjusts the CXone client's configuration (tests shorten
 	// timeouts and backoff).
@@ -51,25 +49,23 @@ type Options struct {
 	Auditor auditor.Options
 }
 
-// App is a wired portal.
+// App is a wired portal: the domain services and the HTTP layer over them.
 type App struct {
+	*Services
 	Echo            *echo.Echo
-	Audit           *audit.Writer
 	AdminSessions   *session.Store
 	AuditorSessions *session.Store
-	Conns           *connection.Service
-	Keys            *keys.Service
 	o               Options
 }
 
-// New builds the portal.
+// New builds the portal: the services (NewServices), then the session
+// stores, metrics, assets and router.
 func New(o Options) (*App, error) {
-	cfg := o.Config
-	auditKeys, err := audit.DeriveKeys(cfg.AuditKey)
+	svc, err := NewServices(o)
 	if err != nil {
-		return nil, fmt.Errorf("KEYPORT_AUDIT_KEY: %w", err)
+		return nil, err
 	}
-	trail := audit.NewWriter(o.Pool, auditKeys, o.Log)
+	cfg := o.Config
 	adminStore, err := session.New(o.Pool, cfg.SessionKey, cfg.EncryptionKey, session.Options{
 		Kind: session.Admin, Cookie: "keyport", Secure: cfg.CookieSecure, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute})
 	if err != nil {
@@ -80,55 +76,32 @@ func New(o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	cxCfg := cxone.Config{URLTemplate: cfg.CXoneURLTemplate, JWKSURL: cfg.CXoneJWKSURL,
-		UserAgent: "Keyport/" + o.Version, Logger: o.Log}
-	if o.CXone != nil {
-		o.CXone(&cxCfg)
-	}
-	cx, err := cxone.NewClient(cxCfg)
-	if err != nil {
-		return nil, fmt.Errorf("CXone client: %w", err)
-	}
-	conns, err := connection.New(o.Pool, cx, trail, cfg.EncryptionKey, o.Log)
-	if err != nil {
-		return nil, err
-	}
-	keySvc := keys.New(o.Pool, conns, trail, o.Log, time.Now, time.Duration(cfg.StaleAfterDays)*24*time.Hour)
-	totp, err := auditor.NewTOTPSealer(cfg.EncryptionKey)
-	if err != nil {
-		return nil, err
-	}
-	ao := o.Auditor
-	if ao.Log == nil {
-		ao.Log = o.Log
-	}
-	reviewers := auditor.New(o.Pool, trail, totp, ao)
 	assets, err := static.Load()
 	if err != nil {
 		return nil, err
 	}
 	reg, httpMetrics := metrics.NewRegistry(o.Pool)
-	reg.MustRegister(metrics.AuditOutcomeFailures(trail.OutcomeFailures))
+	reg.MustRegister(metrics.AuditOutcomeFailures(svc.Audit.OutcomeFailures))
 	e := handlers.New(handlers.Deps{
 		Log:             o.Log,
-		Ready:           ready(o.Pool),
 		Assets:          assets,
 		Version:         o.Version,
 		TrustedProxies:  cfg.TrustedProxies,
 		Metrics:         httpMetrics,
 		Gatherer:        reg,
-		Audit:           trail,
+		Audit:           svc.Audit,
 		AdminSessions:   adminStore,
 		AuditorSessions: auditorStore,
-		Conns:           conns,
-		Keys:            keySvc,
-		Auditors:        reviewers,
+		Conns:           svc.Conns,
+		Keys:            svc.Keys,
+		Auditors:        svc.Auditors,
+		Ready:           ready(o.Pool),
 		RateLimit:       o.RateLimit,
 	})
 	if o.CheckpointInterval <= 0 {
 		o.CheckpointInterval = 5 * time.Minute
 	}
-	return &App{Echo: e, Audit: trail, AdminSessions: adminStore, AuditorSessions: auditorStore, Conns: conns, Keys: keySvc, o: o}, nil
+	return &App{Services: svc, Echo: e, AdminSessions: adminStore, AuditorSessions: auditorStore, o: o}, nil
 }
 
 // ready is the portal's readiness check: the database answers and its schema
