@@ -28,15 +28,14 @@ func cmdAuditSeed(ctx context.Context, e env, args []string) error {
 	n := fs.Int("events", 0, "how many events to append (required, at most 50 000 000)")
 	seedFlag := fs.Uint64("seed", 1, "random seed (the same seed gives the same events)")
 	dev := fs.Bool("i-know-this-is-dev", false, "declare this a development database (or set KEYPORT_DEV=1)")
-	dbURL := fs.String("database-url", "", "PostgreSQL URL (env KEYPORT_DATABASE_URL)")
-	keyFile := fs.String("audit-key-file", "", "file holding the audit key (env KEYPORT_AUDIT_KEY)")
+	src := registerTrail(fs, e)
 	if help, err := parse(fs, e, args); help || err != nil {
 		return err
 	}
 	if *n <= 0 || *n > 50_000_000 || fs.NArg() != 0 {
 		return usageError(errors.New("audit seed: --events N is required (1 to 50 000 000)"))
 	}
-	cfg, err := loadAuditConfig(e, *dbURL, *keyFile)
+	cfg, err := src.Load()
 	if err != nil {
 		return usageError(err)
 	}

@@ -17,7 +17,10 @@ func cmdReconcile(ctx context.Context, e env, args []string) error {
 	if help, err := parse(fs, e, args); help || err != nil {
 		return err
 	}
-	cfg, err := src.Load()
+	// Every setting has its flag, so reconcile takes serve's command line,
+	// but only what the services read is loaded: no session key is needed.
+	cfg, err := src.Load(config.DatabaseURL, config.EncryptionKey, config.AuditKey,
+		config.CXoneURLTemplate, config.CXoneJWKSURL, config.LogLevel, config.LogFormat, config.StaleDays)
 	if err != nil {
 		return usageError(err)
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"strings"
@@ -13,7 +12,6 @@ import (
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/seal"
-	"github.com/keyport/keyport/internal/secret"
 )
 
 // reviewerUsage is the usage shared by `keyport reviewer` and its actions;
@@ -84,20 +82,13 @@ func runReviewer(ctx context.Context, e env, cmd string, args []string) error {
 	return usageError(fmt.Errorf("%s: unknown action %q, want add, list, disable, enable or reset-password", cmd, args[0]))
 }
 
-// reviewerFlags are the flag set of one action and the settings every
-// action may read.
-type reviewerFlags struct {
-	*flag.FlagSet
-	dbURL, keyFile, encFile *string
-}
-
-func newReviewerFlags(e env, cmd, action string) reviewerFlags {
+// reviewerFlags returns the flag set of one action, with the settings every
+// action may read registered on it.
+func reviewerFlags(e env, cmd, action string) (*flag.FlagSet, *config.Source) {
 	fs := newFlagSet(e, cmd+" "+action, reviewerUsage(cmd))
-	return reviewerFlags{FlagSet: fs,
-		dbURL:   fs.String("database-url", "", "PostgreSQL URL (env KEYPORT_DATABASE_URL)"),
-		keyFile: fs.String("audit-key-file", "", "file holding the audit key (env KEYPORT_AUDIT_KEY)"),
-		encFile: fs.String("encryption-key-file", "", "file holding the encryption key, for TOTP (env KEYPORT_ENCRYPTION_KEY)"),
-	}
+	src := config.Register(fs, e.getenv, config.DatabaseURL, config.AuditKey, config.EncryptionKey)
+	fs.Lookup("encryption-key-file").Usage = "file holding the encryption key, read only for --totp; overrides env KEYPORT_ENCRYPTION_KEY"
+	return fs, src
 }
 
 func usernameFlag(fs *flag.FlagSet) *string {
@@ -133,25 +124,13 @@ func checkArgs(fs *flag.FlagSet, username *string) error {
 // when it enrols TOTP, since the secret is stored sealed), opens a database
 // with a current schema and returns the reviewers' service and the pool's
 // Close.
-func openReviewers(ctx context.Context, e env, f reviewerFlags, withTOTP bool) (*auditor.Service, func(), error) {
-	cfg, err := loadAuditConfig(e, *f.dbURL, *f.keyFile)
-	var errs []error
-	if err != nil {
-		errs = append(errs, err)
-	}
-	var sealerKey secret.Secret
+func openReviewers(ctx context.Context, e env, src *config.Source, withTOTP bool) (*auditor.Service, func(), error) {
+	need := []string{config.DatabaseURL, config.AuditKey}
 	if withTOTP {
-		raw := e.getenv("KEYPORT_ENCRYPTION_KEY")
-		if *f.encFile != "" {
-			if raw, err = readKeyFile(*f.encFile); err != nil {
-				errs = append(errs, fmt.Errorf("KEYPORT_ENCRYPTION_KEY: %w", err))
-			}
-		}
-		if sealerKey, err = config.ParseKey(raw); err != nil {
-			errs = append(errs, fmt.Errorf("KEYPORT_ENCRYPTION_KEY: %w", err))
-		}
+		need = append(need, config.EncryptionKey)
 	}
-	if err := errors.Join(errs...); err != nil {
+	cfg, err := src.Load(need...)
+	if err != nil {
 		return nil, nil, usageError(err)
 	}
 	pool, w, err := openTrail(ctx, e, cfg)
@@ -160,7 +139,7 @@ func openReviewers(ctx context.Context, e env, f reviewerFlags, withTOTP bool) (
 	}
 	var sealer *seal.Sealer
 	if withTOTP {
-		if sealer, err = auditor.NewTOTPSealer(sealerKey); err != nil {
+		if sealer, err = auditor.NewTOTPSealer(cfg.EncryptionKey); err != nil {
 			pool.Close()
 			return nil, nil, usageError(fmt.Errorf("KEYPORT_ENCRYPTION_KEY: %w", err))
 		}
@@ -183,16 +162,16 @@ func cliActor(e env) audit.Actor {
 // reviewerAdd is `keyport reviewer add`: a new account, its password read
 // from the terminal or standard input.
 func reviewerAdd(ctx context.Context, e env, cmd string, args []string) error {
-	fs := newReviewerFlags(e, cmd, "add")
-	username := usernameFlag(fs.FlagSet)
-	totp := addTOTPFlags(fs.FlagSet)
-	if help, err := parse(fs.FlagSet, e, args); help || err != nil {
+	fs, src := reviewerFlags(e, cmd, "add")
+	username := usernameFlag(fs)
+	totp := addTOTPFlags(fs)
+	if help, err := parse(fs, e, args); help || err != nil {
 		return err
 	}
-	if err := checkArgs(fs.FlagSet, username); err != nil {
+	if err := checkArgs(fs, username); err != nil {
 		return err
 	}
-	svc, closeDB, err := openReviewers(ctx, e, fs, *totp.on)
+	svc, closeDB, err := openReviewers(ctx, e, src, *totp.on)
 	if err != nil {
 		return err
 	}
@@ -211,14 +190,14 @@ func reviewerAdd(ctx context.Context, e env, cmd string, args []string) error {
 
 // reviewerList is `keyport reviewer list`: every account, one per line.
 func reviewerList(ctx context.Context, e env, cmd string, args []string) error {
-	fs := newReviewerFlags(e, cmd, "list")
-	if help, err := parse(fs.FlagSet, e, args); help || err != nil {
+	fs, src := reviewerFlags(e, cmd, "list")
+	if help, err := parse(fs, e, args); help || err != nil {
 		return err
 	}
-	if err := checkArgs(fs.FlagSet, nil); err != nil {
+	if err := checkArgs(fs, nil); err != nil {
 		return err
 	}
-	svc, closeDB, err := openReviewers(ctx, e, fs, false)
+	svc, closeDB, err := openReviewers(ctx, e, src, false)
 	if err != nil {
 		return err
 	}
@@ -253,15 +232,15 @@ func reviewerSetDisabled(disabled bool) func(context.Context, env, string, []str
 		action = "disable"
 	}
 	return func(ctx context.Context, e env, cmd string, args []string) error {
-		fs := newReviewerFlags(e, cmd, action)
-		username := usernameFlag(fs.FlagSet)
-		if help, err := parse(fs.FlagSet, e, args); help || err != nil {
+		fs, src := reviewerFlags(e, cmd, action)
+		username := usernameFlag(fs)
+		if help, err := parse(fs, e, args); help || err != nil {
 			return err
 		}
-		if err := checkArgs(fs.FlagSet, username); err != nil {
+		if err := checkArgs(fs, username); err != nil {
 			return err
 		}
-		svc, closeDB, err := openReviewers(ctx, e, fs, false)
+		svc, closeDB, err := openReviewers(ctx, e, src, false)
 		if err != nil {
 			return err
 		}
@@ -278,20 +257,20 @@ func reviewerSetDisabled(disabled bool) func(context.Context, env, string, []str
 // password, and a new TOTP secret (--totp), none (--remove-totp) or the
 // same one.
 func reviewerResetPassword(ctx context.Context, e env, cmd string, args []string) error {
-	fs := newReviewerFlags(e, cmd, "reset-password")
-	username := usernameFlag(fs.FlagSet)
-	totp := addTOTPFlags(fs.FlagSet)
+	fs, src := reviewerFlags(e, cmd, "reset-password")
+	username := usernameFlag(fs)
+	totp := addTOTPFlags(fs)
 	removeTOTP := fs.Bool("remove-totp", false, "remove the account's TOTP second factor")
-	if help, err := parse(fs.FlagSet, e, args); help || err != nil {
+	if help, err := parse(fs, e, args); help || err != nil {
 		return err
 	}
-	if err := checkArgs(fs.FlagSet, username); err != nil {
+	if err := checkArgs(fs, username); err != nil {
 		return err
 	}
 	if *removeTOTP && *totp.on {
 		return usageError(fmt.Errorf("%s: --totp and --remove-totp exclude each other", fs.Name()))
 	}
-	svc, closeDB, err := openReviewers(ctx, e, fs, *totp.on)
+	svc, closeDB, err := openReviewers(ctx, e, src, *totp.on)
 	if err != nil {
 		return err
 	}
