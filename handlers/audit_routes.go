@@ -6,8 +6,8 @@ import (
 	"github.com/keyport/keyport/internal/auditor"
 )
 
-// auditUI serves the security reviewers' pages. Its service is built once,
-// here, from the handlers' dependencies.
+// auditUI serves the security reviewers' pages through the one reviewers'
+// service app.New built (Deps.Auditors, with the TOTP sealer).
 type auditUI struct {
 	h   *Handlers
 	svc *auditor.Service
@@ -17,7 +17,7 @@ type auditUI struct {
 // Every /audit route needs a signed-in reviewer (auditor session kind);
 // an admin session does not count.
 func (h *Handlers) auditRoutes(e *echo.Echo) {
-	r := &auditUI{h: h, svc: h.auditorService()}
+	r := &auditUI{h: h, svc: h.Auditors}
 	h.get(e, "/auditor/login", r.loginForm)
 	h.form(e.POST("/auditor/login", r.login))
 	e.POST("/auditor/logout", r.logout)

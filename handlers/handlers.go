@@ -5,12 +5,13 @@
 package handlers
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
 
-	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -28,7 +29,6 @@ import (
 // passed in: there is no package state.
 type Deps struct {
 	Log             *slog.Logger
-	Pool            *pgxpool.Pool
 	Assets          *static.Assets
 	Version         string
 	TrustedProxies  []*net.IPNet
@@ -40,6 +40,9 @@ type Deps struct {
 	Conns           *connection.Service
 	Keys            *keys.Service
 	Auditors        *auditor.Service
+	// Ready reports whether the portal can serve (GET /readyz): nil, or a
+	// *kp.Error whose message says what is missing.
+	Ready func(context.Context) error
 	// Limiter bounds connects, creates, look-ups and rotations per client IP
 	// and per session, shared by every instance.
 	Limiter *ratelimit.Limiter
@@ -58,7 +61,7 @@ func New(d Deps) *echo.Echo {
 	h := &Handlers{Deps: d, forms: map[string]bool{}}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
-	e.Logger.SetOutput(discard{}) // echo's own logger is unused; slog logs everything
+	e.Logger.SetOutput(io.Discard) // echo's own logger is unused; slog logs everything
 	e.IPExtractor = ipExtractor(d.TrustedProxies)
 	e.HTTPErrorHandler = h.handleError
 	h.middleware(e)
@@ -80,7 +83,3 @@ func mustCheckEveryParam(e *echo.Echo) {
 		}
 	}
 }
-
-type discard struct{}
-
-func (discard) Write(p []byte) (int, error) { return len(p), nil }

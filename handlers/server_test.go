@@ -45,6 +45,12 @@ type bareServer struct {
 // stack itself.
 func newBare(t *testing.T, trusted ...string) bareServer {
 	t.Helper()
+	return newBareWith(t, func(*handlers.Deps) {}, trusted...)
+}
+
+// newBareWith is newBare with dependencies adjusted by mutate.
+func newBareWith(t *testing.T, mutate func(*handlers.Deps), trusted ...string) bareServer {
+	t.Helper()
 	assets, err := static.Load()
 	if err != nil {
 		t.Fatal(err)
@@ -59,10 +65,12 @@ func newBare(t *testing.T, trusted ...string) bareServer {
 	}
 	buf := &syncBuffer{}
 	reg, m := metrics.NewRegistry(nil)
-	e := handlers.New(handlers.Deps{
+	d := handlers.Deps{
 		Log: logging.New(buf, "json", nil), Assets: assets, Version: "test",
 		TrustedProxies: nets, Metrics: m, Gatherer: reg,
-	})
+	}
+	mutate(&d)
+	e := handlers.New(d)
 	return bareServer{e: e, log: buf}
 }
 

@@ -31,7 +31,6 @@ type Page struct {
 	SignedIn   bool
 	SignOutURL string
 	Flashes    []Flash
-	CSRFToken  string
 	Version    string
 	RequestID  string
 	Assets     AssetURLs

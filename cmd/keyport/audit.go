@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -17,8 +18,7 @@ func cmdAudit(ctx context.Context, e env, args []string) error {
 		return cmdAuditSeed(ctx, e, args[1:])
 	}
 	fs := newFlagSet(e, "audit", "audit [flags] verify|checkpoint\n\n  verify      check every event's hash and link and every signed checkpoint;\n              prints \"verified N events, head <hash>\" or the first broken event (exit 1)\n  checkpoint  sign and store the current chain head now\n  seed        (development only) append synthetic events: audit seed --events N; see audit seed --help\n\nNeeds KEYPORT_DATABASE_URL and KEYPORT_AUDIT_KEY (the other keys are not read).")
-	dbURL := fs.String("database-url", "", "PostgreSQL URL (env KEYPORT_DATABASE_URL)")
-	keyFile := fs.String("audit-key-file", "", "file holding the audit key (env KEYPORT_AUDIT_KEY)")
+	src := registerTrail(fs, e)
 	if help, err := parse(fs, e, args); help || err != nil {
 		return err
 	}
@@ -30,7 +30,7 @@ func cmdAudit(ctx context.Context, e env, args []string) error {
 	if action != "verify" && action != "checkpoint" {
 		return usageError(fmt.Errorf("audit: unknown action %q, want verify or checkpoint", action))
 	}
-	cfg, err := loadAuditConfig(e, *dbURL, *keyFile)
+	cfg, err := src.Load()
 	if err != nil {
 		return usageError(err)
 	}
@@ -64,33 +64,11 @@ func cmdAudit(ctx context.Context, e env, args []string) error {
 	}
 }
 
-// loadAuditConfig reads only what the audit tools need, so an auditor's
-// machine needs no session or encryption key.
-func loadAuditConfig(e env, dbURL, keyFile string) (config.Config, error) {
-	var errs []error
-	var c config.Config
-	u := dbURL
-	if u == "" {
-		u = e.getenv("KEYPORT_DATABASE_URL")
-	}
-	if u == "" {
-		errs = append(errs, errors.New("KEYPORT_DATABASE_URL: required (a postgres:// URL)"))
-	}
-	c.DatabaseURL = secretOf(u)
-	raw := e.getenv("KEYPORT_AUDIT_KEY")
-	if keyFile != "" {
-		b, err := readKeyFile(keyFile)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("KEYPORT_AUDIT_KEY: %w", err))
-		}
-		raw = b
-	}
-	k, err := config.ParseKey(raw)
-	if err != nil {
-		errs = append(errs, fmt.Errorf("KEYPORT_AUDIT_KEY: %w", err))
-	}
-	c.AuditKey = k
-	return c, errors.Join(errs...)
+// registerTrail adds the flags of the settings the commands that write to
+// or check the trail read: the database URL and the audit key, so an
+// auditor's machine needs no session or encryption key.
+func registerTrail(fs *flag.FlagSet, e env) *config.Source {
+	return config.Register(fs, e.getenv, config.DatabaseURL, config.AuditKey)
 }
 
 // openTrail opens a database with a current schema and an audit writer

@@ -190,7 +190,7 @@ func ensureDevReviewer(ctx context.Context, dbURL, auditKey, passwordFile string
 	svc := auditor.New(pool, audit.NewWriter(pool, keys, slog.New(slog.DiscardHandler)), nil, auditor.Options{})
 	if _, err := svc.Add(ctx, audit.Actor{Kind: kp.ActorSystem, UserID: "keyport dev"}, "reviewer", secret.New(password), false); err != nil {
 		if kp.KindOf(err) == kp.Conflict {
-			return "(account \"reviewer\" exists; reset it with `keyport auditor reset-password`)", nil
+			return "(account \"reviewer\" exists; reset it with `keyport reviewer reset-password`)", nil
 		}
 		return "", err
 	}

@@ -13,8 +13,8 @@ func helpArgs() [][]string {
 		all = append(all, []string{c.name})
 	}
 	all = append(all, []string{"sim", "basic-token"}, []string{"audit", "seed"})
-	for _, a := range []string{"add", "list", "disable", "enable", "reset-password"} {
-		all = append(all, []string{"auditor", a})
+	for _, a := range reviewerActions() {
+		all = append(all, []string{"reviewer", a.name}, []string{"auditor", a.name})
 	}
 	return all
 }
@@ -31,7 +31,8 @@ func TestSubcommandHelpPrintsUsageOnce(t *testing.T) {
 				if code := exitCode(err); code != 0 {
 					t.Fatalf("exit %d (%v), want 0", code, err)
 				}
-				// auditor's actions share one usage text, "auditor <action> …".
+				// reviewer's actions share one usage text, "reviewer <action> …"
+				// ("auditor <action> …" under the alias).
 				want := "Usage: keyport " + cmd[0]
 				if !strings.HasPrefix(out, want) {
 					t.Errorf("stdout does not start with %q:\n%s", want, out)

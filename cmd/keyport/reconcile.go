@@ -17,7 +17,10 @@ func cmdReconcile(ctx context.Context, e env, args []string) error {
 	if help, err := parse(fs, e, args); help || err != nil {
 		return err
 	}
-	cfg, err := src.Load()
+	// Every setting has its flag, so reconcile takes serve's command line,
+	// but only what the services read is loaded: no session key is needed.
+	cfg, err := src.Load(config.DatabaseURL, config.EncryptionKey, config.AuditKey,
+		config.CXoneURLTemplate, config.CXoneJWKSURL, config.LogLevel, config.LogFormat, config.StaleDays)
 	if err != nil {
 		return usageError(err)
 	}
@@ -27,15 +30,16 @@ func cmdReconcile(ctx context.Context, e env, args []string) error {
 		return err
 	}
 	defer pool.Close()
-	portal, err := app.New(app.Options{Config: cfg, Log: log, Pool: pool, Version: build().Version})
+	// The domain services only: reconcile serves no HTTP.
+	svc, err := app.NewServices(app.Options{Config: cfg, Log: log, Pool: pool, Version: build().Version})
 	if err != nil {
 		return err
 	}
-	settled, remaining, err := portal.Keys.ReconcileAll(ctx)
+	settled, remaining, err := svc.Keys.ReconcileAll(ctx)
 	if err != nil {
 		return err
 	}
-	closed, err := portal.Audit.CloseOpenIntents(ctx, time.Now().Add(-*olderThan))
+	closed, err := svc.Audit.CloseOpenIntents(ctx, time.Now().Add(-*olderThan))
 	if err != nil {
 		return err
 	}

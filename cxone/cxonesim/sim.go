@@ -322,22 +322,6 @@ func (t *tenant) user(id string) *User {
 	return nil
 }
 
-// SetUserPrivileges changes a user's two privileges (for tests).
-func (s *Sim) SetUserPrivileges(region, tenantID, userID string, myAccessKey, accessKey bool) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	t := s.findTenant(region, tenantID)
-	if t == nil {
-		return fmt.Errorf("cxonesim: no tenant %s in %s", tenantID, region)
-	}
-	u := t.user(userID)
-	if u == nil {
-		return fmt.Errorf("cxonesim: no user %s", userID)
-	}
-	u.MyAccessKey, u.AccessKey = myAccessKey, accessKey
-	return nil
-}
-
 // SetVariants replaces the instance-wide response variants.
 func (s *Sim) SetVariants(v Variants) {
 	s.mu.Lock()

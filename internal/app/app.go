@@ -1,12 +1,13 @@
-// Package app wires Keyport's portal from its configuration: the audit
-// writer, the session stores, the CXone client, the domain services and the
-// router. `keyport serve`, `keyport dev` and the handler tests all build the
-// portal through New, so there is exactly one wiring.
+// Package app wires Keyport from its configuration, in two layers.
+// NewServices builds the domain services (audit writer, CXone client,
+// connections, keys, reviewers) with no HTTP: `keyport reconcile` uses only
+// that. New builds the portal on top of them (session stores, metrics,
+// assets, the router): `keyport serve`, `keyport dev` and the handler tests
+// all build it through New, so there is exactly one wiring of each.
 package app
 
 import (
 	"context"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"time"
@@ -15,14 +16,12 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyport/keyport/cxone"
+	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/handlers"
-	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/config"
-	"github.com/keyport/keyport/internal/connection"
-	"github.com/keyport/keyport/internal/keys"
+	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/metrics"
-	"github.com/keyport/keyport/internal/ratelimit"
 	"github.com/keyport/keyport/internal/session"
 	"github.com/keyport/keyport/static"
 )
@@ -33,15 +32,15 @@ const (
 	auditorAbsolute = 8 * time.Hour
 )
 
-// Options are New's inputs.
+// Options are the inputs of NewServices and New.
 type Options struct {
 	Config  config.Config
 	Log     *slog.Logger
 	Pool    *pgxpool.Pool
 	Version string
-	// CheckpointInterval is how often the audit chain head is signed.
+	// CheckpointInterval is how often the audit chain head is signed (portal).
 	CheckpointInterval time.Duration
-	// RateLimit is connects/creates per minute per IP and per session (0: default).
+	// RateLimit is connects/creates per minute per IP and per session (portal; 0: default).
 	RateLimit int
 	// CXone, if set, adjusts the CXone client's configuration (tests shorten
 	// timeouts and backoff).
@@ -50,25 +49,23 @@ type Options struct {
 	Auditor auditor.Options
 }
 
-// App is a wired portal.
+// App is a wired portal: the domain services and the HTTP layer over them.
 type App struct {
+	*Services
 	Echo            *echo.Echo
-	Audit           *audit.Writer
 	AdminSessions   *session.Store
 	AuditorSessions *session.Store
-	Conns           *connection.Service
-	Keys            *keys.Service
 	o               Options
 }
 
-// New builds the portal.
+// New builds the portal: the services (NewServices), then the session
+// stores, metrics, assets and router.
 func New(o Options) (*App, error) {
-	cfg := o.Config
-	auditKeys, err := audit.DeriveKeys(cfg.AuditKey)
+	svc, err := NewServices(o)
 	if err != nil {
-		return nil, fmt.Errorf("KEYPORT_AUDIT_KEY: %w", err)
+		return nil, err
 	}
-	trail := audit.NewWriter(o.Pool, auditKeys, o.Log)
+	cfg := o.Config
 	adminStore, err := session.New(o.Pool, cfg.SessionKey, cfg.EncryptionKey, session.Options{
 		Kind: session.Admin, Cookie: "keyport", Secure: cfg.CookieSecure, Idle: cfg.SessionIdle, Absolute: cfg.SessionAbsolute})
 	if err != nil {
@@ -79,55 +76,47 @@ func New(o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	cxCfg := cxone.Config{URLTemplate: cfg.CXoneURLTemplate, JWKSURL: cfg.CXoneJWKSURL,
-		UserAgent: "Keyport/" + o.Version, Logger: o.Log}
-	if o.CXone != nil {
-		o.CXone(&cxCfg)
-	}
-	cx, err := cxone.NewClient(cxCfg)
-	if err != nil {
-		return nil, fmt.Errorf("CXone client: %w", err)
-	}
-	conns, err := connection.New(o.Pool, cx, trail, cfg.EncryptionKey, o.Log)
-	if err != nil {
-		return nil, err
-	}
-	keySvc := keys.New(o.Pool, conns, trail, o.Log, time.Now, time.Duration(cfg.StaleAfterDays)*24*time.Hour)
-	totp, err := auditor.NewTOTPSealer(cfg.EncryptionKey)
-	if err != nil {
-		return nil, err
-	}
-	ao := o.Auditor
-	if ao.Log == nil {
-		ao.Log = o.Log
-	}
-	reviewers := auditor.New(o.Pool, trail, totp, ao)
 	assets, err := static.Load()
 	if err != nil {
 		return nil, err
 	}
 	reg, httpMetrics := metrics.NewRegistry(o.Pool)
-	reg.MustRegister(metrics.AuditOutcomeFailures(trail.OutcomeFailures), metrics.AuditNoteFailures(trail.NoteFailures))
+	reg.MustRegister(metrics.AuditOutcomeFailures(svc.Audit.OutcomeFailures), metrics.AuditNoteFailures(svc.Audit.NoteFailures))
 	e := handlers.New(handlers.Deps{
 		Log:             o.Log,
-		Pool:            o.Pool,
 		Assets:          assets,
 		Version:         o.Version,
 		TrustedProxies:  cfg.TrustedProxies,
 		Metrics:         httpMetrics,
 		Gatherer:        reg,
-		Audit:           trail,
+		Audit:           svc.Audit,
 		AdminSessions:   adminStore,
 		AuditorSessions: auditorStore,
-		Conns:           conns,
-		Keys:            keySvc,
-		Auditors:        reviewers,
-		Limiter:         ratelimit.New(o.Pool, o.RateLimit),
+		Conns:           svc.Conns,
+		Keys:            svc.Keys,
+		Auditors:        svc.Auditors,
+		Ready:           ready(o.Pool),
+		Limiter:         svc.Limiter,
 	})
 	if o.CheckpointInterval <= 0 {
 		o.CheckpointInterval = 5 * time.Minute
 	}
-	return &App{Echo: e, Audit: trail, AdminSessions: adminStore, AuditorSessions: auditorStore, Conns: conns, Keys: keySvc, o: o}, nil
+	return &App{Services: svc, Echo: e, AdminSessions: adminStore, AuditorSessions: auditorStore, o: o}, nil
+}
+
+// ready is the portal's readiness check: the database answers and its schema
+// is the one this binary expects.
+func ready(pool *pgxpool.Pool) func(context.Context) error {
+	return func(ctx context.Context) error {
+		st, err := db.Status(ctx, pool)
+		if err != nil {
+			return kp.Wrap(kp.Unavailable, err, "database unreachable")
+		}
+		if !st.UpToDate() {
+			return kp.Errorf(kp.Unavailable, "database schema out of date")
+		}
+		return nil
+	}
 }
 
 // Handler is the portal's HTTP handler.
@@ -136,12 +125,30 @@ func (a *App) Handler() http.Handler { return a.Echo }
 // RunBackground runs the periodic jobs (audit checkpoints, expired-session
 // cleanup) until ctx ends, then writes a final checkpoint.
 func (a *App) RunBackground(ctx context.Context) {
-	go a.AdminSessions.RunCleanup(ctx, 10*time.Minute, a.o.Log)
-	go a.AuditorSessions.RunCleanup(ctx, 10*time.Minute, a.o.Log)
+	go a.every(ctx, 10*time.Minute, "delete expired admin sessions", a.AdminSessions.Cleanup)
+	go a.every(ctx, 10*time.Minute, "delete expired reviewer sessions", a.AuditorSessions.Cleanup)
+	go a.every(ctx, 10*time.Minute, "delete idle rate limits", a.Limiter.Cleanup)
 	a.Audit.RunCheckpoints(ctx, a.o.CheckpointInterval)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if _, err := a.Audit.Checkpoint(cctx); err != nil {
 		a.o.Log.Error("final audit checkpoint failed", "err", err)
+	}
+}
+
+// every runs fn every interval until ctx ends; a failure is logged and the
+// next round tries again.
+func (a *App) every(ctx context.Context, interval time.Duration, what string, fn func(context.Context) (int64, error)) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := fn(ctx); err != nil {
+				a.o.Log.WarnContext(ctx, what, "err", err)
+			}
+		}
 	}
 }

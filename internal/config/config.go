@@ -1,6 +1,8 @@
 // Package config holds Keyport's runtime configuration: every setting comes
 // from a KEYPORT_* environment variable, may be overridden by a command-line
 // flag, and is validated at once so that every problem is reported together.
+// Every command loads its configuration here: serve and dev all of it, the
+// tools (migrate, audit, reviewer, reconcile) only the settings they read.
 // Keys are held as secret.Secret, so a printed Config is safe.
 package config
 
@@ -15,6 +17,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +46,25 @@ type Config struct {
 	StaleAfterDays   int
 }
 
+// The environment variable of every setting. Commands that need only some
+// settings name them to Register and Load.
+const (
+	Addr             = "KEYPORT_ADDR"
+	DatabaseURL      = "KEYPORT_DATABASE_URL"
+	SessionKey       = "KEYPORT_SESSION_KEY"
+	EncryptionKey    = "KEYPORT_ENCRYPTION_KEY"
+	AuditKey         = "KEYPORT_AUDIT_KEY"
+	CXoneURLTemplate = "KEYPORT_CXONE_URL_TEMPLATE"
+	CXoneJWKSURL     = "KEYPORT_CXONE_JWKS_URL"
+	CookieSecure     = "KEYPORT_COOKIE_SECURE"
+	TrustedProxies   = "KEYPORT_TRUSTED_PROXIES"
+	LogLevel         = "KEYPORT_LOG_LEVEL"
+	LogFormat        = "KEYPORT_LOG_FORMAT"
+	SessionIdle      = "KEYPORT_SESSION_IDLE"
+	SessionAbsolute  = "KEYPORT_SESSION_ABSOLUTE"
+	StaleDays        = "KEYPORT_STALE_DAYS"
+)
+
 // Var describes one setting: its environment variable, the flag that
 // overrides it, and the help text shown by --help.
 type Var struct {
@@ -52,22 +74,23 @@ type Var struct {
 	File bool
 }
 
-// Vars lists every setting in the order the README documents them.
+// Vars lists every setting in the order the README documents them; Load
+// validates (and reports problems) in this order.
 var Vars = []Var{
-	{Env: "KEYPORT_ADDR", Flag: "addr", Default: "127.0.0.1:8080", Help: "host:port the portal listens on"},
-	{Env: "KEYPORT_DATABASE_URL", Flag: "database-url", Help: "PostgreSQL connection URL (required)"},
-	{Env: "KEYPORT_SESSION_KEY", Flag: "session-key-file", File: true, Help: "key for session cookies, base64 or hex of >= 32 random bytes (required)"},
-	{Env: "KEYPORT_ENCRYPTION_KEY", Flag: "encryption-key-file", File: true, Help: "AES-256-GCM key for CXone tokens at rest, base64 or hex of >= 32 random bytes (required)"},
-	{Env: "KEYPORT_AUDIT_KEY", Flag: "audit-key-file", File: true, Help: "HMAC key for secret fingerprints and audit checkpoints, base64 or hex of >= 32 random bytes (required)"},
-	{Env: "KEYPORT_CXONE_URL_TEMPLATE", Flag: "cxone-url-template", Help: "CXone base URL with a {region} placeholder; empty = the real per-area hosts"},
-	{Env: "KEYPORT_CXONE_JWKS_URL", Flag: "cxone-jwks-url", Help: "JWKS URL to verify CXone bearer signatures; empty = decode without verifying"},
-	{Env: "KEYPORT_COOKIE_SECURE", Flag: "cookie-secure", Default: "true", Help: "mark cookies Secure and use the __Host- prefix (false only for plain-HTTP local development)"},
-	{Env: "KEYPORT_TRUSTED_PROXIES", Flag: "trusted-proxies", Help: "comma-separated CIDRs whose X-Forwarded-For is believed; empty = none"},
-	{Env: "KEYPORT_LOG_LEVEL", Flag: "log-level", Default: "info", Help: "debug, info, warn or error"},
-	{Env: "KEYPORT_LOG_FORMAT", Flag: "log-format", Default: "json", Help: "json or text"},
-	{Env: "KEYPORT_SESSION_IDLE", Flag: "session-idle", Default: "30m", Help: "admin session idle timeout"},
-	{Env: "KEYPORT_SESSION_ABSOLUTE", Flag: "session-absolute", Default: "8h", Help: "admin session absolute lifetime"},
-	{Env: "KEYPORT_STALE_DAYS", Flag: "stale-days", Default: "90", Help: "a key unused or older than this many days is flagged stale"},
+	{Env: Addr, Flag: "addr", Default: "127.0.0.1:8080", Help: "host:port the portal listens on"},
+	{Env: DatabaseURL, Flag: "database-url", Help: "PostgreSQL connection URL (required)"},
+	{Env: SessionKey, Flag: "session-key-file", File: true, Help: "key for session cookies, base64 or hex of >= 32 random bytes (required)"},
+	{Env: EncryptionKey, Flag: "encryption-key-file", File: true, Help: "AES-256-GCM key for CXone tokens at rest, base64 or hex of >= 32 random bytes (required)"},
+	{Env: AuditKey, Flag: "audit-key-file", File: true, Help: "HMAC key for secret fingerprints and audit checkpoints, base64 or hex of >= 32 random bytes (required)"},
+	{Env: CXoneURLTemplate, Flag: "cxone-url-template", Help: "CXone base URL with a {region} placeholder; empty = the real per-area hosts"},
+	{Env: CXoneJWKSURL, Flag: "cxone-jwks-url", Help: "JWKS URL to verify CXone bearer signatures; empty = decode without verifying"},
+	{Env: CookieSecure, Flag: "cookie-secure", Default: "true", Help: "mark cookies Secure and use the __Host- prefix (false only for plain-HTTP local development)"},
+	{Env: TrustedProxies, Flag: "trusted-proxies", Help: "comma-separated CIDRs whose X-Forwarded-For is believed; empty = none"},
+	{Env: LogLevel, Flag: "log-level", Default: "info", Help: "debug, info, warn or error"},
+	{Env: LogFormat, Flag: "log-format", Default: "json", Help: "json or text"},
+	{Env: SessionIdle, Flag: "session-idle", Default: "30m", Help: "admin session idle timeout"},
+	{Env: SessionAbsolute, Flag: "session-absolute", Default: "8h", Help: "admin session absolute lifetime"},
+	{Env: StaleDays, Flag: "stale-days", Default: "90", Help: "a key unused or older than this many days is flagged stale"},
 }
 
 // Source resolves a setting: a flag given on the command line wins over the
@@ -75,133 +98,186 @@ var Vars = []Var{
 type Source struct {
 	getenv func(string) string
 	flags  map[string]*string
-	set    map[string]bool
+	// registered lists the settings that have a flag, in Vars order.
+	registered []string
 	// readFile reads key files named by --*-key-file flags.
 	readFile func(string) ([]byte, error)
 }
 
-// Register adds a flag for every setting to fs and returns the Source that
-// Load reads after fs.Parse.
-func Register(fs *flag.FlagSet, getenv func(string) string) *Source {
-	s := &Source{getenv: getenv, flags: map[string]*string{}, set: map[string]bool{}, readFile: os.ReadFile}
-	for _, v := range Vars {
+// Register adds a flag for each named setting (every setting when none is
+// named, as serve needs) to fs and returns the Source that Load reads after
+// fs.Parse. A command that needs only some settings (the database URL and the
+// audit key, say) names them, so its --help shows only what it reads.
+func Register(fs *flag.FlagSet, getenv func(string) string, only ...string) *Source {
+	s := &Source{getenv: getenv, flags: map[string]*string{}, readFile: os.ReadFile}
+	for _, v := range selected(only) {
 		help := fmt.Sprintf("%s (env %s)", v.Help, v.Env)
 		if v.File {
-			help = fmt.Sprintf("file holding %s; overrides env %s", strings.ToLower(v.Help[:1])+v.Help[1:], v.Env)
+			help = fmt.Sprintf("file holding the %s; overrides env %s", v.Help, v.Env)
 		}
 		s.flags[v.Env] = fs.String(v.Flag, "", help)
+		s.registered = append(s.registered, v.Env)
 	}
 	return s
 }
 
-func (s *Source) lookup(env string) (string, error) {
-	if p := s.flags[env]; p != nil && *p != "" {
-		for _, v := range Vars {
-			if v.Env == env && v.File {
-				b, err := s.readFile(*p)
-				if err != nil {
-					return "", fmt.Errorf("cannot read key file: %w", errors.Unwrap(err))
-				}
-				return strings.TrimSpace(string(b)), nil
-			}
-		}
-		return *p, nil
+// selected returns the Vars named in only (all of them when only is empty),
+// in Vars order.
+func selected(only []string) []Var {
+	if len(only) == 0 {
+		return Vars
 	}
-	if v := s.getenv(env); v != "" {
-		return v, nil
-	}
+	var out []Var
 	for _, v := range Vars {
-		if v.Env == env {
-			return v.Default, nil
+		if slices.Contains(only, v.Env) {
+			out = append(out, v)
 		}
 	}
-	return "", nil
+	return out
 }
 
-// Load builds and validates a Config. The error joins one line per problem,
-// each naming its variable; no line ever contains a key's value.
-func (s *Source) Load() (Config, error) {
+func (s *Source) lookup(v Var) (string, error) {
+	if p := s.flags[v.Env]; p != nil && *p != "" {
+		if !v.File {
+			return *p, nil
+		}
+		b, err := s.readFile(*p)
+		if err != nil {
+			return "", fmt.Errorf("cannot read key file: %w", errors.Unwrap(err))
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	if val := s.getenv(v.Env); val != "" {
+		return val, nil
+	}
+	return v.Default, nil
+}
+
+// Load builds and validates a Config from the named settings (every
+// registered one when none is named); the others keep their zero value. A
+// command names fewer settings than it registered when a flag decides what
+// it needs (auditor add reads the encryption key only with --totp). The
+// error joins one line per problem, each naming its variable; no line ever
+// contains a key's value.
+func (s *Source) Load(only ...string) (Config, error) {
+	if len(only) == 0 {
+		only = s.registered
+	}
+	var c Config
 	var errs []error
-	get := func(env string) string {
-		v, err := s.lookup(env)
+	keys := map[string]string{} // key value → the variable that holds it
+	for _, v := range selected(only) {
+		raw, err := s.lookup(v)
+		if err == nil {
+			err = c.set(v.Env, raw, keys)
+		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", env, err))
-		}
-		return v
-	}
-	c := Config{Addr: get("KEYPORT_ADDR")}
-	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
-		errs = append(errs, fmt.Errorf("KEYPORT_ADDR: want host:port, got %q", c.Addr))
-	}
-	if u := get("KEYPORT_DATABASE_URL"); u == "" {
-		errs = append(errs, errors.New("KEYPORT_DATABASE_URL: required (a postgres:// URL)"))
-	} else if !strings.HasPrefix(u, "postgres://") && !strings.HasPrefix(u, "postgresql://") {
-		errs = append(errs, errors.New("KEYPORT_DATABASE_URL: want a postgres:// or postgresql:// URL"))
-	} else {
-		c.DatabaseURL = secret.New(u)
-	}
-	keys := map[string]*secret.Secret{
-		"KEYPORT_SESSION_KEY": &c.SessionKey, "KEYPORT_ENCRYPTION_KEY": &c.EncryptionKey, "KEYPORT_AUDIT_KEY": &c.AuditKey,
-	}
-	seen := map[string]string{}
-	for _, env := range []string{"KEYPORT_SESSION_KEY", "KEYPORT_ENCRYPTION_KEY", "KEYPORT_AUDIT_KEY"} {
-		k, err := ParseKey(get(env))
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", env, err))
-			continue
-		}
-		if other, dup := seen[k.Reveal()]; dup {
-			errs = append(errs, fmt.Errorf("%s: must differ from %s (one key per purpose)", env, other))
-			continue
-		}
-		seen[k.Reveal()] = env
-		*keys[env] = k
-	}
-	c.CXoneURLTemplate = get("KEYPORT_CXONE_URL_TEMPLATE")
-	if t := c.CXoneURLTemplate; t != "" {
-		if !strings.Contains(t, "{region}") {
-			errs = append(errs, errors.New("KEYPORT_CXONE_URL_TEMPLATE: must contain the {region} placeholder"))
-		} else if u, err := url.Parse(strings.ReplaceAll(t, "{region}", "na1")); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, errors.New("KEYPORT_CXONE_URL_TEMPLATE: want an absolute http(s) URL"))
+			errs = append(errs, fmt.Errorf("%s: %w", v.Env, err))
 		}
 	}
-	c.CXoneJWKSURL = get("KEYPORT_CXONE_JWKS_URL")
-	if j := c.CXoneJWKSURL; j != "" {
-		if u, err := url.Parse(j); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			errs = append(errs, errors.New("KEYPORT_CXONE_JWKS_URL: want an absolute http(s) URL"))
-		}
-	}
-	var err error
-	if c.CookieSecure, err = strconv.ParseBool(get("KEYPORT_COOKIE_SECURE")); err != nil {
-		errs = append(errs, errors.New("KEYPORT_COOKIE_SECURE: want true or false"))
-	}
-	if c.TrustedProxies, err = parseCIDRs(get("KEYPORT_TRUSTED_PROXIES")); err != nil {
-		errs = append(errs, fmt.Errorf("KEYPORT_TRUSTED_PROXIES: %w", err))
-	}
-	if err := c.LogLevel.UnmarshalText([]byte(get("KEYPORT_LOG_LEVEL"))); err != nil {
-		errs = append(errs, errors.New("KEYPORT_LOG_LEVEL: want debug, info, warn or error"))
-	}
-	if c.LogFormat = get("KEYPORT_LOG_FORMAT"); c.LogFormat != "json" && c.LogFormat != "text" {
-		errs = append(errs, errors.New("KEYPORT_LOG_FORMAT: want json or text"))
-	}
-	c.SessionIdle = duration(get("KEYPORT_SESSION_IDLE"), "KEYPORT_SESSION_IDLE", &errs)
-	c.SessionAbsolute = duration(get("KEYPORT_SESSION_ABSOLUTE"), "KEYPORT_SESSION_ABSOLUTE", &errs)
 	if c.SessionIdle > 0 && c.SessionAbsolute > 0 && c.SessionIdle > c.SessionAbsolute {
 		errs = append(errs, errors.New("KEYPORT_SESSION_IDLE: must not exceed KEYPORT_SESSION_ABSOLUTE"))
-	}
-	if c.StaleAfterDays, err = strconv.Atoi(get("KEYPORT_STALE_DAYS")); err != nil || c.StaleAfterDays < 1 {
-		errs = append(errs, errors.New("KEYPORT_STALE_DAYS: want a whole number of days >= 1"))
 	}
 	return c, errors.Join(errs...)
 }
 
-func duration(v, env string, errs *[]error) time.Duration {
+// set validates the value v of the setting env and stores it in c. keys
+// holds the keys already set, which each key must differ from.
+func (c *Config) set(env, v string, keys map[string]string) error {
+	var err error
+	switch env {
+	case Addr:
+		c.Addr = v
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			return fmt.Errorf("want host:port, got %q", v)
+		}
+	case DatabaseURL:
+		if v == "" {
+			return errors.New("required (a postgres:// URL)")
+		}
+		if !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") {
+			return errors.New("want a postgres:// or postgresql:// URL")
+		}
+		c.DatabaseURL = secret.New(v)
+	case SessionKey, EncryptionKey, AuditKey:
+		return c.setKey(env, v, keys)
+	case CXoneURLTemplate:
+		c.CXoneURLTemplate = v
+		if v == "" {
+			return nil
+		}
+		if !strings.Contains(v, "{region}") {
+			return errors.New("must contain the {region} placeholder")
+		}
+		if !absoluteHTTP(strings.ReplaceAll(v, "{region}", "na1")) {
+			return errors.New("want an absolute http(s) URL")
+		}
+	case CXoneJWKSURL:
+		if c.CXoneJWKSURL = v; v != "" && !absoluteHTTP(v) {
+			return errors.New("want an absolute http(s) URL")
+		}
+	case CookieSecure:
+		if c.CookieSecure, err = strconv.ParseBool(v); err != nil {
+			return errors.New("want true or false")
+		}
+	case TrustedProxies:
+		c.TrustedProxies, err = parseCIDRs(v)
+		return err
+	case LogLevel:
+		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			return errors.New("want debug, info, warn or error")
+		}
+	case LogFormat:
+		if c.LogFormat = v; v != "json" && v != "text" {
+			return errors.New("want json or text")
+		}
+	case SessionIdle:
+		c.SessionIdle, err = duration(v)
+		return err
+	case SessionAbsolute:
+		c.SessionAbsolute, err = duration(v)
+		return err
+	case StaleDays:
+		if c.StaleAfterDays, err = strconv.Atoi(v); err != nil || c.StaleAfterDays < 1 {
+			return errors.New("want a whole number of days >= 1")
+		}
+	}
+	return nil
+}
+
+// setKey parses one of the three keys; one key per purpose, so a key that
+// another variable already holds is refused.
+func (c *Config) setKey(env, v string, keys map[string]string) error {
+	k, err := ParseKey(v)
+	if err != nil {
+		return err
+	}
+	if other, dup := keys[k.Reveal()]; dup {
+		return fmt.Errorf("must differ from %s (one key per purpose)", other)
+	}
+	keys[k.Reveal()] = env
+	switch env {
+	case SessionKey:
+		c.SessionKey = k
+	case EncryptionKey:
+		c.EncryptionKey = k
+	case AuditKey:
+		c.AuditKey = k
+	}
+	return nil
+}
+
+func absoluteHTTP(v string) bool {
+	u, err := url.Parse(v)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+func duration(v string) (time.Duration, error) {
 	d, err := time.ParseDuration(v)
 	if err != nil || d <= 0 {
-		*errs = append(*errs, fmt.Errorf("%s: want a positive duration such as 30m, got %q", env, v))
-		return 0
+		return 0, fmt.Errorf("want a positive duration such as 30m, got %q", v)
 	}
-	return d
+	return d, nil
 }
 
 func parseCIDRs(v string) ([]*net.IPNet, error) {

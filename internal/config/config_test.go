@@ -159,3 +159,68 @@ func TestParseKeyFormats(t *testing.T) {
 		})
 	}
 }
+
+// A command that needs only some settings registers flags for those alone
+// and is refused only for what it reads: the audit tools need no session key.
+func TestRegisterOnlyWhatACommandReads(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	src := Register(fs, env(map[string]string{"KEYPORT_SESSION_KEY": "not a key"}), DatabaseURL, AuditKey, EncryptionKey)
+	var flags []string
+	fs.VisitAll(func(f *flag.Flag) { flags = append(flags, f.Name) })
+	if got, want := strings.Join(flags, " "), "audit-key-file database-url encryption-key-file"; got != want {
+		t.Errorf("flags = %q, want %q", got, want)
+	}
+	if err := fs.Parse(nil); err != nil {
+		t.Fatal(err)
+	}
+	_, err := src.Load(DatabaseURL, AuditKey)
+	if err == nil {
+		t.Fatal("missing database URL and audit key accepted")
+	}
+	lines := strings.Split(err.Error(), "\n")
+	if len(lines) != 2 || !strings.HasPrefix(lines[0], "KEYPORT_DATABASE_URL: required") || !strings.HasPrefix(lines[1], "KEYPORT_AUDIT_KEY: required") {
+		t.Errorf("want one line for the database URL and one for the audit key, got:\n%s", err)
+	}
+	if _, err := src.Load(); err == nil || !strings.Contains(err.Error(), "KEYPORT_ENCRYPTION_KEY: required") {
+		t.Errorf("Load of every registered setting does not require the encryption key: %v", err)
+	}
+}
+
+func TestSubsetLoadFillsOnlyWhatItReads(t *testing.T) {
+	m := validEnv()
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	src := Register(fs, env(m), DatabaseURL, AuditKey)
+	c, err := src.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.DatabaseURL.Reveal() != m["KEYPORT_DATABASE_URL"] || c.AuditKey.Len() != 32 {
+		t.Errorf("database URL or audit key not loaded: %+v", c)
+	}
+	if c.SessionKey.Len() != 0 || c.EncryptionKey.Len() != 0 || c.Addr != "" || c.StaleAfterDays != 0 {
+		t.Errorf("settings that were not asked for were loaded: %+v", c)
+	}
+}
+
+func TestUnreadableKeyFileIsOneProblem(t *testing.T) {
+	m := validEnv()
+	_, err := load(t, m, "--audit-key-file", filepath.Join(t.TempDir(), "missing.key"))
+	if err == nil || strings.Contains(err.Error(), "\n") || !strings.HasPrefix(err.Error(), "KEYPORT_AUDIT_KEY: cannot read key file") {
+		t.Fatalf("want one line saying the audit key file cannot be read, got:\n%v", err)
+	}
+}
+
+func TestKeyFileFlagHelpNamesTheKey(t *testing.T) {
+	fs := flag.NewFlagSet("test", flag.ContinueOnError)
+	Register(fs, env(nil))
+	for name, want := range map[string]string{
+		"session-key-file":    "file holding the key for session cookies",
+		"encryption-key-file": "file holding the AES-256-GCM key",
+		"audit-key-file":      "file holding the HMAC key",
+	} {
+		if got := fs.Lookup(name).Usage; !strings.HasPrefix(got, want) {
+			t.Errorf("--%s help = %q, want it to start with %q", name, got, want)
+		}
+	}
+}

@@ -15,7 +15,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"time"
 
@@ -230,23 +229,6 @@ func IDHash(sess *sessions.Session) []byte {
 
 // ID returns the session id as a Secret (for audit hashing), zero if unsaved.
 func ID(sess *sessions.Session) secret.Secret { return secret.New(sess.ID) }
-
-// RunCleanup deletes this store's expired sessions (by its own kind's idle
-// and absolute limits) every interval until ctx ends.
-func (s *Store) RunCleanup(ctx context.Context, every time.Duration, log *slog.Logger) {
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := s.Cleanup(ctx); err != nil {
-				log.WarnContext(ctx, "delete expired sessions", "kind", s.o.Kind, "err", err)
-			}
-		}
-	}
-}
 
 // Cleanup deletes this store's expired sessions now.
 func (s *Store) Cleanup(ctx context.Context) (int64, error) {

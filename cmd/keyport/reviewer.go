@@ -1,0 +1,294 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/auditor"
+	"github.com/keyport/keyport/internal/config"
+	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/seal"
+)
+
+// reviewerUsage is the usage shared by `keyport reviewer` and its actions;
+// cmd is the name it was called by ("reviewer", or the alias "auditor").
+func reviewerUsage(cmd string) string {
+	return cmd + ` <action> [flags]
+
+Manages the accounts of security reviewers, who sign in at /auditor/login.
+
+  add --username NAME [--totp] [--qr-png FILE]   create an account
+  list                                          show every account
+  disable --username NAME                       stop an account (its sessions end at their next request)
+  enable --username NAME                        start it again
+  reset-password --username NAME [--totp | --remove-totp]
+                                                set a new password (and a new, or no, TOTP secret)
+
+The password is read from the terminal without echo (asked twice), or as
+one line from standard input when that is not a terminal; never from a flag.
+--totp prints the otpauth:// URI and a QR code for an authenticator app.
+
+Needs KEYPORT_DATABASE_URL and KEYPORT_AUDIT_KEY (every change is an audit
+event), and KEYPORT_ENCRYPTION_KEY for --totp (the secret is stored sealed).
+'keyport auditor' is another name for 'keyport reviewer'.`
+}
+
+// reviewerAction is one action of `keyport reviewer`; cmd is the name the
+// command was called by, for messages and usage.
+type reviewerAction struct {
+	name string
+	run  func(ctx context.Context, e env, cmd string, args []string) error
+}
+
+func reviewerActions() []reviewerAction {
+	return []reviewerAction{
+		{"add", reviewerAdd},
+		{"list", reviewerList},
+		{"disable", reviewerSetDisabled(true)},
+		{"enable", reviewerSetDisabled(false)},
+		{"reset-password", reviewerResetPassword},
+	}
+}
+
+// cmdReviewer is `keyport reviewer <action>`.
+func cmdReviewer(ctx context.Context, e env, args []string) error {
+	return runReviewer(ctx, e, "reviewer", args)
+}
+
+// cmdAuditor is `keyport auditor <action>`, the first name of `keyport
+// reviewer`, kept so that existing scripts and habits still work.
+func cmdAuditor(ctx context.Context, e env, args []string) error {
+	return runReviewer(ctx, e, "auditor", args)
+}
+
+func runReviewer(ctx context.Context, e env, cmd string, args []string) error {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fs := newFlagSet(e, cmd, reviewerUsage(cmd))
+		if help, err := parse(fs, e, args); help || err != nil {
+			return err
+		}
+		fs.Usage()
+		return usageError(fmt.Errorf("%s: want an action: add, list, disable, enable, reset-password", cmd))
+	}
+	for _, a := range reviewerActions() {
+		if a.name == args[0] {
+			return a.run(ctx, e, cmd, args[1:])
+		}
+	}
+	return usageError(fmt.Errorf("%s: unknown action %q, want add, list, disable, enable or reset-password", cmd, args[0]))
+}
+
+// reviewerFlags returns the flag set of one action, with the settings every
+// action may read registered on it.
+func reviewerFlags(e env, cmd, action string) (*flag.FlagSet, *config.Source) {
+	fs := newFlagSet(e, cmd+" "+action, reviewerUsage(cmd))
+	src := config.Register(fs, e.getenv, config.DatabaseURL, config.AuditKey, config.EncryptionKey)
+	fs.Lookup("encryption-key-file").Usage = "file holding the encryption key, read only for --totp; overrides env KEYPORT_ENCRYPTION_KEY"
+	return fs, src
+}
+
+func usernameFlag(fs *flag.FlagSet) *string {
+	return fs.String("username", "", "the reviewer's username (required)")
+}
+
+// totpFlags are the TOTP enrolment flags of add and reset-password.
+type totpFlags struct {
+	on    *bool
+	qrPNG *string
+}
+
+func addTOTPFlags(fs *flag.FlagSet) totpFlags {
+	return totpFlags{
+		on:    fs.Bool("totp", false, "set up a TOTP second factor (prints the otpauth URI and a QR code)"),
+		qrPNG: fs.String("qr-png", "", "also write the TOTP QR code to this PNG file"),
+	}
+}
+
+// checkArgs refuses positional arguments and, for the actions that take
+// one, a missing --username.
+func checkArgs(fs *flag.FlagSet, username *string) error {
+	if fs.NArg() != 0 {
+		return usageError(fmt.Errorf("%s: unexpected arguments %q", fs.Name(), fs.Args()))
+	}
+	if username != nil && *username == "" {
+		return usageError(fmt.Errorf("%s: --username is required", fs.Name()))
+	}
+	return nil
+}
+
+// openReviewers loads the settings an action reads (the encryption key only
+// when it enrols TOTP, since the secret is stored sealed), opens a database
+// with a current schema and returns the reviewers' service and the pool's
+// Close.
+func openReviewers(ctx context.Context, e env, src *config.Source, withTOTP bool) (*auditor.Service, func(), error) {
+	need := []string{config.DatabaseURL, config.AuditKey}
+	if withTOTP {
+		need = append(need, config.EncryptionKey)
+	}
+	cfg, err := src.Load(need...)
+	if err != nil {
+		return nil, nil, usageError(err)
+	}
+	pool, w, err := openTrail(ctx, e, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	var sealer *seal.Sealer
+	if withTOTP {
+		if sealer, err = auditor.NewTOTPSealer(cfg.EncryptionKey); err != nil {
+			pool.Close()
+			return nil, nil, usageError(fmt.Errorf("KEYPORT_ENCRYPTION_KEY: %w", err))
+		}
+	}
+	return auditor.New(pool, w, sealer, auditor.Options{}), pool.Close, nil
+}
+
+// cliActor is who the audit trail records for a change made here: Keyport's
+// own command line, and the OS user as far as the environment says. The
+// user id stays "keyport auditor" under both names of the command, so the
+// trail keeps one actor for it.
+func cliActor(e env) audit.Actor {
+	actor := audit.Actor{Kind: kp.ActorSystem, UserID: "keyport auditor", Name: "command line"}
+	if u := e.getenv("USER"); u != "" {
+		actor.Name = "command line, OS user " + u
+	}
+	return actor
+}
+
+// reviewerAdd is `keyport reviewer add`: a new account, its password read
+// from the terminal or standard input.
+func reviewerAdd(ctx context.Context, e env, cmd string, args []string) error {
+	fs, src := reviewerFlags(e, cmd, "add")
+	username := usernameFlag(fs)
+	totp := addTOTPFlags(fs)
+	if help, err := parse(fs, e, args); help || err != nil {
+		return err
+	}
+	if err := checkArgs(fs, username); err != nil {
+		return err
+	}
+	svc, closeDB, err := openReviewers(ctx, e, src, *totp.on)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	pw, err := readPassword(e)
+	if err != nil {
+		return err
+	}
+	enrol, err := svc.Add(ctx, cliActor(e), *username, pw, *totp.on)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "reviewer %s added; they sign in at /auditor/login\n", auditor.NormalizeUsername(*username))
+	return printEnrolment(e, enrol, *totp.qrPNG)
+}
+
+// reviewerList is `keyport reviewer list`: every account, one per line.
+func reviewerList(ctx context.Context, e env, cmd string, args []string) error {
+	fs, src := reviewerFlags(e, cmd, "list")
+	if help, err := parse(fs, e, args); help || err != nil {
+		return err
+	}
+	if err := checkArgs(fs, nil); err != nil {
+		return err
+	}
+	svc, closeDB, err := openReviewers(ctx, e, src, false)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	accts, err := svc.List(ctx)
+	if err != nil {
+		return err
+	}
+	const when = "2006-01-02 15:04 UTC"
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "USERNAME\tSTATE\tTOTP\tCREATED\tLAST SIGN-IN")
+	for _, a := range accts {
+		state, totp, last := "active", "no", "never"
+		if a.Disabled {
+			state = "disabled"
+		}
+		if a.TOTP {
+			totp = "yes"
+		}
+		if a.LastLoginAt != nil {
+			last = a.LastLoginAt.UTC().Format(when)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Username, state, totp, a.CreatedAt.UTC().Format(when), last)
+	}
+	return tw.Flush()
+}
+
+// reviewerSetDisabled is `keyport reviewer disable` (disabled) and `enable`.
+func reviewerSetDisabled(disabled bool) func(context.Context, env, string, []string) error {
+	action := "enable"
+	if disabled {
+		action = "disable"
+	}
+	return func(ctx context.Context, e env, cmd string, args []string) error {
+		fs, src := reviewerFlags(e, cmd, action)
+		username := usernameFlag(fs)
+		if help, err := parse(fs, e, args); help || err != nil {
+			return err
+		}
+		if err := checkArgs(fs, username); err != nil {
+			return err
+		}
+		svc, closeDB, err := openReviewers(ctx, e, src, false)
+		if err != nil {
+			return err
+		}
+		defer closeDB()
+		if err := svc.SetDisabled(ctx, cliActor(e), *username, disabled); err != nil {
+			return err
+		}
+		fmt.Fprintf(e.stdout, "reviewer %s %sd\n", auditor.NormalizeUsername(*username), action)
+		return nil
+	}
+}
+
+// reviewerResetPassword is `keyport reviewer reset-password`: a new
+// password, and a new TOTP secret (--totp), none (--remove-totp) or the
+// same one.
+func reviewerResetPassword(ctx context.Context, e env, cmd string, args []string) error {
+	fs, src := reviewerFlags(e, cmd, "reset-password")
+	username := usernameFlag(fs)
+	totp := addTOTPFlags(fs)
+	removeTOTP := fs.Bool("remove-totp", false, "remove the account's TOTP second factor")
+	if help, err := parse(fs, e, args); help || err != nil {
+		return err
+	}
+	if err := checkArgs(fs, username); err != nil {
+		return err
+	}
+	if *removeTOTP && *totp.on {
+		return usageError(fmt.Errorf("%s: --totp and --remove-totp exclude each other", fs.Name()))
+	}
+	svc, closeDB, err := openReviewers(ctx, e, src, *totp.on)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	pw, err := readPassword(e)
+	if err != nil {
+		return err
+	}
+	change := auditor.TOTPKeep
+	if *totp.on {
+		change = auditor.TOTPNew
+	} else if *removeTOTP {
+		change = auditor.TOTPRemove
+	}
+	enrol, err := svc.ResetPassword(ctx, cliActor(e), *username, pw, change)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "password of reviewer %s reset\n", auditor.NormalizeUsername(*username))
+	return printEnrolment(e, enrol, *totp.qrPNG)
+}

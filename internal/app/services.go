@@ -1,0 +1,64 @@
+package app
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/keyport/keyport/cxone"
+	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/auditor"
+	"github.com/keyport/keyport/internal/connection"
+	"github.com/keyport/keyport/internal/keys"
+	"github.com/keyport/keyport/internal/ratelimit"
+)
+
+// Services are Keyport's domain services, wired without HTTP: what the
+// portal serves and what `keyport reconcile` runs.
+type Services struct {
+	Audit *audit.Writer
+	CXone *cxone.Client
+	Conns *connection.Service
+	Keys  *keys.Service
+	// Auditors is the security reviewers' service, with the TOTP sealer.
+	Auditors *auditor.Service
+	// Limiter is the rate limit every instance shares (connect, create,
+	// look-up, rotate).
+	Limiter *ratelimit.Limiter
+}
+
+// NewServices builds the domain services on o.Pool from o.Config (the
+// database URL is not read: the pool is open) and o.Log, o.Version, o.CXone
+// and o.Auditor. It reads the encryption and audit keys, the CXone URLs and
+// the stale-key threshold; never the session key or anything of HTTP.
+func NewServices(o Options) (*Services, error) {
+	cfg := o.Config
+	auditKeys, err := audit.DeriveKeys(cfg.AuditKey)
+	if err != nil {
+		return nil, fmt.Errorf("KEYPORT_AUDIT_KEY: %w", err)
+	}
+	trail := audit.NewWriter(o.Pool, auditKeys, o.Log)
+	cxCfg := cxone.Config{URLTemplate: cfg.CXoneURLTemplate, JWKSURL: cfg.CXoneJWKSURL,
+		UserAgent: "Keyport/" + o.Version, Logger: o.Log}
+	if o.CXone != nil {
+		o.CXone(&cxCfg)
+	}
+	cx, err := cxone.NewClient(cxCfg)
+	if err != nil {
+		return nil, fmt.Errorf("CXone client: %w", err)
+	}
+	conns, err := connection.New(o.Pool, cx, trail, cfg.EncryptionKey, o.Log)
+	if err != nil {
+		return nil, err
+	}
+	keySvc := keys.New(o.Pool, conns, trail, o.Log, time.Now, time.Duration(cfg.StaleAfterDays)*24*time.Hour)
+	totp, err := auditor.NewTOTPSealer(cfg.EncryptionKey)
+	if err != nil {
+		return nil, err
+	}
+	ao := o.Auditor
+	if ao.Log == nil {
+		ao.Log = o.Log
+	}
+	return &Services{Audit: trail, CXone: cx, Conns: conns, Keys: keySvc, Auditors: auditor.New(o.Pool, trail, totp, ao),
+		Limiter: ratelimit.New(o.Pool, o.RateLimit)}, nil
+}
