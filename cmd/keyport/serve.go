@@ -7,6 +7,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -67,9 +70,9 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, opts serveO
 	if err != nil {
 		return err
 	}
-	// Background jobs stop with ctx; wait for the final checkpoint before
-	// the pool closes.
-	bgCtx, stopBg := context.WithCancel(ctx)
+	// Background jobs stop after the drain, not with ctx: the final
+	// checkpoint is signed after the last outcome, then the pool closes.
+	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))
 	bgDone := make(chan struct{})
 	go func() { portal.RunBackground(bgCtx); close(bgDone) }()
 	defer func() { stopBg(); <-bgDone }()
@@ -97,13 +100,38 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, opts serveO
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
-	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 15*time.Second)
-	defer cancel()
-	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("shutdown: %w", err)
+	return drain(ctx, srv, cfg.ShutdownTimeout, log)
+}
+
+// drain stops accepting and lets every in-flight request finish within
+// timeout, each writing its own outcome. A second SIGINT/SIGTERM or the
+// timeout cuts it short: the connections are closed, and what was cut is
+// left as a crash leaves it (an open intent, a create to settle).
+func drain(ctx context.Context, srv *http.Server, timeout time.Duration, log *slog.Logger) error {
+	if timeout <= 0 {
+		timeout = 90 * time.Second
 	}
-	return nil
+	log.Info("shutting down: draining in-flight requests", "timeout", timeout.String())
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeout)
+	defer cancel()
+	again := make(chan os.Signal, 1)
+	signal.Notify(again, os.Interrupt, syscall.SIGTERM)
+	defer signal.Stop(again)
+	go func() {
+		select {
+		case <-again:
+			log.Warn("second signal: cutting the drain short")
+			cancel()
+		case <-sctx.Done():
+		}
+	}()
+	err := srv.Shutdown(sctx)
+	if err == nil || errors.Is(err, http.ErrServerClosed) {
+		log.Info("drained")
+		return nil
+	}
+	_ = srv.Close()
+	return fmt.Errorf("shutdown cut short, in-flight requests were dropped: %w", err)
 }
 
 func openDB(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {

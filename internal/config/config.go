@@ -44,6 +44,9 @@ type Config struct {
 	SessionIdle      time.Duration
 	SessionAbsolute  time.Duration
 	StaleAfterDays   int
+	// ShutdownTimeout bounds the drain after SIGTERM: longer than the
+	// longest action (a request's own budget is 75 s).
+	ShutdownTimeout time.Duration
 }
 
 // The environment variable of every setting. Commands that need only some
@@ -63,6 +66,7 @@ const (
 	SessionIdle      = "KEYPORT_SESSION_IDLE"
 	SessionAbsolute  = "KEYPORT_SESSION_ABSOLUTE"
 	StaleDays        = "KEYPORT_STALE_DAYS"
+	ShutdownTimeout  = "KEYPORT_SHUTDOWN_TIMEOUT"
 )
 
 // Var describes one setting: its environment variable, the flag that
@@ -91,6 +95,7 @@ var Vars = []Var{
 	{Env: SessionIdle, Flag: "session-idle", Default: "30m", Help: "admin session idle timeout"},
 	{Env: SessionAbsolute, Flag: "session-absolute", Default: "8h", Help: "admin session absolute lifetime"},
 	{Env: StaleDays, Flag: "stale-days", Default: "90", Help: "a key unused or older than this many days is flagged stale"},
+	{Env: ShutdownTimeout, Flag: "shutdown-timeout", Default: "90s", Help: "how long SIGTERM waits for in-flight actions to finish (longer than a request's 75 s budget)"},
 }
 
 // Source resolves a setting: a flag given on the command line wins over the
@@ -237,6 +242,9 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 	case SessionAbsolute:
 		c.SessionAbsolute, err = duration(v)
 		return err
+	case ShutdownTimeout:
+		c.ShutdownTimeout, err = duration(v)
+		return err
 	case StaleDays:
 		if c.StaleAfterDays, err = strconv.Atoi(v); err != nil || c.StaleAfterDays < 1 {
 			return errors.New("want a whole number of days >= 1")
@@ -341,5 +349,6 @@ func (c Config) LogValue() slog.Value {
 		slog.Int("trusted_proxies", len(c.TrustedProxies)),
 		slog.String("session_idle", c.SessionIdle.String()),
 		slog.String("session_absolute", c.SessionAbsolute.String()),
+		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
 	)
 }
