@@ -18,7 +18,6 @@ import (
 	"github.com/keyport/keyport/internal/kp"
 
 	"github.com/keyport/keyport/db"
-	"github.com/keyport/keyport/handlers"
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/secret"
@@ -375,11 +374,11 @@ func TestExportsParseBackToTheListRowsAndAreAudited(t *testing.T) {
 	if res.Status != http.StatusOK {
 		t.Fatalf("jsonl: %d", res.Status)
 	}
-	var fromJSON []handlers.ExportRecord
+	var fromJSON []audit.ExportRecord
 	sc := bufio.NewScanner(strings.NewReader(res.Body))
 	sc.Buffer(make([]byte, 1<<20), 1<<20)
 	for sc.Scan() {
-		var x handlers.ExportRecord
+		var x audit.ExportRecord
 		if err := json.Unmarshal(sc.Bytes(), &x); err != nil {
 			t.Fatalf("jsonl line %q: %v", sc.Text(), err)
 		}
