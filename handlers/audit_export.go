@@ -54,7 +54,7 @@ func (r *auditUI) export(c echo.Context, format, contentType string, newEncoder 
 		w = bufio.NewWriterSize(res, 32<<10)
 		enc = newEncoder(w)
 	}
-	err = r.svc.Export(c.Request().Context(), rv.viewer, f.AuditFilter, f.record(), format, func(e *kp.AuditEvent) error {
+	err = r.trail.Export(c.Request().Context(), rv.Reviewer, f.AuditFilter, f.record(), format, func(e *kp.AuditEvent) error {
 		if !started {
 			begin()
 		}

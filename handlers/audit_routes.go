@@ -3,21 +3,25 @@ package handlers
 import (
 	"github.com/labstack/echo/v4"
 
+	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/auditor"
 )
 
-// auditUI serves the security reviewers' pages. Its service is built once,
-// here, from the handlers' dependencies.
+// auditUI serves the security reviewers' pages: sign-in through the
+// reviewers' service, everything else through the trail's reader. Both are
+// built once, here, from the handlers' dependencies.
 type auditUI struct {
-	h   *Handlers
-	svc *auditor.Service
+	h     *Handlers
+	svc   *auditor.Service
+	trail *audit.Reader
 }
 
 // auditRoutes registers the security reviewers' routes (/auditor/…, /audit…).
 // Every /audit route needs a signed-in reviewer (auditor session kind);
 // an admin session does not count.
 func (h *Handlers) auditRoutes(e *echo.Echo) {
-	r := &auditUI{h: h, svc: h.auditorService()}
+	svc := h.auditorService()
+	r := &auditUI{h: h, svc: svc, trail: audit.NewReader(h.Pool, h.Audit, svc.Now, h.Log)}
 	h.get(e, "/auditor/login", r.loginForm)
 	h.form(e.POST("/auditor/login", r.login))
 	e.POST("/auditor/logout", r.logout)

@@ -20,10 +20,11 @@ const reviewerKey = "reviewer"
 // reviewerCtxKey is where requireAuditor leaves the signed-in reviewer.
 const reviewerCtxKey = "keyport.reviewer"
 
-// reviewer is the signed-in reviewer of a request that passed requireAuditor.
-type reviewer struct {
-	sess   *sessions.Session
-	viewer auditor.Viewer
+// signedIn is the reviewer of a request that passed requireAuditor, with
+// their session.
+type signedIn struct {
+	audit.Reviewer
+	sess *sessions.Session
 }
 
 func (r *auditUI) scope(c echo.Context, sess *sessions.Session) audit.Scope {
@@ -52,7 +53,7 @@ func (r *auditUI) requireAuditor(next echo.HandlerFunc) echo.HandlerFunc {
 			}
 			return r.toLogin(c)
 		}
-		c.Set(reviewerCtxKey, &reviewer{sess: sess, viewer: auditor.Viewer{Username: name, Scope: r.scope(c, sess)}})
+		c.Set(reviewerCtxKey, &signedIn{Reviewer: audit.Reviewer{Username: name, Scope: r.scope(c, sess)}, sess: sess})
 		return next(c)
 	}
 }
@@ -69,8 +70,8 @@ func (r *auditUI) toLogin(c echo.Context) error {
 
 // current returns the reviewer requireAuditor found (a checked assertion:
 // a route registered without requireAuditor fails loudly, not open).
-func current(c echo.Context) (*reviewer, error) {
-	rv, ok := c.Get(reviewerCtxKey).(*reviewer)
+func current(c echo.Context) (*signedIn, error) {
+	rv, ok := c.Get(reviewerCtxKey).(*signedIn)
 	if !ok || rv == nil {
 		return nil, kp.Errorf(kp.Unauthorized, "Sign in as a reviewer first.")
 	}
@@ -78,7 +79,7 @@ func current(c echo.Context) (*reviewer, error) {
 }
 
 // reviewerPage fills the layout for a reviewer's page.
-func (r *auditUI) reviewerPage(c echo.Context, rv *reviewer, title string) web.Page {
+func (r *auditUI) reviewerPage(c echo.Context, rv *signedIn, title string) web.Page {
 	p := r.h.page(c, title)
 	path := c.Path()
 	p.Nav = []web.NavItem{
@@ -90,7 +91,7 @@ func (r *auditUI) reviewerPage(c echo.Context, rv *reviewer, title string) web.P
 		p.Nav = nil
 		return p
 	}
-	p.Identity = "Signed in as reviewer " + rv.viewer.Username
+	p.Identity = "Signed in as reviewer " + rv.Username
 	p.SignedIn, p.SignOutURL = true, "/auditor/logout"
 	for _, f := range session.TakeFlashes(rv.sess) {
 		p.Flashes = append(p.Flashes, web.Flash{Kind: f.Kind, Message: f.Message})

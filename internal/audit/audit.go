@@ -1,8 +1,12 @@
 // Package audit is Keyport's audit trail: the writer every flow records
 // through (intent before any upstream call, outcome after), the hash chain's
-// canonical encoding, signed checkpoints and the verifier. It accepts only
-// typed fields, scrubs anything that looks like a credential, and stores
-// fingerprints of secrets, never secrets. SQL lives in package db.
+// canonical encoding and the export format built on it, signed checkpoints
+// and the verifier, and the read side reviewers use (Reader: the event
+// list, an event, a key's history, exports, activity, the integrity panel's
+// background verifications). It accepts only typed fields, scrubs anything
+// that looks like a credential, and stores fingerprints of secrets, never
+// secrets. SQL lives in package db; audit imports db and the leaves, never
+// handlers or web.
 package audit
 
 import (

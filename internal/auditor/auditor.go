@@ -1,7 +1,7 @@
 // Package auditor is the security reviewers' side of Keyport: their
-// accounts (argon2id passwords, optional TOTP), sign-in with its throttle
-// and lock-out, and the integrity panel's background verification. Every
-// change and every sign-in attempt is an audit event. It imports audit, db,
+// accounts (argon2id passwords, optional TOTP) and sign-in with its
+// throttle and lock-out. What they read is the trail's read side, in
+// package audit. Every change and every sign-in attempt is an audit event. It imports audit, db,
 // kp, seal and secret; never handlers or web.
 package auditor
 
@@ -77,7 +77,6 @@ type Service struct {
 	o      Options
 	dummy  func() string // a hash no password matches, for unknown names
 	hashes chan struct{} // semaphore for argon2 work
-	runs   sync.WaitGroup
 }
 
 // New returns a Service. totp seals TOTP secrets (seal.New(encryption key,
@@ -90,6 +89,9 @@ func New(pool *pgxpool.Pool, w *audit.Writer, totp *seal.Sealer, o Options) *Ser
 	s.dummy = sync.OnceValue(func() string { return hashPassword(secret.New(string(newTOTPKey())), o.Params) })
 	return s
 }
+
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.o.Now() }
 
 // NewTOTPSealer returns the sealer for TOTP secrets under the encryption key.
 func NewTOTPSealer(encryptionKey secret.Secret) (*seal.Sealer, error) {
