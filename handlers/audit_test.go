@@ -19,7 +19,7 @@ import (
 
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
-	"github.com/keyport/keyport/internal/auditor"
+	"github.com/keyport/keyport/internal/reviewer"
 	"github.com/keyport/keyport/internal/secret"
 )
 
@@ -27,8 +27,8 @@ const reviewerPassword = "correct horse battery staple"
 
 // reviewers manages accounts directly, as `keyport auditor` does, with cheap
 // argon2 parameters (each hash encodes its own parameters).
-func reviewers(a *testApp) *auditor.Service {
-	return auditor.New(a.Pool, a.App.Audit, nil, auditor.Options{Params: auditor.Params{Memory: 64, Time: 1, Threads: 1}})
+func reviewers(a *testApp) *reviewer.Service {
+	return reviewer.New(a.Pool, a.App.Audit, nil, reviewer.Options{Params: reviewer.Params{Memory: 64, Time: 1, Threads: 1}})
 }
 
 func addReviewer(t *testing.T, a *testApp, name string) {
@@ -131,7 +131,7 @@ func TestReviewerLockOutEngagesAndLifts(t *testing.T) {
 		t.Fatalf("right password while locked: status %d, want 429", p.Status)
 	}
 	// The lock's time passes (the service's clock is tested in package
-	// auditor; here the stored deadline moves into the past).
+	// reviewer; here the stored deadline moves into the past).
 	if _, err := a.Pool.Exec(context.Background(), `UPDATE auditor_throttle SET locked_until = now() - interval '1 second', window_start = now() - interval '1 hour'`); err != nil {
 		t.Fatal(err)
 	}

@@ -15,10 +15,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyport/keyport/internal/audit"
-	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/metrics"
+	"github.com/keyport/keyport/internal/reviewer"
 	"github.com/keyport/keyport/internal/session"
 	"github.com/keyport/keyport/static"
 )
@@ -26,19 +26,19 @@ import (
 // Deps is everything the HTTP layer needs, built by main (or a test) and
 // passed in: there is no package state.
 type Deps struct {
-	Log             *slog.Logger
-	Pool            *pgxpool.Pool
-	Assets          *static.Assets
-	Version         string
-	TrustedProxies  []*net.IPNet
-	Metrics         *metrics.HTTP
-	Gatherer        prometheus.Gatherer
-	Audit           *audit.Writer
-	AdminSessions   *session.Store
-	AuditorSessions *session.Store
-	Conns           *connection.Service
-	Keys            *keys.Service
-	Auditors        *auditor.Service
+	Log              *slog.Logger
+	Pool             *pgxpool.Pool
+	Assets           *static.Assets
+	Version          string
+	TrustedProxies   []*net.IPNet
+	Metrics          *metrics.HTTP
+	Gatherer         prometheus.Gatherer
+	Audit            *audit.Writer
+	AdminSessions    *session.Store
+	ReviewerSessions *session.Store
+	Conns            *connection.Service
+	Keys             *keys.Service
+	Reviewers        *reviewer.Service
 	// RateLimit bounds connects and creates per client IP and per session
 	// (requests per minute); zero means the default.
 	RateLimit int

@@ -23,8 +23,8 @@ import (
 	"rsc.io/qr"
 
 	"github.com/keyport/keyport/internal/audit"
-	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/config"
+	"github.com/keyport/keyport/internal/reviewer"
 	"github.com/keyport/keyport/internal/seal"
 	"github.com/keyport/keyport/internal/secret"
 )
@@ -118,11 +118,11 @@ func cmdAuditor(ctx context.Context, e env, args []string) error {
 	defer pool.Close()
 	var sealer *seal.Sealer
 	if needTOTPKey {
-		if sealer, err = auditor.NewTOTPSealer(sealerKey); err != nil {
+		if sealer, err = reviewer.NewTOTPSealer(sealerKey); err != nil {
 			return usageError(fmt.Errorf("KEYPORT_ENCRYPTION_KEY: %w", err))
 		}
 	}
-	svc := auditor.New(pool, w, sealer, auditor.Options{})
+	svc := reviewer.New(pool, w, sealer, reviewer.Options{})
 	// The operator is Keyport's own command line; who ran it is noted as
 	// far as the environment says.
 	actor := audit.Actor{Kind: kp.ActorSystem, UserID: "keyport auditor", Name: "command line"}
@@ -156,7 +156,7 @@ func cmdAuditor(ctx context.Context, e env, args []string) error {
 		if err := svc.SetDisabled(ctx, actor, *username, action == "disable"); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "reviewer %s %sd\n", auditor.NormalizeUsername(*username), action)
+		fmt.Fprintf(e.stdout, "reviewer %s %sd\n", reviewer.NormalizeUsername(*username), action)
 		return nil
 	}
 
@@ -164,22 +164,22 @@ func cmdAuditor(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	var enrol *auditor.Enrolment
+	var enrol *reviewer.Enrolment
 	if action == "add" {
 		enrol, err = svc.Add(ctx, actor, *username, pw, *withTOTP)
 	} else {
-		t := auditor.TOTPKeep
+		t := reviewer.TOTPKeep
 		if *withTOTP {
-			t = auditor.TOTPNew
+			t = reviewer.TOTPNew
 		} else if *removeTOTP {
-			t = auditor.TOTPRemove
+			t = reviewer.TOTPRemove
 		}
 		enrol, err = svc.ResetPassword(ctx, actor, *username, pw, t)
 	}
 	if err != nil {
 		return err
 	}
-	name := auditor.NormalizeUsername(*username)
+	name := reviewer.NormalizeUsername(*username)
 	if action == "add" {
 		fmt.Fprintf(e.stdout, "reviewer %s added; they sign in at /auditor/login\n", name)
 	} else {
@@ -224,7 +224,7 @@ func readPassword(e env) (secret.Secret, error) {
 }
 
 // printEnrolment shows the TOTP provisioning URI and its QR code, once.
-func printEnrolment(e env, enrol *auditor.Enrolment, pngPath string) error {
+func printEnrolment(e env, enrol *reviewer.Enrolment, pngPath string) error {
 	uri := enrol.URI.Reveal()
 	fmt.Fprintln(e.stdout, "\nTOTP: scan this with an authenticator app, or enter the URI. It is shown only now.")
 	fmt.Fprintln(e.stdout, uri)

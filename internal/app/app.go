@@ -17,19 +17,19 @@ import (
 	"github.com/keyport/keyport/cxone"
 	"github.com/keyport/keyport/handlers"
 	"github.com/keyport/keyport/internal/audit"
-	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/metrics"
+	"github.com/keyport/keyport/internal/reviewer"
 	"github.com/keyport/keyport/internal/session"
 	"github.com/keyport/keyport/static"
 )
 
-// Auditor sessions are shorter-lived than admins' (issue: idle 15 min).
+// Reviewer sessions are shorter-lived than admins' (issue: idle 15 min).
 const (
-	auditorIdle     = 15 * time.Minute
-	auditorAbsolute = 8 * time.Hour
+	reviewerIdle     = 15 * time.Minute
+	reviewerAbsolute = 8 * time.Hour
 )
 
 // Options are New's inputs.
@@ -45,19 +45,19 @@ type Options struct {
 	// CXone, if set, adjusts the CXone client's configuration (tests shorten
 	// timeouts and backoff).
 	CXone func(*cxone.Config)
-	// Auditor sets the reviewers' sign-in thresholds and clock (zero: defaults).
-	Auditor auditor.Options
+	// Reviewer sets the reviewers' sign-in thresholds and clock (zero: defaults).
+	Reviewer reviewer.Options
 }
 
 // App is a wired portal.
 type App struct {
-	Echo            *echo.Echo
-	Audit           *audit.Writer
-	AdminSessions   *session.Store
-	AuditorSessions *session.Store
-	Conns           *connection.Service
-	Keys            *keys.Service
-	o               Options
+	Echo             *echo.Echo
+	Audit            *audit.Writer
+	AdminSessions    *session.Store
+	ReviewerSessions *session.Store
+	Conns            *connection.Service
+	Keys             *keys.Service
+	o                Options
 }
 
 // New builds the portal.
@@ -73,8 +73,8 @@ func New(o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	auditorStore, err := session.New(o.Pool, cfg.SessionKey, cfg.EncryptionKey, session.Options{
-		Kind: session.Auditor, Cookie: "keyport-audit", Secure: cfg.CookieSecure, Idle: auditorIdle, Absolute: auditorAbsolute})
+	reviewerStore, err := session.New(o.Pool, cfg.SessionKey, cfg.EncryptionKey, session.Options{
+		Kind: session.Reviewer, Cookie: "keyport-audit", Secure: cfg.CookieSecure, Idle: reviewerIdle, Absolute: reviewerAbsolute})
 	if err != nil {
 		return nil, err
 	}
@@ -92,15 +92,15 @@ func New(o Options) (*App, error) {
 		return nil, err
 	}
 	keySvc := keys.New(o.Pool, conns, trail, o.Log, time.Now, time.Duration(cfg.StaleAfterDays)*24*time.Hour)
-	totp, err := auditor.NewTOTPSealer(cfg.EncryptionKey)
+	totp, err := reviewer.NewTOTPSealer(cfg.EncryptionKey)
 	if err != nil {
 		return nil, err
 	}
-	ao := o.Auditor
-	if ao.Log == nil {
-		ao.Log = o.Log
+	ro := o.Reviewer
+	if ro.Log == nil {
+		ro.Log = o.Log
 	}
-	reviewers := auditor.New(o.Pool, trail, totp, ao)
+	reviewers := reviewer.New(o.Pool, trail, totp, ro)
 	assets, err := static.Load()
 	if err != nil {
 		return nil, err
@@ -108,25 +108,25 @@ func New(o Options) (*App, error) {
 	reg, httpMetrics := metrics.NewRegistry(o.Pool)
 	reg.MustRegister(metrics.AuditOutcomeFailures(trail.OutcomeFailures), metrics.AuditNoteFailures(trail.NoteFailures))
 	e := handlers.New(handlers.Deps{
-		Log:             o.Log,
-		Pool:            o.Pool,
-		Assets:          assets,
-		Version:         o.Version,
-		TrustedProxies:  cfg.TrustedProxies,
-		Metrics:         httpMetrics,
-		Gatherer:        reg,
-		Audit:           trail,
-		AdminSessions:   adminStore,
-		AuditorSessions: auditorStore,
-		Conns:           conns,
-		Keys:            keySvc,
-		Auditors:        reviewers,
-		RateLimit:       o.RateLimit,
+		Log:              o.Log,
+		Pool:             o.Pool,
+		Assets:           assets,
+		Version:          o.Version,
+		TrustedProxies:   cfg.TrustedProxies,
+		Metrics:          httpMetrics,
+		Gatherer:         reg,
+		Audit:            trail,
+		AdminSessions:    adminStore,
+		ReviewerSessions: reviewerStore,
+		Conns:            conns,
+		Keys:             keySvc,
+		Reviewers:        reviewers,
+		RateLimit:        o.RateLimit,
 	})
 	if o.CheckpointInterval <= 0 {
 		o.CheckpointInterval = 5 * time.Minute
 	}
-	return &App{Echo: e, Audit: trail, AdminSessions: adminStore, AuditorSessions: auditorStore, Conns: conns, Keys: keySvc, o: o}, nil
+	return &App{Echo: e, Audit: trail, AdminSessions: adminStore, ReviewerSessions: reviewerStore, Conns: conns, Keys: keySvc, o: o}, nil
 }
 
 // Handler is the portal's HTTP handler.

@@ -33,8 +33,8 @@ import (
 	"github.com/keyport/keyport/internal/secret"
 )
 
-// Actor is who acted: a CXone user (admin), a Keyport reviewer (auditor) or
-// Keyport itself (system).
+// Actor is who acted: a CXone user (admin), a Keyport security reviewer
+// (kp.ActorReviewer) or Keyport itself (system).
 type Actor struct {
 	Kind   kp.ActorKind
 	UserID string // CXone user id, or the reviewer's username
@@ -303,7 +303,7 @@ func (w *Writer) row(ctx context.Context, e Event, r Result) (*kp.AuditEvent, er
 		return nil, fmt.Errorf("audit: invalid action %q or outcome %q", e.Action, r.Outcome)
 	}
 	switch e.Actor.Kind {
-	case kp.ActorAdmin, kp.ActorAuditor, kp.ActorSystem:
+	case kp.ActorAdmin, kp.ActorReviewer, kp.ActorSystem:
 	default:
 		return nil, fmt.Errorf("audit: invalid actor kind %q", e.Actor.Kind)
 	}

@@ -22,7 +22,7 @@ type Reviewer struct {
 }
 
 func (r Reviewer) actor() Actor {
-	return Actor{Kind: kp.ActorAuditor, UserID: r.Username, Name: r.Username}
+	return Actor{Kind: kp.ActorReviewer, UserID: r.Username, Name: r.Username}
 }
 
 // Reader is the trail's read side, for reviewers: the event list, one

@@ -185,11 +185,11 @@ func TestKindsAreSeparate(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	c := &clock{time.Now()}
 	admin := newStore(t, pool, session.Admin, c, true)
-	auditor := newStore(t, pool, session.Auditor, c, true)
+	reviewer := newStore(t, pool, session.Reviewer, c, true)
 	ck := save(t, admin, nil, map[string]string{"who": "admin"})
-	forged := &http.Cookie{Name: auditor.Name(), Value: ck.Value}
-	if _, isNew := load(t, auditor, forged); !isNew {
-		t.Fatal("an admin session opened as an auditor session")
+	forged := &http.Cookie{Name: reviewer.Name(), Value: ck.Value}
+	if _, isNew := load(t, reviewer, forged); !isNew {
+		t.Fatal("an admin session opened as a reviewer session")
 	}
 }
 

@@ -1,9 +1,9 @@
-// Package auditor is the security reviewers' side of Keyport: their
+// Package reviewer is the security reviewers' side of Keyport: their
 // accounts (argon2id passwords, optional TOTP) and sign-in with its
 // throttle and lock-out. What they read is the trail's read side, in
 // package audit. Every change and every sign-in attempt is an audit event. It imports audit, db,
 // kp, seal and secret; never handlers or web.
-package auditor
+package reviewer
 
 import (
 	"context"
@@ -98,7 +98,7 @@ func NewTOTPSealer(encryptionKey secret.Secret) (*seal.Sealer, error) {
 	return seal.New(encryptionKey, "totp")
 }
 
-// Account is what `auditor list` shows.
+// Account is what `keyport auditor list` shows.
 type Account struct {
 	Username    string
 	TOTP        bool
@@ -146,16 +146,16 @@ func (s *Service) Add(ctx context.Context, actor audit.Actor, username string, p
 		return nil, kp.Errorf(kp.Invalid, "TOTP needs KEYPORT_ENCRYPTION_KEY to seal its secret.")
 	}
 	var enrol *Enrolment
-	ev := audit.Event{Actor: actor, Action: kp.AuditorAdd, Details: audit.Details{Label: username, Step: totpLabel(withTOTP)}}
+	ev := audit.Event{Actor: actor, Action: kp.ReviewerAdd, Details: audit.Details{Label: username, Step: totpLabel(withTOTP)}}
 	err := s.w.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
 		now := s.o.Now()
-		a := &db.Auditor{Username: username, PasswordHash: hashPassword(password, s.o.Params), CreatedAt: now, UpdatedAt: now}
+		a := &db.Reviewer{Username: username, PasswordHash: hashPassword(password, s.o.Params), CreatedAt: now, UpdatedAt: now}
 		var key []byte
 		if withTOTP {
 			key = newTOTPKey()
 			a.TOTPSealed = s.totp.Seal(key, totpAAD(username))
 		}
-		if err := db.New(s.pool).InsertAuditor(ctx, a); err != nil {
+		if err := db.New(s.pool).InsertReviewer(ctx, a); err != nil {
 			return audit.Result{}, err
 		}
 		if withTOTP {
@@ -173,11 +173,13 @@ func totpLabel(on bool) string {
 	return ""
 }
 
+// totpAAD binds a sealed TOTP secret to its account. The prefix keeps the
+// role's old name: secrets already sealed under it must still open.
 func totpAAD(username string) []byte { return []byte("auditor totp:" + username) }
 
 // List returns every account.
 func (s *Service) List(ctx context.Context) ([]Account, error) {
-	rows, err := db.New(s.pool).ListAuditors(ctx)
+	rows, err := db.New(s.pool).ListReviewers(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -192,13 +194,13 @@ func (s *Service) List(ctx context.Context) ([]Account, error) {
 // open sessions stop working at their next request (RequireActive).
 func (s *Service) SetDisabled(ctx context.Context, actor audit.Actor, username string, disabled bool) error {
 	username = NormalizeUsername(username)
-	action := kp.AuditorEnable
+	action := kp.ReviewerEnable
 	if disabled {
-		action = kp.AuditorDisable
+		action = kp.ReviewerDisable
 	}
 	ev := audit.Event{Actor: actor, Action: action, Details: audit.Details{Label: username}}
 	return s.w.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
-		return audit.Result{}, db.New(s.pool).SetAuditorDisabled(ctx, username, disabled, s.o.Now())
+		return audit.Result{}, db.New(s.pool).SetReviewerDisabled(ctx, username, disabled, s.o.Now())
 	})
 }
 
@@ -223,7 +225,7 @@ func (s *Service) ResetPassword(ctx context.Context, actor audit.Actor, username
 	}
 	step := map[TOTPChange]string{TOTPKeep: "", TOTPNew: "new totp", TOTPRemove: "totp removed"}[t]
 	var enrol *Enrolment
-	ev := audit.Event{Actor: actor, Action: kp.AuditorResetPassword, Details: audit.Details{Label: username, Step: step}}
+	ev := audit.Event{Actor: actor, Action: kp.ReviewerResetPassword, Details: audit.Details{Label: username, Step: step}}
 	err := s.w.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
 		var sealed []byte
 		var key []byte
@@ -231,7 +233,7 @@ func (s *Service) ResetPassword(ctx context.Context, actor audit.Actor, username
 			key = newTOTPKey()
 			sealed = s.totp.Seal(key, totpAAD(username))
 		}
-		if err := db.New(s.pool).SetAuditorPassword(ctx, username, hashPassword(password, s.o.Params), t != TOTPKeep, sealed, s.o.Now()); err != nil {
+		if err := db.New(s.pool).SetReviewerPassword(ctx, username, hashPassword(password, s.o.Params), t != TOTPKeep, sealed, s.o.Now()); err != nil {
 			return audit.Result{}, err
 		}
 		if key != nil {
@@ -270,12 +272,12 @@ func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
 	if len(name) > 64 {
 		name = name[:64]
 	}
-	actor := audit.Actor{Kind: kp.ActorAuditor, UserID: name, Name: name}
+	actor := audit.Actor{Kind: kp.ActorReviewer, UserID: name, Name: name}
 	q := db.New(s.pool)
 	now := s.o.Now()
 	userKey, ipKey := "user:"+name, "ip:"+at.Scope.ClientIP
 	for _, k := range []string{userKey, ipKey} {
-		st, err := q.AuditorThrottle(ctx, k)
+		st, err := q.ReviewerThrottle(ctx, k)
 		if err != nil {
 			return "", err
 		}
@@ -291,7 +293,7 @@ func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
 		}
 	}
 
-	acct, err := q.AuditorByUsername(ctx, name)
+	acct, err := q.ReviewerByUsername(ctx, name)
 	if err != nil && kp.KindOf(err) != kp.NotFound {
 		return "", err
 	}
@@ -328,7 +330,7 @@ func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
 		reason = "wrong, reused or missing TOTP code"
 	}
 	if reason == "" {
-		if err := q.RecordAuditorLogin(ctx, name, step, now); kp.KindOf(err) == kp.Conflict {
+		if err := q.RecordReviewerLogin(ctx, name, step, now); kp.KindOf(err) == kp.Conflict {
 			reason = "TOTP code already used" // a concurrent sign-in took this step
 		} else if err != nil {
 			return "", err
@@ -343,7 +345,7 @@ func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
 			key string
 			max int
 		}{{userKey, s.o.MaxFailures}, {ipKey, s.o.MaxIPFailures}} {
-			st, err := q.AddAuditorFailure(ctx, k.key, now, s.o.Window, s.o.Lockout, k.max)
+			st, err := q.AddReviewerFailure(ctx, k.key, now, s.o.Window, s.o.Lockout, k.max)
 			if err != nil {
 				return "", err
 			}
@@ -354,7 +356,7 @@ func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
 		}
 		return "", ErrSignIn
 	}
-	if err := q.ClearAuditorThrottle(ctx, userKey); err != nil {
+	if err := q.ClearReviewerThrottle(ctx, userKey); err != nil {
 		return "", err
 	}
 	if err := s.record(ctx, actor, at.Scope, kp.OutcomeSuccess, ""); err != nil {
@@ -364,7 +366,7 @@ func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
 }
 
 func (s *Service) record(ctx context.Context, actor audit.Actor, scope audit.Scope, o kp.Outcome, msg string) error {
-	return s.w.Record(ctx, audit.Event{Actor: actor, Scope: scope, Action: kp.AuditorLogin}, audit.Result{Outcome: o, Message: msg})
+	return s.w.Record(ctx, audit.Event{Actor: actor, Scope: scope, Action: kp.ReviewerLogin}, audit.Result{Outcome: o, Message: msg})
 }
 
 // checkPassword runs argon2id with at most MaxConcurrentHashes in flight.
@@ -382,7 +384,7 @@ func (s *Service) checkPassword(ctx context.Context, hash string, pw secret.Secr
 // signed-in reviewer's every request checks it, so disabling an account
 // ends its sessions at once.
 func (s *Service) RequireActive(ctx context.Context, username string) error {
-	a, err := db.New(s.pool).AuditorByUsername(ctx, username)
+	a, err := db.New(s.pool).ReviewerByUsername(ctx, username)
 	if kp.KindOf(err) == kp.NotFound || err == nil && a.Disabled {
 		return kp.Errorf(kp.Unauthorized, "This reviewer account is not active.")
 	}
@@ -391,6 +393,6 @@ func (s *Service) RequireActive(ctx context.Context, username string) error {
 
 // Logout records a reviewer's sign-out.
 func (s *Service) Logout(ctx context.Context, username string, scope audit.Scope) error {
-	return s.w.Record(ctx, audit.Event{Actor: audit.Actor{Kind: kp.ActorAuditor, UserID: username, Name: username},
-		Scope: scope, Action: kp.AuditorLogout}, audit.Result{Outcome: kp.OutcomeSuccess})
+	return s.w.Record(ctx, audit.Event{Actor: audit.Actor{Kind: kp.ActorReviewer, UserID: username, Name: username},
+		Scope: scope, Action: kp.ReviewerLogout}, audit.Result{Outcome: kp.OutcomeSuccess})
 }

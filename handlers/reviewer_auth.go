@@ -7,20 +7,20 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyport/keyport/internal/audit"
-	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/reviewer"
 	"github.com/keyport/keyport/internal/secret"
 	"github.com/keyport/keyport/internal/session"
 	"github.com/keyport/keyport/web"
 )
 
-// reviewerKey is the auditor session value holding the reviewer's username.
+// reviewerKey is the reviewer session value holding the reviewer's username.
 const reviewerKey = "reviewer"
 
-// reviewerCtxKey is where requireAuditor leaves the signed-in reviewer.
+// reviewerCtxKey is where requireReviewer leaves the signed-in reviewer.
 const reviewerCtxKey = "keyport.reviewer"
 
-// signedIn is the reviewer of a request that passed requireAuditor, with
+// signedIn is the reviewer of a request that passed requireReviewer, with
 // their session.
 type signedIn struct {
 	audit.Reviewer
@@ -31,12 +31,12 @@ func (r *auditUI) scope(c echo.Context, sess *sessions.Session) audit.Scope {
 	return audit.Scope{Session: session.ID(sess), ClientIP: c.RealIP(), UserAgent: c.Request().UserAgent()}
 }
 
-// requireAuditor lets a request through only with a reviewer session whose
+// requireReviewer lets a request through only with a reviewer session whose
 // account is still enabled; anyone else is sent to the sign-in page. An
 // admin's session is another kind with another cookie: it never counts.
-func (r *auditUI) requireAuditor(next echo.HandlerFunc) echo.HandlerFunc {
+func (r *auditUI) requireReviewer(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		sess, err := r.h.auditorSession(c)
+		sess, err := r.h.reviewerSession(c)
 		if err != nil {
 			return err
 		}
@@ -44,11 +44,11 @@ func (r *auditUI) requireAuditor(next echo.HandlerFunc) echo.HandlerFunc {
 		if name == "" {
 			return r.toLogin(c)
 		}
-		if err := r.svc.RequireActive(c.Request().Context(), name); err != nil {
+		if err := r.reviewers.RequireActive(c.Request().Context(), name); err != nil {
 			if kp.KindOf(err) != kp.Unauthorized {
 				return err
 			}
-			if err := r.h.AuditorSessions.Destroy(c.Request(), c.Response(), sess); err != nil {
+			if err := r.h.ReviewerSessions.Destroy(c.Request(), c.Response(), sess); err != nil {
 				return err
 			}
 			return r.toLogin(c)
@@ -68,8 +68,8 @@ func (r *auditUI) toLogin(c echo.Context) error {
 	return r.h.redirect(c, "/auditor/login")
 }
 
-// current returns the reviewer requireAuditor found (a checked assertion:
-// a route registered without requireAuditor fails loudly, not open).
+// current returns the reviewer requireReviewer found (a checked assertion:
+// a route registered without requireReviewer fails loudly, not open).
 func current(c echo.Context) (*signedIn, error) {
 	rv, ok := c.Get(reviewerCtxKey).(*signedIn)
 	if !ok || rv == nil {
@@ -100,7 +100,7 @@ func (r *auditUI) reviewerPage(c echo.Context, rv *signedIn, title string) web.P
 }
 
 func (r *auditUI) loginForm(c echo.Context) error {
-	sess, err := r.h.auditorSession(c)
+	sess, err := r.h.reviewerSession(c)
 	if err != nil {
 		return err
 	}
@@ -114,7 +114,7 @@ func (r *auditUI) loginForm(c echo.Context) error {
 // lock-out one) and keeps only the username; success starts a fresh
 // session under a new id (no fixation) and records auditor.login.
 func (r *auditUI) login(c echo.Context) error {
-	sess, err := r.h.auditorSession(c)
+	sess, err := r.h.reviewerSession(c)
 	if err != nil {
 		return err
 	}
@@ -123,7 +123,7 @@ func (r *auditUI) login(c echo.Context) error {
 		return r.h.render(c, http.StatusUnprocessableEntity, web.AuditorLogin(r.reviewerPage(c, nil, "Reviewer sign-in"),
 			web.AuditorLoginView{Username: username, Error: kp.MessageOf(err)}))
 	}
-	name, err := r.svc.SignIn(c.Request().Context(), auditor.Attempt{
+	name, err := r.reviewers.SignIn(c.Request().Context(), reviewer.Attempt{
 		Username: username, Password: secret.New(c.FormValue("password")), TOTP: c.FormValue("totp"),
 		Scope: r.scope(c, sess),
 	})
@@ -142,7 +142,7 @@ func (r *auditUI) login(c echo.Context) error {
 		delete(sess.Values, k)
 	}
 	sess.Values[reviewerKey] = name
-	if err := r.h.AuditorSessions.Rotate(c.Request(), c.Response(), sess); err != nil {
+	if err := r.h.ReviewerSessions.Rotate(c.Request(), c.Response(), sess); err != nil {
 		return err
 	}
 	return r.h.redirect(c, "/audit")
@@ -151,16 +151,16 @@ func (r *auditUI) login(c echo.Context) error {
 // logout records auditor.logout and deletes the session (its row too, so a
 // copied cookie is dead).
 func (r *auditUI) logout(c echo.Context) error {
-	sess, err := r.h.auditorSession(c)
+	sess, err := r.h.reviewerSession(c)
 	if err != nil {
 		return err
 	}
 	if name, _ := sess.Values[reviewerKey].(string); name != "" {
-		if err := r.svc.Logout(c.Request().Context(), name, r.scope(c, sess)); err != nil {
+		if err := r.reviewers.Logout(c.Request().Context(), name, r.scope(c, sess)); err != nil {
 			return err
 		}
 	}
-	if err := r.h.AuditorSessions.Destroy(c.Request(), c.Response(), sess); err != nil {
+	if err := r.h.ReviewerSessions.Destroy(c.Request(), c.Response(), sess); err != nil {
 		return err
 	}
 	return r.h.redirect(c, "/auditor/login")

@@ -12,8 +12,8 @@ import (
 	"github.com/keyport/keyport/internal/kp"
 )
 
-// Auditor is one security reviewer's account.
-type Auditor struct {
+// Reviewer is one security reviewer's account.
+type Reviewer struct {
 	Username     string
 	PasswordHash string // encoded argon2id
 	TOTPSealed   []byte // nil: no second factor
@@ -24,15 +24,15 @@ type Auditor struct {
 	LastLoginAt  *time.Time
 }
 
-const auditorColumns = `username, password_hash, totp_sealed, totp_last_step, disabled, created_at, updated_at, last_login_at`
+const reviewerColumns = `username, password_hash, totp_sealed, totp_last_step, disabled, created_at, updated_at, last_login_at`
 
-func auditorTargets(a *Auditor) []any {
+func reviewerTargets(a *Reviewer) []any {
 	return []any{&a.Username, &a.PasswordHash, &a.TOTPSealed, &a.TOTPLastStep, &a.Disabled, &a.CreatedAt, &a.UpdatedAt, &a.LastLoginAt}
 }
 
-// InsertAuditor creates an account; an existing username is kp.Conflict.
-func (q *Queries) InsertAuditor(ctx context.Context, a *Auditor) error {
-	const sql = `INSERT INTO auditors (` + auditorColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+// InsertReviewer creates an account; an existing username is kp.Conflict.
+func (q *Queries) InsertReviewer(ctx context.Context, a *Reviewer) error {
+	const sql = `INSERT INTO auditors (` + reviewerColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 	_, err := q.db.Exec(ctx, sql, a.Username, a.PasswordHash, a.TOTPSealed, a.TOTPLastStep, a.Disabled, a.CreatedAt, a.UpdatedAt, a.LastLoginAt)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" {
@@ -44,11 +44,11 @@ func (q *Queries) InsertAuditor(ctx context.Context, a *Auditor) error {
 	return nil
 }
 
-// AuditorByUsername returns one account, or kp.NotFound.
-func (q *Queries) AuditorByUsername(ctx context.Context, username string) (*Auditor, error) {
-	const sql = `SELECT ` + auditorColumns + ` FROM auditors WHERE username = $1`
-	var a Auditor
-	err := q.db.QueryRow(ctx, sql, username).Scan(auditorTargets(&a)...)
+// ReviewerByUsername returns one account, or kp.NotFound.
+func (q *Queries) ReviewerByUsername(ctx context.Context, username string) (*Reviewer, error) {
+	const sql = `SELECT ` + reviewerColumns + ` FROM auditors WHERE username = $1`
+	var a Reviewer
+	err := q.db.QueryRow(ctx, sql, username).Scan(reviewerTargets(&a)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, kp.Errorf(kp.NotFound, "There is no reviewer named %q.", username)
 	}
@@ -58,29 +58,29 @@ func (q *Queries) AuditorByUsername(ctx context.Context, username string) (*Audi
 	return &a, nil
 }
 
-// ListAuditors returns every account by name. There are few: security staff.
-func (q *Queries) ListAuditors(ctx context.Context) ([]Auditor, error) {
-	const sql = `SELECT ` + auditorColumns + ` FROM auditors ORDER BY username`
+// ListReviewers returns every account by name. There are few: security staff.
+func (q *Queries) ListReviewers(ctx context.Context) ([]Reviewer, error) {
+	const sql = `SELECT ` + reviewerColumns + ` FROM auditors ORDER BY username`
 	rows, err := q.db.Query(ctx, sql)
 	if err != nil {
 		return nil, fmt.Errorf("list auditors: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Auditor, error) {
-		var a Auditor
-		err := r.Scan(auditorTargets(&a)...)
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Reviewer, error) {
+		var a Reviewer
+		err := r.Scan(reviewerTargets(&a)...)
 		return a, err
 	})
 }
 
-// SetAuditorDisabled disables or enables an account; unknown is kp.NotFound.
-func (q *Queries) SetAuditorDisabled(ctx context.Context, username string, disabled bool, now time.Time) error {
+// SetReviewerDisabled disables or enables an account; unknown is kp.NotFound.
+func (q *Queries) SetReviewerDisabled(ctx context.Context, username string, disabled bool, now time.Time) error {
 	const sql = `UPDATE auditors SET disabled = $2, updated_at = $3 WHERE username = $1`
 	return q.execOne(ctx, "set auditor disabled", username, sql, username, disabled, now)
 }
 
-// SetAuditorPassword replaces an account's password hash and, when
+// SetReviewerPassword replaces an account's password hash and, when
 // replaceTOTP is set, its TOTP secret (nil removes it).
-func (q *Queries) SetAuditorPassword(ctx context.Context, username, hash string, replaceTOTP bool, totpSealed []byte, now time.Time) error {
+func (q *Queries) SetReviewerPassword(ctx context.Context, username, hash string, replaceTOTP bool, totpSealed []byte, now time.Time) error {
 	const sql = `UPDATE auditors SET password_hash = $2, updated_at = $3,
 		totp_sealed = CASE WHEN $4 THEN $5 ELSE totp_sealed END,
 		totp_last_step = CASE WHEN $4 THEN 0 ELSE totp_last_step END
@@ -88,11 +88,11 @@ func (q *Queries) SetAuditorPassword(ctx context.Context, username, hash string,
 	return q.execOne(ctx, "set auditor password", username, sql, username, hash, now, replaceTOTP, totpSealed)
 }
 
-// RecordAuditorLogin notes a successful sign-in and the TOTP step it used.
+// RecordReviewerLogin notes a successful sign-in and the TOTP step it used.
 // The step only moves forward: the UPDATE matches nothing (kp.Conflict) when
 // another sign-in already used this step or a later one, so a code is
 // accepted once.
-func (q *Queries) RecordAuditorLogin(ctx context.Context, username string, totpStep int64, now time.Time) error {
+func (q *Queries) RecordReviewerLogin(ctx context.Context, username string, totpStep int64, now time.Time) error {
 	const sql = `UPDATE auditors SET last_login_at = $2, totp_last_step = greatest(totp_last_step, $3)
 		WHERE username = $1 AND ($3 = 0 OR totp_last_step < $3)`
 	tag, err := q.db.Exec(ctx, sql, username, now, totpStep)
@@ -122,8 +122,8 @@ type ThrottleState struct {
 	LockedUntil *time.Time
 }
 
-// AuditorThrottle returns a key's state (zero when it has none).
-func (q *Queries) AuditorThrottle(ctx context.Context, key string) (ThrottleState, error) {
+// ReviewerThrottle returns a key's state (zero when it has none).
+func (q *Queries) ReviewerThrottle(ctx context.Context, key string) (ThrottleState, error) {
 	const sql = `SELECT failures, locked_until FROM auditor_throttle WHERE key = $1`
 	var s ThrottleState
 	err := q.db.QueryRow(ctx, sql, key).Scan(&s.Failures, &s.LockedUntil)
@@ -136,12 +136,12 @@ func (q *Queries) AuditorThrottle(ctx context.Context, key string) (ThrottleStat
 	return s, nil
 }
 
-// AddAuditorFailure counts one failed sign-in against key in one statement
+// AddReviewerFailure counts one failed sign-in against key in one statement
 // (safe under concurrent attempts): a count older than window starts over,
 // and reaching max failures within it locks the key until now+lockout
 // (further failures in the same window lock it again). It returns the new
 // state.
-func (q *Queries) AddAuditorFailure(ctx context.Context, key string, now time.Time, window, lockout time.Duration, max int) (ThrottleState, error) {
+func (q *Queries) AddReviewerFailure(ctx context.Context, key string, now time.Time, window, lockout time.Duration, max int) (ThrottleState, error) {
 	const sql = `WITH p AS (SELECT $2::timestamptz AS now, make_interval(secs => $3::float8) AS win,
 			make_interval(secs => $4::float8) AS lock, $5::int AS max)
 		INSERT INTO auditor_throttle AS t (key, failures, window_start, locked_until)
@@ -165,9 +165,9 @@ func (q *Queries) AddAuditorFailure(ctx context.Context, key string, now time.Ti
 	return s, nil
 }
 
-// ClearAuditorThrottle forgets a key's failures (after a successful sign-in
+// ClearReviewerThrottle forgets a key's failures (after a successful sign-in
 // to that account).
-func (q *Queries) ClearAuditorThrottle(ctx context.Context, key string) error {
+func (q *Queries) ClearReviewerThrottle(ctx context.Context, key string) error {
 	if _, err := q.db.Exec(ctx, `DELETE FROM auditor_throttle WHERE key = $1`, key); err != nil {
 		return fmt.Errorf("clear sign-in throttle: %w", err)
 	}
