@@ -32,38 +32,38 @@ func reviewerTargets(a *Reviewer) []any {
 
 // InsertReviewer creates an account; an existing username is kp.Conflict.
 func (q *Queries) InsertReviewer(ctx context.Context, a *Reviewer) error {
-	const sql = `INSERT INTO auditors (` + reviewerColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	const sql = `INSERT INTO reviewers (` + reviewerColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
 	_, err := q.db.Exec(ctx, sql, a.Username, a.PasswordHash, a.TOTPSealed, a.TOTPLastStep, a.Disabled, a.CreatedAt, a.UpdatedAt, a.LastLoginAt)
 	var pe *pgconn.PgError
 	if errors.As(err, &pe) && pe.Code == "23505" {
 		return kp.Errorf(kp.Conflict, "A reviewer named %q already exists.", a.Username)
 	}
 	if err != nil {
-		return fmt.Errorf("insert auditor %s: %w", a.Username, err)
+		return fmt.Errorf("insert reviewer %s: %w", a.Username, err)
 	}
 	return nil
 }
 
 // ReviewerByUsername returns one account, or kp.NotFound.
 func (q *Queries) ReviewerByUsername(ctx context.Context, username string) (*Reviewer, error) {
-	const sql = `SELECT ` + reviewerColumns + ` FROM auditors WHERE username = $1`
+	const sql = `SELECT ` + reviewerColumns + ` FROM reviewers WHERE username = $1`
 	var a Reviewer
 	err := q.db.QueryRow(ctx, sql, username).Scan(reviewerTargets(&a)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, kp.Errorf(kp.NotFound, "There is no reviewer named %q.", username)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("read auditor %s: %w", username, err)
+		return nil, fmt.Errorf("read reviewer %s: %w", username, err)
 	}
 	return &a, nil
 }
 
 // ListReviewers returns every account by name. There are few: security staff.
 func (q *Queries) ListReviewers(ctx context.Context) ([]Reviewer, error) {
-	const sql = `SELECT ` + reviewerColumns + ` FROM auditors ORDER BY username`
+	const sql = `SELECT ` + reviewerColumns + ` FROM reviewers ORDER BY username`
 	rows, err := q.db.Query(ctx, sql)
 	if err != nil {
-		return nil, fmt.Errorf("list auditors: %w", err)
+		return nil, fmt.Errorf("list reviewers: %w", err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Reviewer, error) {
 		var a Reviewer
@@ -74,18 +74,18 @@ func (q *Queries) ListReviewers(ctx context.Context) ([]Reviewer, error) {
 
 // SetReviewerDisabled disables or enables an account; unknown is kp.NotFound.
 func (q *Queries) SetReviewerDisabled(ctx context.Context, username string, disabled bool, now time.Time) error {
-	const sql = `UPDATE auditors SET disabled = $2, updated_at = $3 WHERE username = $1`
-	return q.execOne(ctx, "set auditor disabled", username, sql, username, disabled, now)
+	const sql = `UPDATE reviewers SET disabled = $2, updated_at = $3 WHERE username = $1`
+	return q.execOne(ctx, "set reviewer disabled", username, sql, username, disabled, now)
 }
 
 // SetReviewerPassword replaces an account's password hash and, when
 // replaceTOTP is set, its TOTP secret (nil removes it).
 func (q *Queries) SetReviewerPassword(ctx context.Context, username, hash string, replaceTOTP bool, totpSealed []byte, now time.Time) error {
-	const sql = `UPDATE auditors SET password_hash = $2, updated_at = $3,
+	const sql = `UPDATE reviewers SET password_hash = $2, updated_at = $3,
 		totp_sealed = CASE WHEN $4 THEN $5 ELSE totp_sealed END,
 		totp_last_step = CASE WHEN $4 THEN 0 ELSE totp_last_step END
 		WHERE username = $1`
-	return q.execOne(ctx, "set auditor password", username, sql, username, hash, now, replaceTOTP, totpSealed)
+	return q.execOne(ctx, "set reviewer password", username, sql, username, hash, now, replaceTOTP, totpSealed)
 }
 
 // RecordReviewerLogin notes a successful sign-in and the TOTP step it used.
@@ -93,11 +93,11 @@ func (q *Queries) SetReviewerPassword(ctx context.Context, username, hash string
 // another sign-in already used this step or a later one, so a code is
 // accepted once.
 func (q *Queries) RecordReviewerLogin(ctx context.Context, username string, totpStep int64, now time.Time) error {
-	const sql = `UPDATE auditors SET last_login_at = $2, totp_last_step = greatest(totp_last_step, $3)
+	const sql = `UPDATE reviewers SET last_login_at = $2, totp_last_step = greatest(totp_last_step, $3)
 		WHERE username = $1 AND ($3 = 0 OR totp_last_step < $3)`
 	tag, err := q.db.Exec(ctx, sql, username, now, totpStep)
 	if err != nil {
-		return fmt.Errorf("record auditor login %s: %w", username, err)
+		return fmt.Errorf("record reviewer login %s: %w", username, err)
 	}
 	if tag.RowsAffected() == 0 {
 		return kp.Errorf(kp.Conflict, "This code was already used.")
@@ -124,7 +124,7 @@ type ThrottleState struct {
 
 // ReviewerThrottle returns a key's state (zero when it has none).
 func (q *Queries) ReviewerThrottle(ctx context.Context, key string) (ThrottleState, error) {
-	const sql = `SELECT failures, locked_until FROM auditor_throttle WHERE key = $1`
+	const sql = `SELECT failures, locked_until FROM reviewer_throttle WHERE key = $1`
 	var s ThrottleState
 	err := q.db.QueryRow(ctx, sql, key).Scan(&s.Failures, &s.LockedUntil)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -144,7 +144,7 @@ func (q *Queries) ReviewerThrottle(ctx context.Context, key string) (ThrottleSta
 func (q *Queries) AddReviewerFailure(ctx context.Context, key string, now time.Time, window, lockout time.Duration, max int) (ThrottleState, error) {
 	const sql = `WITH p AS (SELECT $2::timestamptz AS now, make_interval(secs => $3::float8) AS win,
 			make_interval(secs => $4::float8) AS lock, $5::int AS max)
-		INSERT INTO auditor_throttle AS t (key, failures, window_start, locked_until)
+		INSERT INTO reviewer_throttle AS t (key, failures, window_start, locked_until)
 		SELECT $1, 1, p.now, CASE WHEN 1 >= p.max THEN p.now + p.lock END FROM p
 		ON CONFLICT (key) DO UPDATE SET
 			failures = CASE WHEN t.window_start <= EXCLUDED.window_start - (SELECT win FROM p) THEN 1 ELSE t.failures + 1 END,
@@ -168,7 +168,7 @@ func (q *Queries) AddReviewerFailure(ctx context.Context, key string, now time.T
 // ClearReviewerThrottle forgets a key's failures (after a successful sign-in
 // to that account).
 func (q *Queries) ClearReviewerThrottle(ctx context.Context, key string) error {
-	if _, err := q.db.Exec(ctx, `DELETE FROM auditor_throttle WHERE key = $1`, key); err != nil {
+	if _, err := q.db.Exec(ctx, `DELETE FROM reviewer_throttle WHERE key = $1`, key); err != nil {
 		return fmt.Errorf("clear sign-in throttle: %w", err)
 	}
 	return nil

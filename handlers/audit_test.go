@@ -132,7 +132,7 @@ func TestReviewerLockOutEngagesAndLifts(t *testing.T) {
 	}
 	// The lock's time passes (the service's clock is tested in package
 	// reviewer; here the stored deadline moves into the past).
-	if _, err := a.Pool.Exec(context.Background(), `UPDATE auditor_throttle SET locked_until = now() - interval '1 second', window_start = now() - interval '1 hour'`); err != nil {
+	if _, err := a.Pool.Exec(context.Background(), `UPDATE reviewer_throttle SET locked_until = now() - interval '1 second', window_start = now() - interval '1 hour'`); err != nil {
 		t.Fatal(err)
 	}
 	b.signInReviewer("alice")

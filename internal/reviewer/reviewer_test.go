@@ -310,7 +310,7 @@ func TestAccountChangesAreAudited(t *testing.T) {
 		t.Fatalf("events:\n got %s\nwant %s", strings.Join(got, " "), want)
 	}
 	var hash string
-	if err := f.pool.QueryRow(ctx, `SELECT password_hash FROM auditors WHERE username = 'alice'`).Scan(&hash); err != nil || strings.Contains(hash, "brand new") {
+	if err := f.pool.QueryRow(ctx, `SELECT password_hash FROM reviewers WHERE username = 'alice'`).Scan(&hash); err != nil || strings.Contains(hash, "brand new") {
 		t.Fatalf("stored hash %q, %v", hash, err)
 	}
 }
