@@ -16,15 +16,19 @@ type auditUI struct {
 	trail     *audit.Reader
 }
 
-// auditRoutes registers the security reviewers' routes (/auditor/…, /audit…).
-// Every /audit route needs a signed-in reviewer (auditor session kind);
-// an admin session does not count.
+// auditRoutes registers the security reviewers' routes (/reviewer/…,
+// /audit…). Every /audit route needs a signed-in reviewer (reviewer session
+// kind); an admin session does not count.
 func (h *Handlers) auditRoutes(e *echo.Echo) {
 	reviewers := h.reviewerService()
 	r := &auditUI{h: h, reviewers: reviewers, trail: audit.NewReader(h.Pool, h.Audit, reviewers.Now, h.Log)}
-	h.get(e, "/auditor/login", r.loginForm)
-	h.form(e.POST("/auditor/login", r.login))
-	e.POST("/auditor/logout", r.logout)
+	// Sign-in and sign-out live under /reviewer; /auditor is the role's old
+	// name, kept as an alias so bookmarks and scripts keep working.
+	for _, base := range []string{"/reviewer", "/auditor"} {
+		h.get(e, base+"/login", r.loginForm)
+		h.form(e.POST(base+"/login", r.login))
+		e.POST(base+"/logout", r.logout)
+	}
 
 	h.form(h.get(e, "/audit", r.list, r.requireReviewer))
 	h.get(e, "/audit/export.csv", r.exportCSV, r.requireReviewer)

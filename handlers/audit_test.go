@@ -91,12 +91,12 @@ func TestReviewerSignInAnswersEveryFailureAlike(t *testing.T) {
 	// Sign out kills the session: the old cookie no longer opens /audit.
 	cookies := b.http.Jar.Cookies(mustURL(t, a.URL))
 	out := b.post("/auditor/logout", nil)
-	if out.Status != http.StatusSeeOther || out.Location != "/auditor/login" {
+	if out.Status != http.StatusSeeOther || out.Location != "/reviewer/login" {
 		t.Fatalf("logout: %d %q", out.Status, out.Location)
 	}
 	replay := a.browser()
 	replay.http.Jar.SetCookies(mustURL(t, a.URL), cookies)
-	if p := replay.get("/audit"); p.Status != http.StatusSeeOther || p.Location != "/auditor/login" {
+	if p := replay.get("/audit"); p.Status != http.StatusSeeOther || p.Location != "/reviewer/login" {
 		t.Fatalf("replayed cookie after logout: %d %q", p.Status, p.Location)
 	}
 	var logins, logouts int
@@ -156,11 +156,11 @@ func TestReviewerAndAdminSessionsAreSeparate(t *testing.T) {
 		t.Fatalf("admin keys page: %d", p.Status)
 	}
 	for _, path := range []string{"/audit", "/audit/1", "/audit/integrity", "/audit/activity", "/audit/export.csv", "/audit/keys/x"} {
-		if p := adm.get(path); p.Status != http.StatusSeeOther || p.Location != "/auditor/login" {
-			t.Errorf("admin GET %s: %d %q, want 303 to /auditor/login", path, p.Status, p.Location)
+		if p := adm.get(path); p.Status != http.StatusSeeOther || p.Location != "/reviewer/login" {
+			t.Errorf("admin GET %s: %d %q, want 303 to /reviewer/login", path, p.Status, p.Location)
 		}
 	}
-	if p := adm.post("/audit/integrity/verify", nil); p.Status != http.StatusSeeOther || p.Location != "/auditor/login" {
+	if p := adm.post("/audit/integrity/verify", nil); p.Status != http.StatusSeeOther || p.Location != "/reviewer/login" {
 		t.Errorf("admin POST verify: %d %q", p.Status, p.Location)
 	}
 }

@@ -62,10 +62,10 @@ func (r *auditUI) requireReviewer(next echo.HandlerFunc) echo.HandlerFunc {
 // load it as a whole page rather than swap it into a fragment.
 func (r *auditUI) toLogin(c echo.Context) error {
 	if c.Request().Header.Get("HX-Request") == "true" {
-		c.Response().Header().Set("HX-Redirect", "/auditor/login")
+		c.Response().Header().Set("HX-Redirect", "/reviewer/login")
 		return c.NoContent(http.StatusNoContent)
 	}
-	return r.h.redirect(c, "/auditor/login")
+	return r.h.redirect(c, "/reviewer/login")
 }
 
 // current returns the reviewer requireReviewer found (a checked assertion:
@@ -92,7 +92,7 @@ func (r *auditUI) reviewerPage(c echo.Context, rv *signedIn, title string) web.P
 		return p
 	}
 	p.Identity = "Signed in as reviewer " + rv.Username
-	p.SignedIn, p.SignOutURL = true, "/auditor/logout"
+	p.SignedIn, p.SignOutURL = true, "/reviewer/logout"
 	for _, f := range session.TakeFlashes(rv.sess) {
 		p.Flashes = append(p.Flashes, web.Flash{Kind: f.Kind, Message: f.Message})
 	}
@@ -107,12 +107,12 @@ func (r *auditUI) loginForm(c echo.Context) error {
 	if name, _ := sess.Values[reviewerKey].(string); name != "" {
 		return r.h.redirect(c, "/audit")
 	}
-	return r.h.render(c, http.StatusOK, web.AuditorLogin(r.reviewerPage(c, nil, "Reviewer sign-in"), web.AuditorLoginView{}))
+	return r.h.render(c, http.StatusOK, web.ReviewerLogin(r.reviewerPage(c, nil, "Reviewer sign-in"), web.ReviewerLoginView{}))
 }
 
 // login checks the form. Every failure shows the same sentence (or the
 // lock-out one) and keeps only the username; success starts a fresh
-// session under a new id (no fixation) and records auditor.login.
+// session under a new id (no fixation) and records kp.ReviewerLogin.
 func (r *auditUI) login(c echo.Context) error {
 	sess, err := r.h.reviewerSession(c)
 	if err != nil {
@@ -120,8 +120,8 @@ func (r *auditUI) login(c echo.Context) error {
 	}
 	username := c.FormValue("username")
 	if err := inputError(c); err != nil {
-		return r.h.render(c, http.StatusUnprocessableEntity, web.AuditorLogin(r.reviewerPage(c, nil, "Reviewer sign-in"),
-			web.AuditorLoginView{Username: username, Error: kp.MessageOf(err)}))
+		return r.h.render(c, http.StatusUnprocessableEntity, web.ReviewerLogin(r.reviewerPage(c, nil, "Reviewer sign-in"),
+			web.ReviewerLoginView{Username: username, Error: kp.MessageOf(err)}))
 	}
 	name, err := r.reviewers.SignIn(c.Request().Context(), reviewer.Attempt{
 		Username: username, Password: secret.New(c.FormValue("password")), TOTP: c.FormValue("totp"),
@@ -132,8 +132,8 @@ func (r *auditUI) login(c echo.Context) error {
 		if k == kp.RateLimited {
 			status = http.StatusTooManyRequests
 		}
-		return r.h.render(c, status, web.AuditorLogin(r.reviewerPage(c, nil, "Reviewer sign-in"),
-			web.AuditorLoginView{Username: username, Error: kp.MessageOf(err)}))
+		return r.h.render(c, status, web.ReviewerLogin(r.reviewerPage(c, nil, "Reviewer sign-in"),
+			web.ReviewerLoginView{Username: username, Error: kp.MessageOf(err)}))
 	}
 	if err != nil {
 		return err
@@ -148,7 +148,7 @@ func (r *auditUI) login(c echo.Context) error {
 	return r.h.redirect(c, "/audit")
 }
 
-// logout records auditor.logout and deletes the session (its row too, so a
+// logout records kp.ReviewerLogout and deletes the session (its row too, so a
 // copied cookie is dead).
 func (r *auditUI) logout(c echo.Context) error {
 	sess, err := r.h.reviewerSession(c)
@@ -163,5 +163,5 @@ func (r *auditUI) logout(c echo.Context) error {
 	if err := r.h.ReviewerSessions.Destroy(c.Request(), c.Response(), sess); err != nil {
 		return err
 	}
-	return r.h.redirect(c, "/auditor/login")
+	return r.h.redirect(c, "/reviewer/login")
 }
