@@ -272,28 +272,65 @@ func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
 	if len(name) > 64 {
 		name = name[:64]
 	}
-	actor := audit.Actor{Kind: kp.ActorReviewer, UserID: name, Name: name}
-	q := db.New(s.pool)
-	now := s.o.Now()
-	userKey, ipKey := "user:"+name, "ip:"+at.Scope.ClientIP
-	for _, k := range []string{userKey, ipKey} {
-		st, err := q.ReviewerThrottle(ctx, k)
+	a := &signIn{Attempt: at, name: name, actor: audit.Actor{Kind: kp.ActorReviewer, UserID: name, Name: name},
+		q: db.New(s.pool), now: s.o.Now(), userKey: "user:" + name, ipKey: "ip:" + at.Scope.ClientIP}
+	reason, err := s.lockedOut(ctx, a)
+	if err != nil {
+		return "", err
+	}
+	if reason != "" {
+		if err := s.record(ctx, a.actor, at.Scope, kp.OutcomeDenied, reason); err != nil {
+			return "", err
+		}
+		return "", ErrLocked
+	}
+	if reason, err = s.refusal(ctx, a, dummy); err != nil {
+		return "", err
+	}
+	if reason != "" {
+		return "", s.fail(ctx, a, reason)
+	}
+	if err := a.q.ClearReviewerThrottle(ctx, a.userKey); err != nil {
+		return "", err
+	}
+	if err := s.record(ctx, a.actor, at.Scope, kp.OutcomeSuccess, ""); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// signIn is one attempt being checked.
+type signIn struct {
+	Attempt
+	name           string // normalized, at most 64 bytes
+	actor          audit.Actor
+	q              *db.Queries
+	now            time.Time
+	userKey, ipKey string // throttle keys: the name tried and the client address
+}
+
+// lockedOut returns why the attempt's name or address is locked out, or "".
+func (s *Service) lockedOut(ctx context.Context, a *signIn) (string, error) {
+	for _, k := range []string{a.userKey, a.ipKey} {
+		st, err := a.q.ReviewerThrottle(ctx, k)
 		if err != nil {
 			return "", err
 		}
-		if st.LockedUntil != nil && st.LockedUntil.After(now) {
-			reason := "locked out: too many failed sign-ins for this name"
-			if k == ipKey {
-				reason = "locked out: too many failed sign-ins from this address"
+		if st.LockedUntil != nil && st.LockedUntil.After(a.now) {
+			if k == a.ipKey {
+				return "locked out: too many failed sign-ins from this address", nil
 			}
-			if err := s.record(ctx, actor, at.Scope, kp.OutcomeDenied, reason); err != nil {
-				return "", err
-			}
-			return "", ErrLocked
+			return "locked out: too many failed sign-ins for this name", nil
 		}
 	}
+	return "", nil
+}
 
-	acct, err := q.ReviewerByUsername(ctx, name)
+// refusal checks the password (against dummy for an unknown name: the same
+// work) and the code, and records a successful sign-in with the TOTP step
+// it used. It returns why the attempt is refused, or "".
+func (s *Service) refusal(ctx context.Context, a *signIn, dummy string) (string, error) {
+	acct, err := a.q.ReviewerByUsername(ctx, a.name)
 	if err != nil && kp.KindOf(err) != kp.NotFound {
 		return "", err
 	}
@@ -301,68 +338,71 @@ func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
 	if acct != nil {
 		hash = acct.PasswordHash
 	}
-	pwOK, herr := s.checkPassword(ctx, hash, at.Password)
+	pwOK, herr := s.checkPassword(ctx, hash, a.Password)
 	if herr != nil && !errors.Is(herr, errBadHash) {
 		return "", herr
 	}
-	var step int64
-	totpOK := true
-	if acct != nil && acct.TOTPSealed != nil {
-		totpOK = false
-		if s.totp == nil {
-			s.o.Log.ErrorContext(ctx, "reviewer has TOTP but no TOTP key is configured", "username", name)
-		} else if key, err := s.totp.Open(acct.TOTPSealed, totpAAD(name)); err == nil {
-			step = checkTOTP(key, strings.TrimSpace(at.TOTP), now)
-			totpOK = step > acct.TOTPLastStep
-		}
-	}
-	var reason string
+	step, totpOK := s.checkCode(ctx, a, acct)
 	switch {
 	case acct == nil:
-		reason = "unknown username"
+		return "unknown username", nil
 	case herr != nil:
-		reason = "stored password hash is malformed"
+		return "stored password hash is malformed", nil
 	case !pwOK:
-		reason = "wrong password"
+		return "wrong password", nil
 	case acct.Disabled:
-		reason = "account disabled"
+		return "account disabled", nil
 	case !totpOK:
-		reason = "wrong, reused or missing TOTP code"
+		return "wrong, reused or missing TOTP code", nil
 	}
-	if reason == "" {
-		if err := q.RecordReviewerLogin(ctx, name, step, now); kp.KindOf(err) == kp.Conflict {
-			reason = "TOTP code already used" // a concurrent sign-in took this step
-		} else if err != nil {
-			return "", err
-		}
-	}
-	if reason != "" {
-		if err := s.record(ctx, actor, at.Scope, kp.OutcomeFailure, reason); err != nil {
-			return "", err
-		}
-		locked := false
-		for _, k := range []struct {
-			key string
-			max int
-		}{{userKey, s.o.MaxFailures}, {ipKey, s.o.MaxIPFailures}} {
-			st, err := q.AddReviewerFailure(ctx, k.key, now, s.o.Window, s.o.Lockout, k.max)
-			if err != nil {
-				return "", err
-			}
-			locked = locked || st.LockedUntil != nil
-		}
-		if locked {
-			return "", ErrLocked
-		}
-		return "", ErrSignIn
-	}
-	if err := q.ClearReviewerThrottle(ctx, userKey); err != nil {
+	if err := a.q.RecordReviewerLogin(ctx, a.name, step, a.now); kp.KindOf(err) == kp.Conflict {
+		return "TOTP code already used", nil // a concurrent sign-in took this step
+	} else if err != nil {
 		return "", err
 	}
-	if err := s.record(ctx, actor, at.Scope, kp.OutcomeSuccess, ""); err != nil {
-		return "", err
+	return "", nil
+}
+
+// checkCode checks the attempt's TOTP code for an account that has TOTP,
+// returning the step it matched and whether it is newer than the last one
+// used. An account without TOTP (or no account) needs no code.
+func (s *Service) checkCode(ctx context.Context, a *signIn, acct *db.Reviewer) (int64, bool) {
+	if acct == nil || acct.TOTPSealed == nil {
+		return 0, true
 	}
-	return name, nil
+	if s.totp == nil {
+		s.o.Log.ErrorContext(ctx, "reviewer has TOTP but no TOTP key is configured", "username", a.name)
+		return 0, false
+	}
+	key, err := s.totp.Open(acct.TOTPSealed, totpAAD(a.name))
+	if err != nil {
+		return 0, false
+	}
+	step := checkTOTP(key, strings.TrimSpace(a.TOTP), a.now)
+	return step, step > acct.TOTPLastStep
+}
+
+// fail records a refused attempt and counts it against the name and the
+// address. The answer is ErrLocked when that locks either, else ErrSignIn.
+func (s *Service) fail(ctx context.Context, a *signIn, reason string) error {
+	if err := s.record(ctx, a.actor, a.Scope, kp.OutcomeFailure, reason); err != nil {
+		return err
+	}
+	locked := false
+	for _, k := range []struct {
+		key string
+		max int
+	}{{a.userKey, s.o.MaxFailures}, {a.ipKey, s.o.MaxIPFailures}} {
+		st, err := a.q.AddReviewerFailure(ctx, k.key, a.now, s.o.Window, s.o.Lockout, k.max)
+		if err != nil {
+			return err
+		}
+		locked = locked || st.LockedUntil != nil
+	}
+	if locked {
+		return ErrLocked
+	}
+	return ErrSignIn
 }
 
 func (s *Service) record(ctx context.Context, actor audit.Actor, scope audit.Scope, o kp.Outcome, msg string) error {
