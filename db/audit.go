@@ -9,6 +9,7 @@ import (
 	"github.com/keyport/keyport/internal/kp"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // AppendAuditEvent appends e through audit_append, which assigns the id,
@@ -178,14 +179,35 @@ func (q *Queries) OpenAuditIntents(ctx context.Context, before time.Time, limit 
 	return out, rows.Err()
 }
 
-// AuditCopyColumns and AuditCopyValues load pre-chained rows with COPY
-// (audit.Seed only: the live path is audit_append).
-var AuditCopyColumns = []string{"id", "occurred_at", "actor_kind", "actor_user_id", "actor_name", "tenant_id",
+// CopyAuditEvents appends rows that are already chained (ids, times and
+// hashes computed by the caller) with COPY: in one transaction it takes the
+// chain lock, reads the head, asks build for the rows that follow it, and
+// loads them. Only audit.Seed uses it (development data, benchmarks); the
+// live path is audit_append, which chains each row itself.
+func CopyAuditEvents(ctx context.Context, pool *pgxpool.Pool, build func(head AuditHead) []kp.AuditEvent) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		head, err := New(tx).AuditChainHead(ctx)
+		if err != nil {
+			return err
+		}
+		rows := build(head)
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"audit_events"}, auditCopyColumns, pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
+			return auditCopyValues(&rows[i]), nil
+		}))
+		if err != nil {
+			return fmt.Errorf("copy %d audit events: %w", len(rows), err)
+		}
+		return nil
+	})
+}
+
+// auditCopyColumns are the columns COPY loads, in auditCopyValues' order.
+var auditCopyColumns = []string{"id", "occurred_at", "actor_kind", "actor_user_id", "actor_name", "tenant_id",
 	"tenant_name", "region", "session_hash", "client_ip", "user_agent", "action", "target_key_id", "outcome",
 	"upstream_status", "error_message", "request_id", "intent_id", "details", "hash_version", "prev_hash", "hash"}
 
-// AuditCopyValues returns e's values in AuditCopyColumns order.
-func AuditCopyValues(e *kp.AuditEvent) []any {
+// auditCopyValues returns e's values in auditCopyColumns order.
+func auditCopyValues(e *kp.AuditEvent) []any {
 	return []any{e.ID, e.OccurredAt, e.ActorKind, e.ActorUserID, e.ActorName, e.TenantID, e.TenantName,
 		e.Region, e.SessionHash, e.ClientIP, e.UserAgent, e.Action, e.TargetKeyID, e.Outcome,
 		e.UpstreamStatus, e.ErrorMessage, e.RequestID, e.IntentID, e.Details, e.HashVersion, e.PrevHash, e.Hash}

@@ -209,27 +209,6 @@ func (q *Queries) UpdateRotationStep(ctx context.Context, id, step string, at ti
 	return nil
 }
 
-// TenantActivity returns the newest audit events of one tenant in one
-// region (the tenant admin's activity view), newest first.
-func (q *Queries) TenantActivity(ctx context.Context, region kp.Region, tenantID string, limit int) ([]kp.AuditEvent, error) {
-	const sql = `SELECT ` + auditColumns + ` FROM audit_events WHERE tenant_id = $1 AND region = $2
-		ORDER BY occurred_at DESC, id DESC LIMIT $3`
-	rows, err := q.db.Query(ctx, sql, tenantID, region, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list tenant activity: %w", err)
-	}
-	defer rows.Close()
-	var out []kp.AuditEvent
-	for rows.Next() {
-		var e kp.AuditEvent
-		if err := rows.Scan(auditScanTargets(&e)...); err != nil {
-			return nil, fmt.Errorf("read tenant activity: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
 // RotationByID returns one of a tenant's rotations.
 func (q *Queries) RotationByID(ctx context.Context, region kp.Region, tenantID, id string) (*kp.Rotation, error) {
 	const sql = `SELECT ` + rotationColumns + ` FROM key_rotations WHERE region = $1 AND tenant_id = $2 AND id::text = $3`

@@ -24,9 +24,9 @@ func (r *auditUI) activity(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	today := r.svc.Now().UTC().Truncate(24 * time.Hour)
+	today := r.trail.Now().UTC().Truncate(24 * time.Hour)
 	first := today.AddDate(0, 0, -(activityDays - 1))
-	counts, err := r.svc.Activity(c.Request().Context(), rv.viewer, first)
+	counts, err := r.trail.Activity(c.Request().Context(), rv.Reviewer, first)
 	if err != nil {
 		return err
 	}

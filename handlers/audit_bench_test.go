@@ -22,10 +22,10 @@ import (
 
 	"github.com/keyport/keyport/internal/app"
 	"github.com/keyport/keyport/internal/audit"
-	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/logging"
 	"github.com/keyport/keyport/internal/pgtest"
+	"github.com/keyport/keyport/internal/reviewer"
 	"github.com/keyport/keyport/internal/secret"
 )
 
@@ -76,7 +76,7 @@ func BenchmarkExport1MRSS(b *testing.B) {
 	if _, err := audit.Seed(ctx, pool, events, 5, time.Now()); err != nil {
 		b.Fatal(err)
 	}
-	svc := auditor.New(pool, a.Audit, nil, auditor.Options{Params: auditor.Params{Memory: 64, Time: 1, Threads: 1}})
+	svc := reviewer.New(pool, a.Audit, nil, reviewer.Options{Params: reviewer.Params{Memory: 64, Time: 1, Threads: 1}})
 	if _, err := svc.Add(ctx, audit.Actor{Kind: kp.ActorSystem}, "bench", secret.New(reviewerPassword), false); err != nil {
 		b.Fatal(err)
 	}

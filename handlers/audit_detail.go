@@ -22,7 +22,7 @@ func (r *auditUI) detail(c echo.Context) error {
 	if err != nil {
 		return kp.Wrap(kp.NotFound, err, "There is no audit event at this address.")
 	}
-	d, err := r.svc.Event(c.Request().Context(), rv.viewer, id)
+	d, err := r.trail.Event(c.Request().Context(), rv.Reviewer, id)
 	if err != nil {
 		return err
 	}

@@ -7,7 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/keyport/keyport/internal/auditor"
+	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/web"
 )
@@ -19,7 +19,7 @@ func (r *auditUI) integrity(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	in, err := r.svc.Integrity(c.Request().Context(), rv.viewer)
+	in, err := r.trail.Integrity(c.Request().Context(), rv.Reviewer)
 	if err != nil {
 		return err
 	}
@@ -46,7 +46,7 @@ func (r *auditUI) verifyNow(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if _, err := r.svc.StartVerify(c.Request().Context(), rv.viewer); err != nil {
+	if _, err := r.trail.StartVerify(c.Request().Context(), rv.Reviewer); err != nil {
 		return err
 	}
 	return r.h.redirect(c, "/audit/integrity")
@@ -61,7 +61,7 @@ func (r *auditUI) verifyRun(c echo.Context) error {
 	if err != nil {
 		return kp.Errorf(kp.NotFound, "There is no verify run %q.", c.Param("run"))
 	}
-	run, err := r.svc.VerifyRun(c.Request().Context(), id)
+	run, err := r.trail.VerifyRun(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func (r *auditUI) verifyRun(c echo.Context) error {
 func runView(run *kp.VerifyRun) web.AuditVerifyView {
 	v := web.AuditVerifyView{ID: run.ID, Running: run.Status == "running", Status: run.Status,
 		StartedAt: listTime(run.StartedAt), StartedBy: run.StartedBy, Events: strconv.FormatInt(run.Events, 10),
-		Percent: auditor.Percent(run), Result: run.Result}
+		Percent: audit.RunPercent(run), Result: run.Result}
 	if run.FinishedAt != nil {
 		v.Finished = listTime(*run.FinishedAt)
 	}

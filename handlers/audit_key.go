@@ -5,11 +5,10 @@ import (
 	"net/url"
 	"strconv"
 
-	"github.com/keyport/keyport/internal/kp"
-
 	"github.com/labstack/echo/v4"
 
-	"github.com/keyport/keyport/internal/auditor"
+	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/web"
 )
 
@@ -21,85 +20,47 @@ func (r *auditUI) keyHistory(c echo.Context) error {
 		return err
 	}
 	id := c.Param("key") // checked and unescaped once by the input boundary
-	evs, truncated, err := r.svc.KeyHistory(c.Request().Context(), rv.viewer, id)
+	h, err := r.trail.KeyHistory(c.Request().Context(), rv.Reviewer, id)
 	if err != nil {
 		return err
 	}
-	v := web.AuditKeyView{KeyID: id, Truncated: truncated, ListURL: "/audit?" + url.Values{"key": {id}}.Encode()}
-	for i := range evs {
-		v.Rows = append(v.Rows, rowView(&evs[i]))
+	v := web.AuditKeyView{KeyID: id, Truncated: h.Truncated, ListURL: "/audit?" + url.Values{"key": {id}}.Encode()}
+	for i := range h.Events {
+		v.Rows = append(v.Rows, rowView(&h.Events[i]))
 	}
-	v.Facts = keyFacts(evs, truncated)
+	v.Facts = keyFactViews(h)
 	return r.h.render(c, http.StatusOK, web.AuditKeyHistory(r.reviewerPage(c, rv, "Key history"), v))
 }
 
-// keyFacts summarises a key's life from its events: the first successful
-// create, the last successful verify, activation changes, delete, and how
-// many lookups and failures there were.
-func keyFacts(evs []kp.AuditEvent, truncated bool) []web.AuditKeyFact {
+// keyFactViews shows what the trail says about a key, each fact linking to
+// the event it comes from.
+func keyFactViews(h audit.KeyHistory) []web.AuditKeyFact {
 	var facts []web.AuditKeyFact
-	fact := func(name, label string, e *kp.AuditEvent, what string) {
-		facts = append(facts, web.AuditKeyFact{Name: name, Label: label, Value: what, URL: eventURL(e.ID)})
+	fact := func(name, label string, e *kp.AuditEvent) {
+		if e == nil {
+			return
+		}
+		who := e.ActorName
+		if who == "" {
+			who = e.ActorUserID
+		}
+		facts = append(facts, web.AuditKeyFact{Name: name, Label: label, Value: who + " on " + listTime(e.OccurredAt), URL: eventURL(e.ID)})
 	}
-	who := func(e *kp.AuditEvent) string {
-		n := e.ActorName
-		if n == "" {
-			n = e.ActorUserID
-		}
-		return n + " on " + listTime(e.OccurredAt)
-	}
-	var created, verified, deactivated, activated, deleted *kp.AuditEvent
-	lookups, problems := 0, 0
-	for i := range evs {
-		e := &evs[i]
-		if e.Outcome == kp.OutcomeFailure || e.Outcome == kp.OutcomeUnknown || e.Outcome == kp.OutcomeDenied {
-			problems++
-		}
-		if e.Action == kp.KeyLookup && e.Outcome != kp.OutcomeIntent {
-			lookups++
-		}
-		if e.Outcome != kp.OutcomeSuccess {
-			continue
-		}
-		switch kp.Action(e.Action) {
-		case kp.KeyCreate:
-			if created == nil {
-				created = e
-			}
-		case kp.KeyVerify:
-			verified = e
-		case kp.KeyDeactivate:
-			deactivated = e
-		case kp.KeyActivate:
-			activated = e
-		case kp.KeyDelete:
-			deleted = e
-		}
-	}
-	if created != nil {
-		fact("created", "Created by", created, who(created))
-	} else {
+	f := h.Facts
+	if f.Created == nil {
 		facts = append(facts, web.AuditKeyFact{Name: "created", Label: "Created by", Value: "not recorded (created outside Keyport, or before its trail)"})
 	}
-	if verified != nil {
-		fact("verified", "Last verified", verified, who(verified))
+	fact("created", "Created by", f.Created)
+	fact("verified", "Last verified", f.Verified)
+	fact("deactivated", "Last deactivated", f.Deactivated)
+	fact("activated", "Last reactivated", f.Activated)
+	fact("deleted", "Deleted by", f.Deleted)
+	n := strconv.Itoa(len(h.Events))
+	if h.Truncated {
+		n = "more than " + strconv.Itoa(audit.KeyHistoryLimit)
 	}
-	if deactivated != nil {
-		fact("deactivated", "Last deactivated", deactivated, who(deactivated))
-	}
-	if activated != nil {
-		fact("activated", "Last reactivated", activated, who(activated))
-	}
-	if deleted != nil {
-		fact("deleted", "Deleted by", deleted, who(deleted))
-	}
-	n := strconv.Itoa(len(evs))
-	if truncated {
-		n = "more than " + strconv.Itoa(auditor.KeyHistoryLimit)
-	}
-	facts = append(facts,
-		web.AuditKeyFact{Name: "lookups", Label: "Lookups", Value: strconv.Itoa(lookups)},
-		web.AuditKeyFact{Name: "problems", Label: "Failed, denied or unknown", Value: strconv.Itoa(problems)},
+	return append(facts,
+		web.AuditKeyFact{Name: "lookups", Label: "Lookups", Value: strconv.Itoa(f.Lookups)},
+		web.AuditKeyFact{Name: "problems", Label: "Failed, denied or unknown", Value: strconv.Itoa(f.Problems)},
 		web.AuditKeyFact{Name: "events", Label: "Events", Value: n})
-	return facts
 }

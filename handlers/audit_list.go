@@ -45,7 +45,7 @@ func (r *auditUI) list(c echo.Context) error {
 		return r.h.render(c, http.StatusUnprocessableEntity, web.AuditList(r.reviewerPage(c, rv, "Audit events"), v))
 	}
 	recorded := f.record("before", q.Get("before"), "after", q.Get("after"))
-	p, err := r.svc.Events(c.Request().Context(), rv.viewer, f.AuditFilter, recorded, before, after, auditPageSize)
+	p, err := r.trail.Events(c.Request().Context(), rv.Reviewer, f.AuditFilter, recorded, before, after, auditPageSize)
 	if err != nil {
 		return err
 	}

@@ -3,32 +3,39 @@ package handlers
 import (
 	"github.com/labstack/echo/v4"
 
-	"github.com/keyport/keyport/internal/auditor"
+	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/reviewer"
 )
 
-// auditUI serves the security reviewers' pages through the one reviewers'
-// service app.New built (Deps.Auditors, with the TOTP sealer).
+// auditUI serves the security reviewers' pages: sign-in through the
+// reviewers' service, everything else through the trail's reader, both
+// built once by app.NewServices.
 type auditUI struct {
-	h   *Handlers
-	svc *auditor.Service
+	h         *Handlers
+	reviewers *reviewer.Service
+	trail     *audit.Reader
 }
 
-// auditRoutes registers the security reviewers' routes (/auditor/…, /audit…).
-// Every /audit route needs a signed-in reviewer (auditor session kind);
-// an admin session does not count.
+// auditRoutes registers the security reviewers' routes (/reviewer/…,
+// /audit…). Every /audit route needs a signed-in reviewer (reviewer session
+// kind); an admin session does not count.
 func (h *Handlers) auditRoutes(e *echo.Echo) {
-	r := &auditUI{h: h, svc: h.Auditors}
-	h.get(e, "/auditor/login", r.loginForm)
-	h.form(e.POST("/auditor/login", r.login))
-	e.POST("/auditor/logout", r.logout)
+	r := &auditUI{h: h, reviewers: h.Reviewers, trail: h.Trail}
+	// Sign-in and sign-out live under /reviewer; /auditor is the role's old
+	// name, kept as an alias so bookmarks and scripts keep working.
+	for _, base := range []string{"/reviewer", "/auditor"} {
+		h.get(e, base+"/login", r.loginForm)
+		h.form(e.POST(base+"/login", r.login))
+		e.POST(base+"/logout", r.logout)
+	}
 
-	h.form(h.get(e, "/audit", r.list, r.requireAuditor))
-	h.get(e, "/audit/export.csv", r.exportCSV, r.requireAuditor)
-	h.get(e, "/audit/export.jsonl", r.exportJSONL, r.requireAuditor)
-	h.get(e, "/audit/integrity", r.integrity, r.requireAuditor)
-	e.POST("/audit/integrity/verify", r.verifyNow, r.requireAuditor)
-	h.get(e, "/audit/integrity/runs/:run", r.verifyRun, r.requireAuditor)
-	h.get(e, "/audit/activity", r.activity, r.requireAuditor)
-	h.get(e, "/audit/keys/:key", r.keyHistory, r.requireAuditor)
-	h.get(e, "/audit/:event", r.detail, r.requireAuditor)
+	h.form(h.get(e, "/audit", r.list, r.requireReviewer))
+	h.get(e, "/audit/export.csv", r.exportCSV, r.requireReviewer)
+	h.get(e, "/audit/export.jsonl", r.exportJSONL, r.requireReviewer)
+	h.get(e, "/audit/integrity", r.integrity, r.requireReviewer)
+	e.POST("/audit/integrity/verify", r.verifyNow, r.requireReviewer)
+	h.get(e, "/audit/integrity/runs/:run", r.verifyRun, r.requireReviewer)
+	h.get(e, "/audit/activity", r.activity, r.requireReviewer)
+	h.get(e, "/audit/keys/:key", r.keyHistory, r.requireReviewer)
+	h.get(e, "/audit/:event", r.detail, r.requireReviewer)
 }

@@ -149,7 +149,7 @@ func TestEveryParameterOfEveryRouteRefusesHostileBytes(t *testing.T) {
 	for i, h := range hostile {
 		encoded[i] = url.QueryEscape(h.v)
 	}
-	fullWalk := map[string]bool{"/connect": true, "/keys": true, "/auditor/login": true, "/audit": true}
+	fullWalk := map[string]bool{"/connect": true, "/keys": true, "/reviewer/login": true, "/audit": true}
 	for _, r := range routesOf(a) {
 		hasBody := r.Method == http.MethodPost
 		for _, name := range pathParam.FindAllString(r.Path, -1) {

@@ -16,11 +16,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyport/keyport/internal/audit"
-	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/metrics"
 	"github.com/keyport/keyport/internal/ratelimit"
+	"github.com/keyport/keyport/internal/reviewer"
 	"github.com/keyport/keyport/internal/session"
 	"github.com/keyport/keyport/static"
 )
@@ -28,18 +28,20 @@ import (
 // Deps is everything the HTTP layer needs, built by main (or a test) and
 // passed in: there is no package state.
 type Deps struct {
-	Log             *slog.Logger
-	Assets          *static.Assets
-	Version         string
-	TrustedProxies  []*net.IPNet
-	Metrics         *metrics.HTTP
-	Gatherer        prometheus.Gatherer
-	Audit           *audit.Writer
-	AdminSessions   *session.Store
-	AuditorSessions *session.Store
-	Conns           *connection.Service
-	Keys            *keys.Service
-	Auditors        *auditor.Service
+	Log              *slog.Logger
+	Assets           *static.Assets
+	Version          string
+	TrustedProxies   []*net.IPNet
+	Metrics          *metrics.HTTP
+	Gatherer         prometheus.Gatherer
+	Audit            *audit.Writer
+	AdminSessions    *session.Store
+	ReviewerSessions *session.Store
+	Conns            *connection.Service
+	Keys             *keys.Service
+	Reviewers        *reviewer.Service
+	// Trail is the audit trail's read side, for the reviewers' pages.
+	Trail *audit.Reader
 	// Ready reports whether the portal can serve (GET /readyz): nil, or a
 	// *kp.Error whose message says what is missing.
 	Ready func(context.Context) error

@@ -38,9 +38,9 @@ func (h *Handlers) adminSession(c echo.Context) (*sessions.Session, error) {
 	return h.loadSession(c, h.AdminSessions)
 }
 
-// auditorSession is the security reviewer's session.
-func (h *Handlers) auditorSession(c echo.Context) (*sessions.Session, error) {
-	return h.loadSession(c, h.AuditorSessions)
+// reviewerSession is the security reviewer's session.
+func (h *Handlers) reviewerSession(c echo.Context) (*sessions.Session, error) {
+	return h.loadSession(c, h.ReviewerSessions)
 }
 
 // saveSessions writes every session the request touched, before the

@@ -66,7 +66,7 @@ func cmdAudit(ctx context.Context, e env, args []string) error {
 
 // registerTrail adds the flags of the settings the commands that write to
 // or check the trail read: the database URL and the audit key, so an
-// auditor's machine needs no session or encryption key.
+// reviewer's machine needs no session or encryption key.
 func registerTrail(fs *flag.FlagSet, e env) *config.Source {
 	return config.Register(fs, e.getenv, config.DatabaseURL, config.AuditKey)
 }

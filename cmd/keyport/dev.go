@@ -20,11 +20,11 @@ import (
 	"github.com/keyport/keyport/cxone/cxonesim"
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
-	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/logging"
 	"github.com/keyport/keyport/internal/pglocal"
+	"github.com/keyport/keyport/internal/reviewer"
 	"github.com/keyport/keyport/internal/secret"
 )
 
@@ -102,7 +102,7 @@ func cmdDev(ctx context.Context, e env, args []string) error {
 	return serve(ctx, cfg, log, serveOptions{migrate: true, ready: func(url string) {
 		fmt.Fprintln(e.stdout)
 		printSimInfo(e.stdout, sim)
-		fmt.Fprintf(e.stdout, "\nKeyport is running: %s\n  1. Open the Generate Key page above, pick a tenant and user, copy the basic token.\n  2. Open %s/connect, paste it, choose na1, connect; then create a key.\n  3. Security reviewers sign in at %s/auditor/login %s\nPress Ctrl-C to stop the portal, the simulator and PostgreSQL.\n\n", url, url, url, reviewerNote)
+		fmt.Fprintf(e.stdout, "\nKeyport is running: %s\n  1. Open the Generate Key page above, pick a tenant and user, copy the basic token.\n  2. Open %s/connect, paste it, choose na1, connect; then create a key.\n  3. Security reviewers sign in at %s/reviewer/login %s\nPress Ctrl-C to stop the portal, the simulator and PostgreSQL.\n\n", url, url, url, reviewerNote)
 	}})
 }
 
@@ -187,7 +187,7 @@ func ensureDevReviewer(ctx context.Context, dbURL, auditKey, passwordFile string
 	}
 	defer pool.Close()
 	password := newKey()[:24]
-	svc := auditor.New(pool, audit.NewWriter(pool, keys, slog.New(slog.DiscardHandler)), nil, auditor.Options{})
+	svc := reviewer.New(pool, audit.NewWriter(pool, keys, slog.New(slog.DiscardHandler)), nil, reviewer.Options{})
 	if _, err := svc.Add(ctx, audit.Actor{Kind: kp.ActorSystem, UserID: "keyport dev"}, "reviewer", secret.New(password), false); err != nil {
 		if kp.KindOf(err) == kp.Conflict {
 			return "(account \"reviewer\" exists; reset it with `keyport reviewer reset-password`)", nil

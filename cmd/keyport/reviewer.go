@@ -8,9 +8,9 @@ import (
 	"text/tabwriter"
 
 	"github.com/keyport/keyport/internal/audit"
-	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/reviewer"
 	"github.com/keyport/keyport/internal/seal"
 )
 
@@ -19,7 +19,7 @@ import (
 func reviewerUsage(cmd string) string {
 	return cmd + ` <action> [flags]
 
-Manages the accounts of security reviewers, who sign in at /auditor/login.
+Manages the accounts of security reviewers, who sign in at /reviewer/login.
 
   add --username NAME [--totp] [--qr-png FILE]   create an account
   list                                          show every account
@@ -124,7 +124,7 @@ func checkArgs(fs *flag.FlagSet, username *string) error {
 // when it enrols TOTP, since the secret is stored sealed), opens a database
 // with a current schema and returns the reviewers' service and the pool's
 // Close.
-func openReviewers(ctx context.Context, e env, src *config.Source, withTOTP bool) (*auditor.Service, func(), error) {
+func openReviewers(ctx context.Context, e env, src *config.Source, withTOTP bool) (*reviewer.Service, func(), error) {
 	need := []string{config.DatabaseURL, config.AuditKey}
 	if withTOTP {
 		need = append(need, config.EncryptionKey)
@@ -139,12 +139,12 @@ func openReviewers(ctx context.Context, e env, src *config.Source, withTOTP bool
 	}
 	var sealer *seal.Sealer
 	if withTOTP {
-		if sealer, err = auditor.NewTOTPSealer(cfg.EncryptionKey); err != nil {
+		if sealer, err = reviewer.NewTOTPSealer(cfg.EncryptionKey); err != nil {
 			pool.Close()
 			return nil, nil, usageError(fmt.Errorf("KEYPORT_ENCRYPTION_KEY: %w", err))
 		}
 	}
-	return auditor.New(pool, w, sealer, auditor.Options{}), pool.Close, nil
+	return reviewer.New(pool, w, sealer, reviewer.Options{}), pool.Close, nil
 }
 
 // cliActor is who the audit trail records for a change made here: Keyport's
@@ -184,7 +184,7 @@ func reviewerAdd(ctx context.Context, e env, cmd string, args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "reviewer %s added; they sign in at /auditor/login\n", auditor.NormalizeUsername(*username))
+	fmt.Fprintf(e.stdout, "reviewer %s added; they sign in at /reviewer/login\n", reviewer.NormalizeUsername(*username))
 	return printEnrolment(e, enrol, *totp.qrPNG)
 }
 
@@ -248,7 +248,7 @@ func reviewerSetDisabled(disabled bool) func(context.Context, env, string, []str
 		if err := svc.SetDisabled(ctx, cliActor(e), *username, disabled); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "reviewer %s %sd\n", auditor.NormalizeUsername(*username), action)
+		fmt.Fprintf(e.stdout, "reviewer %s %sd\n", reviewer.NormalizeUsername(*username), action)
 		return nil
 	}
 }
@@ -279,16 +279,16 @@ func reviewerResetPassword(ctx context.Context, e env, cmd string, args []string
 	if err != nil {
 		return err
 	}
-	change := auditor.TOTPKeep
+	change := reviewer.TOTPKeep
 	if *totp.on {
-		change = auditor.TOTPNew
+		change = reviewer.TOTPNew
 	} else if *removeTOTP {
-		change = auditor.TOTPRemove
+		change = reviewer.TOTPRemove
 	}
 	enrol, err := svc.ResetPassword(ctx, cliActor(e), *username, pw, change)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "password of reviewer %s reset\n", auditor.NormalizeUsername(*username))
+	fmt.Fprintf(e.stdout, "password of reviewer %s reset\n", reviewer.NormalizeUsername(*username))
 	return printEnrolment(e, enrol, *totp.qrPNG)
 }

@@ -15,7 +15,7 @@ import (
 	"golang.org/x/term"
 	"rsc.io/qr"
 
-	"github.com/keyport/keyport/internal/auditor"
+	"github.com/keyport/keyport/internal/reviewer"
 	"github.com/keyport/keyport/internal/secret"
 )
 
@@ -53,7 +53,7 @@ func readPassword(e env) (secret.Secret, error) {
 
 // printEnrolment shows the TOTP provisioning URI and its QR code, once;
 // nothing when no TOTP secret was set up (enrol is nil).
-func printEnrolment(e env, enrol *auditor.Enrolment, pngPath string) error {
+func printEnrolment(e env, enrol *reviewer.Enrolment, pngPath string) error {
 	if enrol == nil {
 		return nil
 	}

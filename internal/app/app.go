@@ -18,18 +18,18 @@ import (
 	"github.com/keyport/keyport/cxone"
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/handlers"
-	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/metrics"
+	"github.com/keyport/keyport/internal/reviewer"
 	"github.com/keyport/keyport/internal/session"
 	"github.com/keyport/keyport/static"
 )
 
-// Auditor sessions are shorter-lived than admins' (issue: idle 15 min).
+// Reviewer sessions are shorter-lived than admins' (issue: idle 15 min).
 const (
-	auditorIdle     = 15 * time.Minute
-	auditorAbsolute = 8 * time.Hour
+	reviewerIdle     = 15 * time.Minute
+	reviewerAbsolute = 8 * time.Hour
 )
 
 // Options are the inputs of NewServices and New.
@@ -45,17 +45,17 @@ type Options struct {
 	// CXone, if set, adjusts the CXone client's configuration (tests shorten
 	// timeouts and backoff).
 	CXone func(*cxone.Config)
-	// Auditor sets the reviewers' sign-in thresholds and clock (zero: defaults).
-	Auditor auditor.Options
+	// Reviewer sets the reviewers' sign-in thresholds and clock (zero: defaults).
+	Reviewer reviewer.Options
 }
 
 // App is a wired portal: the domain services and the HTTP layer over them.
 type App struct {
 	*Services
-	Echo            *echo.Echo
-	AdminSessions   *session.Store
-	AuditorSessions *session.Store
-	o               Options
+	Echo             *echo.Echo
+	AdminSessions    *session.Store
+	ReviewerSessions *session.Store
+	o                Options
 }
 
 // New builds the portal: the services (NewServices), then the session
@@ -71,8 +71,8 @@ func New(o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	auditorStore, err := session.New(o.Pool, cfg.SessionKey, cfg.EncryptionKey, session.Options{
-		Kind: session.Auditor, Cookie: "keyport-audit", Secure: cfg.CookieSecure, Idle: auditorIdle, Absolute: auditorAbsolute})
+	reviewerStore, err := session.New(o.Pool, cfg.SessionKey, cfg.EncryptionKey, session.Options{
+		Kind: session.Reviewer, Cookie: "keyport-audit", Secure: cfg.CookieSecure, Idle: reviewerIdle, Absolute: reviewerAbsolute})
 	if err != nil {
 		return nil, err
 	}
@@ -83,25 +83,26 @@ func New(o Options) (*App, error) {
 	reg, httpMetrics := metrics.NewRegistry(o.Pool)
 	reg.MustRegister(metrics.AuditOutcomeFailures(svc.Audit.OutcomeFailures), metrics.AuditNoteFailures(svc.Audit.NoteFailures))
 	e := handlers.New(handlers.Deps{
-		Log:             o.Log,
-		Assets:          assets,
-		Version:         o.Version,
-		TrustedProxies:  cfg.TrustedProxies,
-		Metrics:         httpMetrics,
-		Gatherer:        reg,
-		Audit:           svc.Audit,
-		AdminSessions:   adminStore,
-		AuditorSessions: auditorStore,
-		Conns:           svc.Conns,
-		Keys:            svc.Keys,
-		Auditors:        svc.Auditors,
-		Ready:           ready(o.Pool),
-		Limiter:         svc.Limiter,
+		Log:              o.Log,
+		Assets:           assets,
+		Version:          o.Version,
+		TrustedProxies:   cfg.TrustedProxies,
+		Metrics:          httpMetrics,
+		Gatherer:         reg,
+		Audit:            svc.Audit,
+		AdminSessions:    adminStore,
+		ReviewerSessions: reviewerStore,
+		Conns:            svc.Conns,
+		Keys:             svc.Keys,
+		Reviewers:        svc.Reviewers,
+		Trail:            svc.Trail,
+		Ready:            ready(o.Pool),
+		Limiter:          svc.Limiter,
 	})
 	if o.CheckpointInterval <= 0 {
 		o.CheckpointInterval = 5 * time.Minute
 	}
-	return &App{Services: svc, Echo: e, AdminSessions: adminStore, AuditorSessions: auditorStore, o: o}, nil
+	return &App{Services: svc, Echo: e, AdminSessions: adminStore, ReviewerSessions: reviewerStore, o: o}, nil
 }
 
 // ready is the portal's readiness check: the database answers and its schema
@@ -126,7 +127,7 @@ func (a *App) Handler() http.Handler { return a.Echo }
 // cleanup) until ctx ends, then writes a final checkpoint.
 func (a *App) RunBackground(ctx context.Context) {
 	go a.every(ctx, 10*time.Minute, "delete expired admin sessions", a.AdminSessions.Cleanup)
-	go a.every(ctx, 10*time.Minute, "delete expired reviewer sessions", a.AuditorSessions.Cleanup)
+	go a.every(ctx, 10*time.Minute, "delete expired reviewer sessions", a.ReviewerSessions.Cleanup)
 	go a.every(ctx, 10*time.Minute, "delete idle rate limits", a.Limiter.Cleanup)
 	a.Audit.RunCheckpoints(ctx, a.o.CheckpointInterval)
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)

@@ -55,7 +55,7 @@ func TestNewServicesWithoutTheHTTPConfiguration(t *testing.T) {
 	if err != nil {
 		t.Fatalf("NewServices: %v", err)
 	}
-	if svc.Audit == nil || svc.CXone == nil || svc.Conns == nil || svc.Keys == nil || svc.Auditors == nil {
+	if svc.Audit == nil || svc.CXone == nil || svc.Conns == nil || svc.Keys == nil || svc.Reviewers == nil {
 		t.Fatalf("a service is missing: %+v", svc)
 	}
 	settled, remaining, err := svc.Keys.ReconcileAll(context.Background())

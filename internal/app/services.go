@@ -6,10 +6,10 @@ import (
 
 	"github.com/keyport/keyport/cxone"
 	"github.com/keyport/keyport/internal/audit"
-	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/ratelimit"
+	"github.com/keyport/keyport/internal/reviewer"
 )
 
 // Services are Keyport's domain services, wired without HTTP: what the
@@ -19,8 +19,10 @@ type Services struct {
 	CXone *cxone.Client
 	Conns *connection.Service
 	Keys  *keys.Service
-	// Auditors is the security reviewers' service, with the TOTP sealer.
-	Auditors *auditor.Service
+	// Reviewers is the security reviewers' service, with the TOTP sealer.
+	Reviewers *reviewer.Service
+	// Trail is the audit trail's read side (reviewers' pages and exports).
+	Trail *audit.Reader
 	// Limiter is the rate limit every instance shares (connect, create,
 	// look-up, rotate).
 	Limiter *ratelimit.Limiter
@@ -28,7 +30,7 @@ type Services struct {
 
 // NewServices builds the domain services on o.Pool from o.Config (the
 // database URL is not read: the pool is open) and o.Log, o.Version, o.CXone
-// and o.Auditor. It reads the encryption and audit keys, the CXone URLs and
+// and o.Reviewer. It reads the encryption and audit keys, the CXone URLs and
 // the stale-key threshold; never the session key or anything of HTTP.
 func NewServices(o Options) (*Services, error) {
 	cfg := o.Config
@@ -51,14 +53,15 @@ func NewServices(o Options) (*Services, error) {
 		return nil, err
 	}
 	keySvc := keys.New(o.Pool, conns, trail, o.Log, time.Now, time.Duration(cfg.StaleAfterDays)*24*time.Hour)
-	totp, err := auditor.NewTOTPSealer(cfg.EncryptionKey)
+	totp, err := reviewer.NewTOTPSealer(cfg.EncryptionKey)
 	if err != nil {
 		return nil, err
 	}
-	ao := o.Auditor
-	if ao.Log == nil {
-		ao.Log = o.Log
+	ro := o.Reviewer
+	if ro.Log == nil {
+		ro.Log = o.Log
 	}
-	return &Services{Audit: trail, CXone: cx, Conns: conns, Keys: keySvc, Auditors: auditor.New(o.Pool, trail, totp, ao),
-		Limiter: ratelimit.New(o.Pool, o.RateLimit)}, nil
+	reviewers := reviewer.New(o.Pool, trail, totp, ro)
+	return &Services{Audit: trail, CXone: cx, Conns: conns, Keys: keySvc, Reviewers: reviewers,
+		Trail: audit.NewReader(o.Pool, trail, reviewers.Now, o.Log), Limiter: ratelimit.New(o.Pool, o.RateLimit)}, nil
 }

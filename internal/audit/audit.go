@@ -1,8 +1,12 @@
 // Package audit is Keyport's audit trail: the writer every flow records
 // through (intent before any upstream call, outcome after), the hash chain's
-// canonical encoding, signed checkpoints and the verifier. It accepts only
-// typed fields, scrubs anything that looks like a credential, and stores
-// fingerprints of secrets, never secrets. SQL lives in package db.
+// canonical encoding and the export format built on it, signed checkpoints
+// and the verifier, and the read side reviewers use (Reader: the event
+// list, an event, a key's history, exports, activity, the integrity panel's
+// background verifications). It accepts only typed fields, scrubs anything
+// that looks like a credential, and stores fingerprints of secrets, never
+// secrets. SQL lives in package db; audit imports db and the leaves, never
+// handlers or web.
 package audit
 
 import (
@@ -29,8 +33,8 @@ import (
 	"github.com/keyport/keyport/internal/secret"
 )
 
-// Actor is who acted: a CXone user (admin), a Keyport reviewer (auditor) or
-// Keyport itself (system).
+// Actor is who acted: a CXone user (admin), a Keyport security reviewer
+// (kp.ActorReviewer) or Keyport itself (system).
 type Actor struct {
 	Kind   kp.ActorKind
 	UserID string // CXone user id, or the reviewer's username
@@ -299,7 +303,7 @@ func (w *Writer) row(ctx context.Context, e Event, r Result) (*kp.AuditEvent, er
 		return nil, fmt.Errorf("audit: invalid action %q or outcome %q", e.Action, r.Outcome)
 	}
 	switch e.Actor.Kind {
-	case kp.ActorAdmin, kp.ActorAuditor, kp.ActorSystem:
+	case kp.ActorAdmin, kp.ActorReviewer, kp.ActorSystem:
 	default:
 		return nil, fmt.Errorf("audit: invalid actor kind %q", e.Actor.Kind)
 	}

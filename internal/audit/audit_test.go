@@ -422,7 +422,7 @@ func TestCanariesNeverReachTheTable(t *testing.T) {
 	}); err == nil {
 		t.Fatal("expected the action's error back")
 	}
-	if err := w.Viewed(ctx, audit.Actor{Kind: kp.ActorAuditor, UserID: "rev"}, audit.Scope{}, kp.AuditView, map[string]string{"q": all}, ""); err != nil {
+	if err := w.Viewed(ctx, audit.Actor{Kind: kp.ActorReviewer, UserID: "rev"}, audit.Scope{}, kp.AuditView, map[string]string{"q": all}, ""); err != nil {
 		t.Fatal(err)
 	}
 	var dump string

@@ -33,6 +33,3 @@ func Scrub(s string) string {
 	}, s)
 	return credentialLike.ReplaceAllString(s, Redacted)
 }
-
-// LooksLikeCredential reports whether s contains something Scrub would remove.
-func LooksLikeCredential(s string) bool { return credentialLike.MatchString(s) }

@@ -6,12 +6,10 @@ import (
 	"math/rand/v2"
 	"time"
 
-	"github.com/keyport/keyport/internal/kp"
-
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyport/keyport/db"
+	"github.com/keyport/keyport/internal/kp"
 )
 
 // Seed appends n synthetic, correctly chained events for development and
@@ -25,16 +23,8 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, n int, seed uint64, now time.
 	written := 0
 	for written < n {
 		size := min(batch, n-written)
-		err := pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-			head, err := db.New(tx).AuditChainHead(ctx)
-			if err != nil {
-				return err
-			}
-			rows := seedRows(rng, head, size, n, written, now)
-			_, err = tx.CopyFrom(ctx, pgx.Identifier{"audit_events"}, db.AuditCopyColumns, pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
-				return db.AuditCopyValues(&rows[i]), nil
-			}))
-			return err
+		err := db.CopyAuditEvents(ctx, pool, func(head db.AuditHead) []kp.AuditEvent {
+			return seedRows(rng, head, size, n, written, now)
 		})
 		if err != nil {
 			return written, fmt.Errorf("seed audit events: %w", err)

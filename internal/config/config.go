@@ -161,7 +161,7 @@ func (s *Source) lookup(v Var) (string, error) {
 // Load builds and validates a Config from the named settings (every
 // registered one when none is named); the others keep their zero value. A
 // command names fewer settings than it registered when a flag decides what
-// it needs (auditor add reads the encryption key only with --totp). The
+// it needs (reviewer add reads the encryption key only with --totp). The
 // error joins one line per problem, each naming its variable; no line ever
 // contains a key's value.
 func (s *Source) Load(only ...string) (Config, error) {

@@ -5,10 +5,15 @@ import "time"
 // ActorKind says who acted.
 type ActorKind string
 
+// A security reviewer's kind and actions keep the role's old name,
+// "auditor", as their values (actor kind "auditor", actions "auditor.add",
+// "auditor.login"…): those values are inside the hash-chained, append-only
+// trail, where no row can be rewritten without breaking the chain, and in
+// the exports people parse. Only the Go names say "reviewer".
 const (
-	ActorAdmin   ActorKind = "admin"
-	ActorAuditor ActorKind = "auditor"
-	ActorSystem  ActorKind = "system"
+	ActorAdmin    ActorKind = "admin"
+	ActorReviewer ActorKind = "auditor" // a security reviewer (value: see above)
+	ActorSystem   ActorKind = "system"
 )
 
 // Action is the closed set of audited actions; the database enforces the
@@ -16,35 +21,35 @@ const (
 type Action string
 
 const (
-	Connect              Action = "connect"
-	Disconnect           Action = "disconnect"
-	TokenRefresh         Action = "token.refresh"
-	KeyList              Action = "key.list"
-	KeyCreate            Action = "key.create"
-	KeyActivate          Action = "key.activate"
-	KeyDeactivate        Action = "key.deactivate"
-	KeyDelete            Action = "key.delete"
-	KeyVerify            Action = "key.verify"
-	KeyLookup            Action = "key.lookup"
-	KeyReconcile         Action = "key.reconcile"
-	KeyRotate            Action = "key.rotate"
-	AuditorAdd           Action = "auditor.add"
-	AuditorDisable       Action = "auditor.disable"
-	AuditorEnable        Action = "auditor.enable"
-	AuditorResetPassword Action = "auditor.reset_password"
-	AuditorLogin         Action = "auditor.login"
-	AuditorLogout        Action = "auditor.logout"
-	AuditView            Action = "audit.view"
-	AuditExport          Action = "audit.export"
-	AuditVerify          Action = "audit.verify"
-	AuditCheckpoint      Action = "audit.checkpoint"
-	AuditSeed            Action = "audit.seed"
+	Connect               Action = "connect"
+	Disconnect            Action = "disconnect"
+	TokenRefresh          Action = "token.refresh"
+	KeyList               Action = "key.list"
+	KeyCreate             Action = "key.create"
+	KeyActivate           Action = "key.activate"
+	KeyDeactivate         Action = "key.deactivate"
+	KeyDelete             Action = "key.delete"
+	KeyVerify             Action = "key.verify"
+	KeyLookup             Action = "key.lookup"
+	KeyReconcile          Action = "key.reconcile"
+	KeyRotate             Action = "key.rotate"
+	ReviewerAdd           Action = "auditor.add" // reviewers' actions keep "auditor." (see ActorReviewer)
+	ReviewerDisable       Action = "auditor.disable"
+	ReviewerEnable        Action = "auditor.enable"
+	ReviewerResetPassword Action = "auditor.reset_password"
+	ReviewerLogin         Action = "auditor.login"
+	ReviewerLogout        Action = "auditor.logout"
+	AuditView             Action = "audit.view"
+	AuditExport           Action = "audit.export"
+	AuditVerify           Action = "audit.verify"
+	AuditCheckpoint       Action = "audit.checkpoint"
+	AuditSeed             Action = "audit.seed"
 )
 
 // Actions lists every action, for filters and validation.
 var Actions = []Action{Connect, Disconnect, TokenRefresh, KeyList, KeyCreate, KeyActivate, KeyDeactivate,
-	KeyDelete, KeyVerify, KeyLookup, KeyReconcile, KeyRotate, AuditorAdd, AuditorDisable, AuditorEnable,
-	AuditorResetPassword, AuditorLogin, AuditorLogout, AuditView, AuditExport, AuditVerify, AuditCheckpoint, AuditSeed}
+	KeyDelete, KeyVerify, KeyLookup, KeyReconcile, KeyRotate, ReviewerAdd, ReviewerDisable, ReviewerEnable,
+	ReviewerResetPassword, ReviewerLogin, ReviewerLogout, AuditView, AuditExport, AuditVerify, AuditCheckpoint, AuditSeed}
 
 // Outcome is what became of an action.
 type Outcome string

@@ -3,7 +3,7 @@
 // with KEYPORT_SESSION_KEY; the database keeps the id's SHA-256 and the
 // values sealed with KEYPORT_ENCRYPTION_KEY. Idle and absolute timeouts are
 // enforced on the server, and deleting the row (logout) kills a replayed
-// cookie. Admin and auditor sessions are separate kinds with separate
+// cookie. Admin and reviewer sessions are separate kinds with separate
 // cookies, so one can never be used as the other.
 package session
 
@@ -32,8 +32,11 @@ import (
 type Kind string
 
 const (
-	Admin   Kind = "admin"
-	Auditor Kind = "auditor"
+	Admin Kind = "admin"
+	// Reviewer is a security reviewer's session. Its value keeps the role's
+	// old name: the sessions table's CHECK constraint and the rows of
+	// signed-in reviewers hold it.
+	Reviewer Kind = "auditor"
 )
 
 // Options configure one Store.
@@ -57,7 +60,7 @@ type Store struct {
 
 // New returns a Store. sessionKey signs cookies; encryptionKey seals values.
 func New(pool *pgxpool.Pool, sessionKey, encryptionKey secret.Secret, o Options) (*Store, error) {
-	if o.Kind != Admin && o.Kind != Auditor {
+	if o.Kind != Admin && o.Kind != Reviewer {
 		return nil, fmt.Errorf("session: unknown kind %q", o.Kind)
 	}
 	if o.Idle <= 0 || o.Absolute <= 0 {

@@ -185,11 +185,11 @@ func TestKindsAreSeparate(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	c := &clock{time.Now()}
 	admin := newStore(t, pool, session.Admin, c, true)
-	auditor := newStore(t, pool, session.Auditor, c, true)
+	reviewer := newStore(t, pool, session.Reviewer, c, true)
 	ck := save(t, admin, nil, map[string]string{"who": "admin"})
-	forged := &http.Cookie{Name: auditor.Name(), Value: ck.Value}
-	if _, isNew := load(t, auditor, forged); !isNew {
-		t.Fatal("an admin session opened as an auditor session")
+	forged := &http.Cookie{Name: reviewer.Name(), Value: ck.Value}
+	if _, isNew := load(t, reviewer, forged); !isNew {
+		t.Fatal("an admin session opened as a reviewer session")
 	}
 }
 
@@ -227,7 +227,7 @@ func TestCleanupUsesEachKindsOwnLimits(t *testing.T) {
 	c := &clock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
 	admin := newStore(t, pool, session.Admin, c, true)
 	reviewer, err := session.New(pool, secret.New("session-key-0123456789abcdef0123456789"), secret.New("encryption-key-0123456789abcdef012345"),
-		session.Options{Kind: session.Auditor, Cookie: "keyport-r", Secure: true, Idle: 15 * time.Minute, Absolute: 8 * time.Hour, Now: c.now})
+		session.Options{Kind: session.Reviewer, Cookie: "keyport-r", Secure: true, Idle: 15 * time.Minute, Absolute: 8 * time.Hour, Now: c.now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package auditor
+package reviewer
 
 import (
 	"crypto/hmac"

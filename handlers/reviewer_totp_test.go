@@ -16,11 +16,11 @@ import (
 	"github.com/keyport/keyport/internal/kp"
 
 	"github.com/keyport/keyport/internal/audit"
-	"github.com/keyport/keyport/internal/auditor"
+	"github.com/keyport/keyport/internal/reviewer"
 	"github.com/keyport/keyport/internal/secret"
 )
 
-// rfc6238 computes a TOTP code independently of internal/auditor.
+// rfc6238 computes a TOTP code independently of internal/reviewer.
 func rfc6238(t *testing.T, b32 string, at time.Time) string {
 	t.Helper()
 	key, err := base32.StdEncoding.WithPadding(base32.NoPadding).DecodeString(strings.ToUpper(b32))
@@ -39,11 +39,11 @@ func rfc6238(t *testing.T, b32 string, at time.Time) string {
 
 func TestReviewerWithTOTPSignsInOnTheWeb(t *testing.T) {
 	a := newTestApp(t)
-	sealer, err := auditor.NewTOTPSealer(a.Config.EncryptionKey)
+	sealer, err := reviewer.NewTOTPSealer(a.Config.EncryptionKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc := auditor.New(a.Pool, a.App.Audit, sealer, auditor.Options{Params: auditor.Params{Memory: 64, Time: 1, Threads: 1}})
+	svc := reviewer.New(a.Pool, a.App.Audit, sealer, reviewer.Options{Params: reviewer.Params{Memory: 64, Time: 1, Threads: 1}})
 	enr, err := svc.Add(context.Background(), audit.Actor{Kind: kp.ActorSystem, UserID: "test"}, "tess", secret.New(reviewerPassword), true)
 	if err != nil || enr == nil {
 		t.Fatalf("add with TOTP: %v", err)

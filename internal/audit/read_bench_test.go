@@ -1,4 +1,4 @@
-package auditor
+package audit_test
 
 import (
 	"context"
@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keyport/keyport/internal/kp"
-
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/pgtest"
 )
 
 // BenchmarkFilteredQueries10M seeds 10 M events (several minutes), checks
@@ -21,7 +21,7 @@ import (
 // It runs only with KEYPORT_BENCH_10M=1 (KEYPORT_BENCH_EVENTS overrides
 // the size):
 //
-//	KEYPORT_BENCH_10M=1 go test -run '^$' -bench FilteredQueries10M -benchtime 1x -timeout 60m ./internal/auditor
+//	KEYPORT_BENCH_10M=1 go test -run '^$' -bench FilteredQueries10M -benchtime 1x -timeout 60m ./internal/audit
 func BenchmarkFilteredQueries10M(b *testing.B) {
 	if os.Getenv("KEYPORT_BENCH_10M") != "1" {
 		b.Skip("set KEYPORT_BENCH_10M=1: seeds 10 M events")
@@ -30,18 +30,18 @@ func BenchmarkFilteredQueries10M(b *testing.B) {
 	if s := os.Getenv("KEYPORT_BENCH_EVENTS"); s != "" {
 		fmt.Sscan(s, &n)
 	}
-	f := newFixture(b, Options{})
+	pool := pgtest.NewPool(b)
 	ctx := context.Background()
 	now := time.Now()
 	start := time.Now()
-	if _, err := audit.Seed(ctx, f.pool, n, 7, now); err != nil {
+	if _, err := audit.Seed(ctx, pool, n, 7, now); err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("seeded %d events in %s", n, time.Since(start).Round(time.Second))
-	if _, err := f.pool.Exec(ctx, `ANALYZE audit_events`); err != nil {
+	if _, err := pool.Exec(ctx, `ANALYZE audit_events`); err != nil {
 		b.Fatal(err)
 	}
-	q := db.New(f.pool)
+	q := db.New(pool)
 	for _, tc := range explainCases(now) {
 		plan, err := q.ExplainAuditEvents(ctx, tc.f, 50)
 		if err != nil {

@@ -1,9 +1,9 @@
-// Package auditor is the security reviewers' side of Keyport: their
-// accounts (argon2id passwords, optional TOTP), sign-in with its throttle
-// and lock-out, and the integrity panel's background verification. Every
-// change and every sign-in attempt is an audit event. It imports audit, db,
+// Package reviewer is the security reviewers' side of Keyport: their
+// accounts (argon2id passwords, optional TOTP) and sign-in with its
+// throttle and lock-out. What they read is the trail's read side, in
+// package audit. Every change and every sign-in attempt is an audit event. It imports audit, db,
 // kp, seal and secret; never handlers or web.
-package auditor
+package reviewer
 
 import (
 	"context"
@@ -77,7 +77,6 @@ type Service struct {
 	o      Options
 	dummy  func() string // a hash no password matches, for unknown names
 	hashes chan struct{} // semaphore for argon2 work
-	runs   sync.WaitGroup
 }
 
 // New returns a Service. totp seals TOTP secrets (seal.New(encryption key,
@@ -91,12 +90,15 @@ func New(pool *pgxpool.Pool, w *audit.Writer, totp *seal.Sealer, o Options) *Ser
 	return s
 }
 
+// Now is the service's clock.
+func (s *Service) Now() time.Time { return s.o.Now() }
+
 // NewTOTPSealer returns the sealer for TOTP secrets under the encryption key.
 func NewTOTPSealer(encryptionKey secret.Secret) (*seal.Sealer, error) {
 	return seal.New(encryptionKey, "totp")
 }
 
-// Account is what `auditor list` shows.
+// Account is what `keyport reviewer list` shows.
 type Account struct {
 	Username    string
 	TOTP        bool
@@ -144,16 +146,16 @@ func (s *Service) Add(ctx context.Context, actor audit.Actor, username string, p
 		return nil, kp.Errorf(kp.Invalid, "TOTP needs KEYPORT_ENCRYPTION_KEY to seal its secret.")
 	}
 	var enrol *Enrolment
-	ev := audit.Event{Actor: actor, Action: kp.AuditorAdd, Details: audit.Details{Label: username, Step: totpLabel(withTOTP)}}
+	ev := audit.Event{Actor: actor, Action: kp.ReviewerAdd, Details: audit.Details{Label: username, Step: totpLabel(withTOTP)}}
 	err := s.w.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
 		now := s.o.Now()
-		a := &db.Auditor{Username: username, PasswordHash: hashPassword(password, s.o.Params), CreatedAt: now, UpdatedAt: now}
+		a := &db.Reviewer{Username: username, PasswordHash: hashPassword(password, s.o.Params), CreatedAt: now, UpdatedAt: now}
 		var key []byte
 		if withTOTP {
 			key = newTOTPKey()
 			a.TOTPSealed = s.totp.Seal(key, totpAAD(username))
 		}
-		if err := db.New(s.pool).InsertAuditor(ctx, a); err != nil {
+		if err := db.New(s.pool).InsertReviewer(ctx, a); err != nil {
 			return audit.Result{}, err
 		}
 		if withTOTP {
@@ -171,11 +173,13 @@ func totpLabel(on bool) string {
 	return ""
 }
 
+// totpAAD binds a sealed TOTP secret to its account. The prefix keeps the
+// role's old name: secrets already sealed under it must still open.
 func totpAAD(username string) []byte { return []byte("auditor totp:" + username) }
 
 // List returns every account.
 func (s *Service) List(ctx context.Context) ([]Account, error) {
-	rows, err := db.New(s.pool).ListAuditors(ctx)
+	rows, err := db.New(s.pool).ListReviewers(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -190,13 +194,13 @@ func (s *Service) List(ctx context.Context) ([]Account, error) {
 // open sessions stop working at their next request (RequireActive).
 func (s *Service) SetDisabled(ctx context.Context, actor audit.Actor, username string, disabled bool) error {
 	username = NormalizeUsername(username)
-	action := kp.AuditorEnable
+	action := kp.ReviewerEnable
 	if disabled {
-		action = kp.AuditorDisable
+		action = kp.ReviewerDisable
 	}
 	ev := audit.Event{Actor: actor, Action: action, Details: audit.Details{Label: username}}
 	return s.w.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
-		return audit.Result{}, db.New(s.pool).SetAuditorDisabled(ctx, username, disabled, s.o.Now())
+		return audit.Result{}, db.New(s.pool).SetReviewerDisabled(ctx, username, disabled, s.o.Now())
 	})
 }
 
@@ -221,7 +225,7 @@ func (s *Service) ResetPassword(ctx context.Context, actor audit.Actor, username
 	}
 	step := map[TOTPChange]string{TOTPKeep: "", TOTPNew: "new totp", TOTPRemove: "totp removed"}[t]
 	var enrol *Enrolment
-	ev := audit.Event{Actor: actor, Action: kp.AuditorResetPassword, Details: audit.Details{Label: username, Step: step}}
+	ev := audit.Event{Actor: actor, Action: kp.ReviewerResetPassword, Details: audit.Details{Label: username, Step: step}}
 	err := s.w.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
 		var sealed []byte
 		var key []byte
@@ -229,7 +233,7 @@ func (s *Service) ResetPassword(ctx context.Context, actor audit.Actor, username
 			key = newTOTPKey()
 			sealed = s.totp.Seal(key, totpAAD(username))
 		}
-		if err := db.New(s.pool).SetAuditorPassword(ctx, username, hashPassword(password, s.o.Params), t != TOTPKeep, sealed, s.o.Now()); err != nil {
+		if err := db.New(s.pool).SetReviewerPassword(ctx, username, hashPassword(password, s.o.Params), t != TOTPKeep, sealed, s.o.Now()); err != nil {
 			return audit.Result{}, err
 		}
 		if key != nil {
@@ -268,28 +272,65 @@ func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
 	if len(name) > 64 {
 		name = name[:64]
 	}
-	actor := audit.Actor{Kind: kp.ActorAuditor, UserID: name, Name: name}
-	q := db.New(s.pool)
-	now := s.o.Now()
-	userKey, ipKey := "user:"+name, "ip:"+at.Scope.ClientIP
-	for _, k := range []string{userKey, ipKey} {
-		st, err := q.AuditorThrottle(ctx, k)
+	a := &signIn{Attempt: at, name: name, actor: audit.Actor{Kind: kp.ActorReviewer, UserID: name, Name: name},
+		q: db.New(s.pool), now: s.o.Now(), userKey: "user:" + name, ipKey: "ip:" + at.Scope.ClientIP}
+	reason, err := s.lockedOut(ctx, a)
+	if err != nil {
+		return "", err
+	}
+	if reason != "" {
+		if err := s.record(ctx, a.actor, at.Scope, kp.OutcomeDenied, reason); err != nil {
+			return "", err
+		}
+		return "", ErrLocked
+	}
+	if reason, err = s.refusal(ctx, a, dummy); err != nil {
+		return "", err
+	}
+	if reason != "" {
+		return "", s.fail(ctx, a, reason)
+	}
+	if err := a.q.ClearReviewerThrottle(ctx, a.userKey); err != nil {
+		return "", err
+	}
+	if err := s.record(ctx, a.actor, at.Scope, kp.OutcomeSuccess, ""); err != nil {
+		return "", err
+	}
+	return name, nil
+}
+
+// signIn is one attempt being checked.
+type signIn struct {
+	Attempt
+	name           string // normalized, at most 64 bytes
+	actor          audit.Actor
+	q              *db.Queries
+	now            time.Time
+	userKey, ipKey string // throttle keys: the name tried and the client address
+}
+
+// lockedOut returns why the attempt's name or address is locked out, or "".
+func (s *Service) lockedOut(ctx context.Context, a *signIn) (string, error) {
+	for _, k := range []string{a.userKey, a.ipKey} {
+		st, err := a.q.ReviewerThrottle(ctx, k)
 		if err != nil {
 			return "", err
 		}
-		if st.LockedUntil != nil && st.LockedUntil.After(now) {
-			reason := "locked out: too many failed sign-ins for this name"
-			if k == ipKey {
-				reason = "locked out: too many failed sign-ins from this address"
+		if st.LockedUntil != nil && st.LockedUntil.After(a.now) {
+			if k == a.ipKey {
+				return "locked out: too many failed sign-ins from this address", nil
 			}
-			if err := s.record(ctx, actor, at.Scope, kp.OutcomeDenied, reason); err != nil {
-				return "", err
-			}
-			return "", ErrLocked
+			return "locked out: too many failed sign-ins for this name", nil
 		}
 	}
+	return "", nil
+}
 
-	acct, err := q.AuditorByUsername(ctx, name)
+// refusal checks the password (against dummy for an unknown name: the same
+// work) and the code, and records a successful sign-in with the TOTP step
+// it used. It returns why the attempt is refused, or "".
+func (s *Service) refusal(ctx context.Context, a *signIn, dummy string) (string, error) {
+	acct, err := a.q.ReviewerByUsername(ctx, a.name)
 	if err != nil && kp.KindOf(err) != kp.NotFound {
 		return "", err
 	}
@@ -297,72 +338,75 @@ func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
 	if acct != nil {
 		hash = acct.PasswordHash
 	}
-	pwOK, herr := s.checkPassword(ctx, hash, at.Password)
+	pwOK, herr := s.checkPassword(ctx, hash, a.Password)
 	if herr != nil && !errors.Is(herr, errBadHash) {
 		return "", herr
 	}
-	var step int64
-	totpOK := true
-	if acct != nil && acct.TOTPSealed != nil {
-		totpOK = false
-		if s.totp == nil {
-			s.o.Log.ErrorContext(ctx, "reviewer has TOTP but no TOTP key is configured", "username", name)
-		} else if key, err := s.totp.Open(acct.TOTPSealed, totpAAD(name)); err == nil {
-			step = checkTOTP(key, strings.TrimSpace(at.TOTP), now)
-			totpOK = step > acct.TOTPLastStep
-		}
-	}
-	var reason string
+	step, totpOK := s.checkCode(ctx, a, acct)
 	switch {
 	case acct == nil:
-		reason = "unknown username"
+		return "unknown username", nil
 	case herr != nil:
-		reason = "stored password hash is malformed"
+		return "stored password hash is malformed", nil
 	case !pwOK:
-		reason = "wrong password"
+		return "wrong password", nil
 	case acct.Disabled:
-		reason = "account disabled"
+		return "account disabled", nil
 	case !totpOK:
-		reason = "wrong, reused or missing TOTP code"
+		return "wrong, reused or missing TOTP code", nil
 	}
-	if reason == "" {
-		if err := q.RecordAuditorLogin(ctx, name, step, now); kp.KindOf(err) == kp.Conflict {
-			reason = "TOTP code already used" // a concurrent sign-in took this step
-		} else if err != nil {
-			return "", err
-		}
-	}
-	if reason != "" {
-		if err := s.record(ctx, actor, at.Scope, kp.OutcomeFailure, reason); err != nil {
-			return "", err
-		}
-		locked := false
-		for _, k := range []struct {
-			key string
-			max int
-		}{{userKey, s.o.MaxFailures}, {ipKey, s.o.MaxIPFailures}} {
-			st, err := q.AddAuditorFailure(ctx, k.key, now, s.o.Window, s.o.Lockout, k.max)
-			if err != nil {
-				return "", err
-			}
-			locked = locked || st.LockedUntil != nil
-		}
-		if locked {
-			return "", ErrLocked
-		}
-		return "", ErrSignIn
-	}
-	if err := q.ClearAuditorThrottle(ctx, userKey); err != nil {
+	if err := a.q.RecordReviewerLogin(ctx, a.name, step, a.now); kp.KindOf(err) == kp.Conflict {
+		return "TOTP code already used", nil // a concurrent sign-in took this step
+	} else if err != nil {
 		return "", err
 	}
-	if err := s.record(ctx, actor, at.Scope, kp.OutcomeSuccess, ""); err != nil {
-		return "", err
+	return "", nil
+}
+
+// checkCode checks the attempt's TOTP code for an account that has TOTP,
+// returning the step it matched and whether it is newer than the last one
+// used. An account without TOTP (or no account) needs no code.
+func (s *Service) checkCode(ctx context.Context, a *signIn, acct *db.Reviewer) (int64, bool) {
+	if acct == nil || acct.TOTPSealed == nil {
+		return 0, true
 	}
-	return name, nil
+	if s.totp == nil {
+		s.o.Log.ErrorContext(ctx, "reviewer has TOTP but no TOTP key is configured", "username", a.name)
+		return 0, false
+	}
+	key, err := s.totp.Open(acct.TOTPSealed, totpAAD(a.name))
+	if err != nil {
+		return 0, false
+	}
+	step := checkTOTP(key, strings.TrimSpace(a.TOTP), a.now)
+	return step, step > acct.TOTPLastStep
+}
+
+// fail records a refused attempt and counts it against the name and the
+// address. The answer is ErrLocked when that locks either, else ErrSignIn.
+func (s *Service) fail(ctx context.Context, a *signIn, reason string) error {
+	if err := s.record(ctx, a.actor, a.Scope, kp.OutcomeFailure, reason); err != nil {
+		return err
+	}
+	locked := false
+	for _, k := range []struct {
+		key string
+		max int
+	}{{a.userKey, s.o.MaxFailures}, {a.ipKey, s.o.MaxIPFailures}} {
+		st, err := a.q.AddReviewerFailure(ctx, k.key, a.now, s.o.Window, s.o.Lockout, k.max)
+		if err != nil {
+			return err
+		}
+		locked = locked || st.LockedUntil != nil
+	}
+	if locked {
+		return ErrLocked
+	}
+	return ErrSignIn
 }
 
 func (s *Service) record(ctx context.Context, actor audit.Actor, scope audit.Scope, o kp.Outcome, msg string) error {
-	return s.w.Record(ctx, audit.Event{Actor: actor, Scope: scope, Action: kp.AuditorLogin}, audit.Result{Outcome: o, Message: msg})
+	return s.w.Record(ctx, audit.Event{Actor: actor, Scope: scope, Action: kp.ReviewerLogin}, audit.Result{Outcome: o, Message: msg})
 }
 
 // checkPassword runs argon2id with at most MaxConcurrentHashes in flight.
@@ -380,7 +424,7 @@ func (s *Service) checkPassword(ctx context.Context, hash string, pw secret.Secr
 // signed-in reviewer's every request checks it, so disabling an account
 // ends its sessions at once.
 func (s *Service) RequireActive(ctx context.Context, username string) error {
-	a, err := db.New(s.pool).AuditorByUsername(ctx, username)
+	a, err := db.New(s.pool).ReviewerByUsername(ctx, username)
 	if kp.KindOf(err) == kp.NotFound || err == nil && a.Disabled {
 		return kp.Errorf(kp.Unauthorized, "This reviewer account is not active.")
 	}
@@ -389,6 +433,6 @@ func (s *Service) RequireActive(ctx context.Context, username string) error {
 
 // Logout records a reviewer's sign-out.
 func (s *Service) Logout(ctx context.Context, username string, scope audit.Scope) error {
-	return s.w.Record(ctx, audit.Event{Actor: audit.Actor{Kind: kp.ActorAuditor, UserID: username, Name: username},
-		Scope: scope, Action: kp.AuditorLogout}, audit.Result{Outcome: kp.OutcomeSuccess})
+	return s.w.Record(ctx, audit.Event{Actor: audit.Actor{Kind: kp.ActorReviewer, UserID: username, Name: username},
+		Scope: scope, Action: kp.ReviewerLogout}, audit.Result{Outcome: kp.OutcomeSuccess})
 }

@@ -1,4 +1,4 @@
-package auditor
+package reviewer
 
 import (
 	"context"
@@ -15,7 +15,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/pgtest"
@@ -311,87 +310,7 @@ func TestAccountChangesAreAudited(t *testing.T) {
 		t.Fatalf("events:\n got %s\nwant %s", strings.Join(got, " "), want)
 	}
 	var hash string
-	if err := f.pool.QueryRow(ctx, `SELECT password_hash FROM auditors WHERE username = 'alice'`).Scan(&hash); err != nil || strings.Contains(hash, "brand new") {
+	if err := f.pool.QueryRow(ctx, `SELECT password_hash FROM reviewers WHERE username = 'alice'`).Scan(&hash); err != nil || strings.Contains(hash, "brand new") {
 		t.Fatalf("stored hash %q, %v", hash, err)
-	}
-}
-
-func TestVerifyRunsInTheBackgroundAndRecordsItsOutcome(t *testing.T) {
-	f := newFixture(t, Options{})
-	ctx := context.Background()
-	if _, err := audit.Seed(ctx, f.pool, 25000, 3, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	v := Viewer{Username: "alice"}
-	run, err := f.svc.StartVerify(ctx, v)
-	if err != nil || run.Status != "running" {
-		t.Fatalf("start: %+v, %v", run, err)
-	}
-	f.svc.Wait()
-	got, err := f.svc.VerifyRun(ctx, run.ID)
-	if err != nil || got.Status != "verified" || got.Events != 25001 || Percent(got) != 100 {
-		t.Fatalf("run = %+v, %v", got, err)
-	}
-	var outcome string
-	if err := f.pool.QueryRow(ctx, `SELECT outcome FROM audit_events WHERE action = 'audit.verify' AND outcome <> 'intent'`).Scan(&outcome); err != nil || outcome != "success" {
-		t.Fatalf("audit.verify outcome %q, %v", outcome, err)
-	}
-}
-
-// The event list's filters must walk indexes, never the whole table. The
-// planner's choice depends on statistics, so the trail is seeded to 200k
-// events and analysed, as a real one would be.
-func TestNoFilterSeqScansTheEvents(t *testing.T) {
-	if testing.Short() {
-		t.Skip("seeds 200k events")
-	}
-	f := newFixture(t, Options{})
-	ctx := context.Background()
-	now := time.Now()
-	if _, err := audit.Seed(ctx, f.pool, 200_000, 7, now); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := f.pool.Exec(ctx, `ANALYZE audit_events`); err != nil {
-		t.Fatal(err)
-	}
-	q := db.New(f.pool)
-	for _, tc := range explainCases(now) {
-		t.Run(tc.name, func(t *testing.T) {
-			plan, err := q.ExplainAuditEvents(ctx, tc.f, 50)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if strings.Contains(plan, "Seq Scan on audit_events") {
-				t.Fatalf("plan reads the whole table:\n%s", plan)
-			}
-		})
-	}
-}
-
-type explainCase struct {
-	name string
-	f    kp.AuditFilter
-}
-
-// explainCases are the list's filters alone and in the combinations the
-// pages link to, with values that occur in a seeded trail.
-func explainCases(now time.Time) []explainCase {
-	tenant := "22222222-2222-4222-8222-222222222222"
-	return []explainCase{
-		{"no filter", kp.AuditFilter{}},
-		{"time range", kp.AuditFilter{From: now.Add(-10 * 24 * time.Hour), To: now.Add(-9 * 24 * time.Hour)}},
-		{"from only", kp.AuditFilter{From: now.Add(-24 * time.Hour)}},
-		{"tenant", kp.AuditFilter{TenantID: tenant}},
-		{"area", kp.AuditFilter{Region: "eu1"}},
-		{"actor", kp.AuditFilter{ActorUserID: "22222222-user-3"}},
-		{"action", kp.AuditFilter{Action: "key.delete"}},
-		{"outcome failure", kp.AuditFilter{Outcome: "failure"}},
-		{"outcome success", kp.AuditFilter{Outcome: "success"}},
-		{"key id", kp.AuditFilter{KeyID: "SEEDKEY2222000042"}},
-		{"request id", kp.AuditFilter{RequestID: "0123456789abcdef01234567"}},
-		{"text", kp.AuditFilter{Text: "(502)"}},
-		{"tenant and outcome", kp.AuditFilter{TenantID: tenant, Outcome: "denied"}},
-		{"tenant, action and time", kp.AuditFilter{TenantID: tenant, Action: "key.create", From: now.Add(-7 * 24 * time.Hour)}},
-		{"outcome since a day (activity link)", kp.AuditFilter{Outcome: "unknown", From: now.Add(-29 * 24 * time.Hour)}},
 	}
 }

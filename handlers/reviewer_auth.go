@@ -7,35 +7,36 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyport/keyport/internal/audit"
-	"github.com/keyport/keyport/internal/auditor"
 	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/reviewer"
 	"github.com/keyport/keyport/internal/secret"
 	"github.com/keyport/keyport/internal/session"
 	"github.com/keyport/keyport/web"
 )
 
-// reviewerKey is the auditor session value holding the reviewer's username.
+// reviewerKey is the reviewer session value holding the reviewer's username.
 const reviewerKey = "reviewer"
 
-// reviewerCtxKey is where requireAuditor leaves the signed-in reviewer.
+// reviewerCtxKey is where requireReviewer leaves the signed-in reviewer.
 const reviewerCtxKey = "keyport.reviewer"
 
-// reviewer is the signed-in reviewer of a request that passed requireAuditor.
-type reviewer struct {
-	sess   *sessions.Session
-	viewer auditor.Viewer
+// signedIn is the reviewer of a request that passed requireReviewer, with
+// their session.
+type signedIn struct {
+	audit.Reviewer
+	sess *sessions.Session
 }
 
 func (r *auditUI) scope(c echo.Context, sess *sessions.Session) audit.Scope {
 	return audit.Scope{Session: session.ID(sess), ClientIP: c.RealIP(), UserAgent: c.Request().UserAgent()}
 }
 
-// requireAuditor lets a request through only with a reviewer session whose
+// requireReviewer lets a request through only with a reviewer session whose
 // account is still enabled; anyone else is sent to the sign-in page. An
 // admin's session is another kind with another cookie: it never counts.
-func (r *auditUI) requireAuditor(next echo.HandlerFunc) echo.HandlerFunc {
+func (r *auditUI) requireReviewer(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
-		sess, err := r.h.auditorSession(c)
+		sess, err := r.h.reviewerSession(c)
 		if err != nil {
 			return err
 		}
@@ -43,16 +44,16 @@ func (r *auditUI) requireAuditor(next echo.HandlerFunc) echo.HandlerFunc {
 		if name == "" {
 			return r.toLogin(c)
 		}
-		if err := r.svc.RequireActive(c.Request().Context(), name); err != nil {
+		if err := r.reviewers.RequireActive(c.Request().Context(), name); err != nil {
 			if kp.KindOf(err) != kp.Unauthorized {
 				return err
 			}
-			if err := r.h.AuditorSessions.Destroy(c.Request(), c.Response(), sess); err != nil {
+			if err := r.h.ReviewerSessions.Destroy(c.Request(), c.Response(), sess); err != nil {
 				return err
 			}
 			return r.toLogin(c)
 		}
-		c.Set(reviewerCtxKey, &reviewer{sess: sess, viewer: auditor.Viewer{Username: name, Scope: r.scope(c, sess)}})
+		c.Set(reviewerCtxKey, &signedIn{Reviewer: audit.Reviewer{Username: name, Scope: r.scope(c, sess)}, sess: sess})
 		return next(c)
 	}
 }
@@ -61,16 +62,16 @@ func (r *auditUI) requireAuditor(next echo.HandlerFunc) echo.HandlerFunc {
 // load it as a whole page rather than swap it into a fragment.
 func (r *auditUI) toLogin(c echo.Context) error {
 	if c.Request().Header.Get("HX-Request") == "true" {
-		c.Response().Header().Set("HX-Redirect", "/auditor/login")
+		c.Response().Header().Set("HX-Redirect", "/reviewer/login")
 		return c.NoContent(http.StatusNoContent)
 	}
-	return r.h.redirect(c, "/auditor/login")
+	return r.h.redirect(c, "/reviewer/login")
 }
 
-// current returns the reviewer requireAuditor found (a checked assertion:
-// a route registered without requireAuditor fails loudly, not open).
-func current(c echo.Context) (*reviewer, error) {
-	rv, ok := c.Get(reviewerCtxKey).(*reviewer)
+// current returns the reviewer requireReviewer found (a checked assertion:
+// a route registered without requireReviewer fails loudly, not open).
+func current(c echo.Context) (*signedIn, error) {
+	rv, ok := c.Get(reviewerCtxKey).(*signedIn)
 	if !ok || rv == nil {
 		return nil, kp.Errorf(kp.Unauthorized, "Sign in as a reviewer first.")
 	}
@@ -78,7 +79,7 @@ func current(c echo.Context) (*reviewer, error) {
 }
 
 // reviewerPage fills the layout for a reviewer's page.
-func (r *auditUI) reviewerPage(c echo.Context, rv *reviewer, title string) web.Page {
+func (r *auditUI) reviewerPage(c echo.Context, rv *signedIn, title string) web.Page {
 	p := r.h.page(c, title)
 	path := c.Path()
 	p.Nav = []web.NavItem{
@@ -90,8 +91,8 @@ func (r *auditUI) reviewerPage(c echo.Context, rv *reviewer, title string) web.P
 		p.Nav = nil
 		return p
 	}
-	p.Identity = "Signed in as reviewer " + rv.viewer.Username
-	p.SignedIn, p.SignOutURL = true, "/auditor/logout"
+	p.Identity = "Signed in as reviewer " + rv.Username
+	p.SignedIn, p.SignOutURL = true, "/reviewer/logout"
 	for _, f := range session.TakeFlashes(rv.sess) {
 		p.Flashes = append(p.Flashes, web.Flash{Kind: f.Kind, Message: f.Message})
 	}
@@ -99,30 +100,30 @@ func (r *auditUI) reviewerPage(c echo.Context, rv *reviewer, title string) web.P
 }
 
 func (r *auditUI) loginForm(c echo.Context) error {
-	sess, err := r.h.auditorSession(c)
+	sess, err := r.h.reviewerSession(c)
 	if err != nil {
 		return err
 	}
 	if name, _ := sess.Values[reviewerKey].(string); name != "" {
 		return r.h.redirect(c, "/audit")
 	}
-	return r.h.render(c, http.StatusOK, web.AuditorLogin(r.reviewerPage(c, nil, "Reviewer sign-in"), web.AuditorLoginView{}))
+	return r.h.render(c, http.StatusOK, web.ReviewerLogin(r.reviewerPage(c, nil, "Reviewer sign-in"), web.ReviewerLoginView{}))
 }
 
 // login checks the form. Every failure shows the same sentence (or the
 // lock-out one) and keeps only the username; success starts a fresh
-// session under a new id (no fixation) and records auditor.login.
+// session under a new id (no fixation) and records kp.ReviewerLogin.
 func (r *auditUI) login(c echo.Context) error {
-	sess, err := r.h.auditorSession(c)
+	sess, err := r.h.reviewerSession(c)
 	if err != nil {
 		return err
 	}
 	username := c.FormValue("username")
 	if err := inputError(c); err != nil {
-		return r.h.render(c, http.StatusUnprocessableEntity, web.AuditorLogin(r.reviewerPage(c, nil, "Reviewer sign-in"),
-			web.AuditorLoginView{Username: username, Error: kp.MessageOf(err)}))
+		return r.h.render(c, http.StatusUnprocessableEntity, web.ReviewerLogin(r.reviewerPage(c, nil, "Reviewer sign-in"),
+			web.ReviewerLoginView{Username: username, Error: kp.MessageOf(err)}))
 	}
-	name, err := r.svc.SignIn(c.Request().Context(), auditor.Attempt{
+	name, err := r.reviewers.SignIn(c.Request().Context(), reviewer.Attempt{
 		Username: username, Password: secret.New(c.FormValue("password")), TOTP: c.FormValue("totp"),
 		Scope: r.scope(c, sess),
 	})
@@ -131,8 +132,8 @@ func (r *auditUI) login(c echo.Context) error {
 		if k == kp.RateLimited {
 			status = http.StatusTooManyRequests
 		}
-		return r.h.render(c, status, web.AuditorLogin(r.reviewerPage(c, nil, "Reviewer sign-in"),
-			web.AuditorLoginView{Username: username, Error: kp.MessageOf(err)}))
+		return r.h.render(c, status, web.ReviewerLogin(r.reviewerPage(c, nil, "Reviewer sign-in"),
+			web.ReviewerLoginView{Username: username, Error: kp.MessageOf(err)}))
 	}
 	if err != nil {
 		return err
@@ -141,26 +142,26 @@ func (r *auditUI) login(c echo.Context) error {
 		delete(sess.Values, k)
 	}
 	sess.Values[reviewerKey] = name
-	if err := r.h.AuditorSessions.Rotate(c.Request(), c.Response(), sess); err != nil {
+	if err := r.h.ReviewerSessions.Rotate(c.Request(), c.Response(), sess); err != nil {
 		return err
 	}
 	return r.h.redirect(c, "/audit")
 }
 
-// logout records auditor.logout and deletes the session (its row too, so a
+// logout records kp.ReviewerLogout and deletes the session (its row too, so a
 // copied cookie is dead).
 func (r *auditUI) logout(c echo.Context) error {
-	sess, err := r.h.auditorSession(c)
+	sess, err := r.h.reviewerSession(c)
 	if err != nil {
 		return err
 	}
 	if name, _ := sess.Values[reviewerKey].(string); name != "" {
-		if err := r.svc.Logout(c.Request().Context(), name, r.scope(c, sess)); err != nil {
+		if err := r.reviewers.Logout(c.Request().Context(), name, r.scope(c, sess)); err != nil {
 			return err
 		}
 	}
-	if err := r.h.AuditorSessions.Destroy(c.Request(), c.Response(), sess); err != nil {
+	if err := r.h.ReviewerSessions.Destroy(c.Request(), c.Response(), sess); err != nil {
 		return err
 	}
-	return r.h.redirect(c, "/auditor/login")
+	return r.h.redirect(c, "/reviewer/login")
 }

@@ -1,4 +1,4 @@
-package auditor
+package reviewer
 
 import (
 	"crypto/rand"
@@ -41,7 +41,7 @@ func hashPassword(password secret.Secret, p Params) string {
 		b64.EncodeToString(salt), b64.EncodeToString(sum))
 }
 
-var errBadHash = errors.New("auditor: malformed password hash")
+var errBadHash = errors.New("reviewer: malformed password hash")
 
 // checkPassword reports whether password matches encoded, comparing in
 // constant time. A malformed hash never matches.

@@ -1,0 +1,150 @@
+package audit
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/keyport/keyport/db"
+	"github.com/keyport/keyport/internal/kp"
+)
+
+// Reviewer is a signed-in security reviewer making a request. Everything a
+// reviewer reads is recorded first (audit.view or audit.export, with the
+// filters): if that record cannot be written, nothing is shown.
+type Reviewer struct {
+	Username string
+	Scope    Scope
+}
+
+func (r Reviewer) actor() Actor {
+	return Actor{Kind: kp.ActorReviewer, UserID: r.Username, Name: r.Username}
+}
+
+// Reader is the trail's read side, for reviewers: the event list, one
+// event, a key's history, exports, the activity counts and the integrity
+// panel with its background verifications. Every read is itself recorded
+// through the Writer before anything is returned.
+type Reader struct {
+	pool *pgxpool.Pool
+	w    *Writer
+	now  func() time.Time
+	log  *slog.Logger
+	runs sync.WaitGroup // background verifications
+}
+
+// NewReader returns a Reader recording through w. now is its clock (nil:
+// time.Now); log gets background verifications' failures (nil: discarded).
+func NewReader(pool *pgxpool.Pool, w *Writer, now func() time.Time, log *slog.Logger) *Reader {
+	if now == nil {
+		now = time.Now
+	}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Reader{pool: pool, w: w, now: now, log: log}
+}
+
+// Now is the reader's clock (pages compute "the last 30 days" with it).
+func (r *Reader) Now() time.Time { return r.now() }
+
+// Events records the view, then returns one page of the filtered list.
+// filters is what the reviewer asked for, as recorded.
+func (r *Reader) Events(ctx context.Context, who Reviewer, f kp.AuditFilter, filters map[string]string, before, after int64, limit int) (kp.AuditPage, error) {
+	if err := r.w.Viewed(ctx, who.actor(), who.Scope, kp.AuditView, filters, "html"); err != nil {
+		return kp.AuditPage{}, err
+	}
+	return db.New(r.pool).ListAuditEvents(ctx, f, before, after, limit)
+}
+
+// EventDetail is one event with its chain link and intent ↔ outcome peers.
+type EventDetail struct {
+	Event    kp.AuditEvent
+	Link     kp.AuditLink
+	Intent   *kp.AuditEvent  // for an outcome: its intent
+	Outcomes []kp.AuditEvent // for an intent: its outcomes
+}
+
+// Event records the view, then returns one event in full.
+func (r *Reader) Event(ctx context.Context, who Reviewer, id int64) (*EventDetail, error) {
+	if err := r.w.Viewed(ctx, who.actor(), who.Scope, kp.AuditView, map[string]string{"event": strconv.FormatInt(id, 10)}, "html"); err != nil {
+		return nil, err
+	}
+	q := db.New(r.pool)
+	e, err := q.AuditEventByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	d := &EventDetail{Event: *e}
+	if d.Link, err = q.AuditEventLink(ctx, id); err != nil {
+		return nil, err
+	}
+	if e.IntentID != nil {
+		if d.Intent, err = q.AuditEventByID(ctx, *e.IntentID); err != nil && kp.KindOf(err) != kp.NotFound {
+			return nil, err
+		}
+	} else if e.Outcome == kp.OutcomeIntent {
+		if d.Outcomes, err = q.AuditOutcomesOf(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	return d, nil
+}
+
+// KeyHistoryLimit is the most events the key history page shows.
+const KeyHistoryLimit = 1000
+
+// KeyHistory is one access key's recorded life.
+type KeyHistory struct {
+	Events    []kp.AuditEvent // oldest first, at most KeyHistoryLimit
+	Truncated bool            // there were more than KeyHistoryLimit
+	Facts     KeyFacts
+}
+
+// KeyHistory records the view, then returns the events about one access
+// key, oldest first, with what they say about it.
+func (r *Reader) KeyHistory(ctx context.Context, who Reviewer, keyID string) (KeyHistory, error) {
+	if err := r.w.Viewed(ctx, who.actor(), who.Scope, kp.AuditView, map[string]string{"key": keyID, "page": "key history"}, "html"); err != nil {
+		return KeyHistory{}, err
+	}
+	evs, err := db.New(r.pool).AuditKeyHistory(ctx, keyID, KeyHistoryLimit+1)
+	if err != nil {
+		return KeyHistory{}, err
+	}
+	h := KeyHistory{Events: evs}
+	if len(evs) > KeyHistoryLimit {
+		h.Events, h.Truncated = evs[:KeyHistoryLimit], true
+	}
+	h.Facts = keyFacts(h.Events)
+	return h, nil
+}
+
+// ExportBatch is how many rows an export reads per query.
+const ExportBatch = 2000
+
+// Export records the export (format csv or jsonl, with the filters), pins
+// the chain head, then streams every matching event up to it, newest first,
+// to fn. Memory stays constant: fn gets one reused row at a time.
+func (r *Reader) Export(ctx context.Context, who Reviewer, f kp.AuditFilter, filters map[string]string, format string, fn func(*kp.AuditEvent) error) error {
+	if err := r.w.Viewed(ctx, who.actor(), who.Scope, kp.AuditExport, filters, format); err != nil {
+		return err
+	}
+	q := db.New(r.pool)
+	head, err := q.AuditHeadID(ctx)
+	if err != nil {
+		return err
+	}
+	return q.ScanAuditEvents(ctx, f, head, ExportBatch, fn)
+}
+
+// Activity records the view, then returns per-day counts from since on.
+func (r *Reader) Activity(ctx context.Context, who Reviewer, since time.Time) ([]kp.AuditDayCount, error) {
+	if err := r.w.Viewed(ctx, who.actor(), who.Scope, kp.AuditView, map[string]string{"page": "activity"}, "html"); err != nil {
+		return nil, err
+	}
+	return db.New(r.pool).AuditDailyCounts(ctx, since)
+}
