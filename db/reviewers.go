@@ -165,6 +165,16 @@ func (q *Queries) AddReviewerFailure(ctx context.Context, key string, now time.T
 	return s, nil
 }
 
+// ClearReviewerThrottles forgets every count about one account name: the
+// name's own and the name's from each address (the address-wide counts stay).
+func (q *Queries) ClearReviewerThrottles(ctx context.Context, name string) error {
+	const sql = `DELETE FROM reviewer_throttle WHERE key = 'user:' || $1 OR starts_with(key, 'user@ip:' || $1 || '|')`
+	if _, err := q.db.Exec(ctx, sql, name); err != nil {
+		return fmt.Errorf("clear sign-in throttles: %w", err)
+	}
+	return nil
+}
+
 // ClearReviewerThrottle forgets a key's failures (after a successful sign-in
 // to that account).
 func (q *Queries) ClearReviewerThrottle(ctx context.Context, key string) error {

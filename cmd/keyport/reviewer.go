@@ -25,8 +25,10 @@ Manages the accounts of security reviewers, who sign in at /reviewer/login.
   list                                          show every account
   disable --username NAME                       stop an account (its sessions end at their next request)
   enable --username NAME                        start it again
+  unlock --username NAME                        lift the sign-in locks and delays on a name
   reset-password --username NAME [--totp | --remove-totp]
-                                                set a new password (and a new, or no, TOTP secret)
+                                                set a new password (and a new, or no, TOTP secret);
+                                                lifts the sign-in locks on the name too
 
 The password is read from the terminal without echo (asked twice), or as
 one line from standard input when that is not a terminal; never from a flag.
@@ -51,6 +53,7 @@ func reviewerActions() []reviewerAction {
 		{"disable", reviewerSetDisabled(true)},
 		{"enable", reviewerSetDisabled(false)},
 		{"reset-password", reviewerResetPassword},
+		{"unlock", reviewerUnlock},
 	}
 }
 
@@ -251,6 +254,29 @@ func reviewerSetDisabled(disabled bool) func(context.Context, env, string, []str
 		fmt.Fprintf(e.stdout, "reviewer %s %sd\n", reviewer.NormalizeUsername(*username), action)
 		return nil
 	}
+}
+
+// reviewerUnlock is `keyport reviewer unlock`: lift the sign-in locks and
+// delays on a name, from every address.
+func reviewerUnlock(ctx context.Context, e env, cmd string, args []string) error {
+	fs, src := reviewerFlags(e, cmd, "unlock")
+	username := usernameFlag(fs)
+	if help, err := parse(fs, e, args); help || err != nil {
+		return err
+	}
+	if err := checkArgs(fs, username); err != nil {
+		return err
+	}
+	svc, closeDB, err := openReviewers(ctx, e, src, false)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	if err := svc.Unlock(ctx, cliActor(e), *username); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "sign-in locks on reviewer %s lifted\n", reviewer.NormalizeUsername(*username))
+	return nil
 }
 
 // reviewerResetPassword is `keyport reviewer reset-password`: a new

@@ -62,12 +62,15 @@ func testReviewerCommand(t *testing.T, cmd string) {
 	if _, _, err := runWithStdin(t, env, "another long password\n", cmd, "reset-password", "--username", "alice", "--remove-totp"); err != nil {
 		t.Fatalf("reset: %v", err)
 	}
+	if out, _, err := runCmd(t, env, cmd, "unlock", "--username", "Alice"); err != nil || !strings.Contains(out, "locks on reviewer alice lifted") {
+		t.Fatalf("unlock: %v %q", err, out)
+	}
 	out, _, err = runCmd(t, env, cmd, "list")
 	if err != nil || !strings.Contains(out, "alice") || !strings.Contains(out, "disabled") || strings.Contains(out, " yes ") {
 		t.Fatalf("list: %v\n%s", err, out)
 	}
 	out, _, err = runCmd(t, env, "audit", "verify")
-	if err != nil || !strings.HasPrefix(out, "verified 10 events") {
-		t.Fatalf("verify after 5 audited changes (intent and outcome each): %v %q", err, out)
+	if err != nil || !strings.HasPrefix(out, "verified 12 events") {
+		t.Fatalf("verify after 6 audited changes (intent and outcome each): %v %q", err, out)
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode/utf8"
 
@@ -28,14 +29,24 @@ import (
 type Options struct {
 	Now    func() time.Time // the clock; tests move it
 	Params Params           // argon2id cost for new hashes (and the dummy)
-	// MaxFailures failed sign-ins to one account name within Window lock
-	// that name for Lockout. Default 5 in 15 min → 15 min.
+	// MaxFailures failed sign-ins to one account name from one client
+	// address within Window lock that name for that address (only) for
+	// Lockout. Default 5 in 15 min → 15 min. The right password from
+	// another address still signs in.
 	MaxFailures int
-	// MaxIPFailures does the same per client address (default 20): one
-	// address guessing across many names.
+	// MaxIPFailures failed sign-ins from one address, whatever the names,
+	// lock the address (default 20): one address guessing across names.
 	MaxIPFailures int
 	Window        time.Duration
 	Lockout       time.Duration
+	// SlowAfter failed sign-ins to one name from anywhere within Window
+	// slow every failed answer for that name: 1 s, doubling per further
+	// failure up to MaxDelay (default 10 failures, 8 s). A name is never
+	// locked for everyone, so an attacker cannot lock a reviewer out.
+	SlowAfter int
+	MaxDelay  time.Duration
+	// Sleep waits (tests record it instead).
+	Sleep func(context.Context, time.Duration)
 	// MaxConcurrentHashes bounds argon2 work in flight (each costs
 	// Params.Memory), so a flood of sign-ins cannot exhaust memory. Default 4.
 	MaxConcurrentHashes int
@@ -61,6 +72,22 @@ func (o *Options) defaults() {
 	if o.Lockout <= 0 {
 		o.Lockout = 15 * time.Minute
 	}
+	if o.SlowAfter <= 0 {
+		o.SlowAfter = 10
+	}
+	if o.MaxDelay <= 0 {
+		o.MaxDelay = 8 * time.Second
+	}
+	if o.Sleep == nil {
+		o.Sleep = func(ctx context.Context, d time.Duration) {
+			t := time.NewTimer(d)
+			defer t.Stop()
+			select {
+			case <-t.C:
+			case <-ctx.Done():
+			}
+		}
+	}
 	if o.MaxConcurrentHashes <= 0 {
 		o.MaxConcurrentHashes = 4
 	}
@@ -77,6 +104,9 @@ type Service struct {
 	o      Options
 	dummy  func() string // a hash no password matches, for unknown names
 	hashes chan struct{} // semaphore for argon2 work
+	// hashCount counts password checks (tests compare locked and unlocked
+	// answers' work).
+	hashCount atomic.Int64
 }
 
 // New returns a Service. totp seals TOTP secrets (seal.New(encryption key,
@@ -233,7 +263,11 @@ func (s *Service) ResetPassword(ctx context.Context, actor audit.Actor, username
 			key = newTOTPKey()
 			sealed = s.totp.Seal(key, totpAAD(username))
 		}
-		if err := db.New(s.pool).SetReviewerPassword(ctx, username, hashPassword(password, s.o.Params), t != TOTPKeep, sealed, s.o.Now()); err != nil {
+		q := db.New(s.pool)
+		if err := q.SetReviewerPassword(ctx, username, hashPassword(password, s.o.Params), t != TOTPKeep, sealed, s.o.Now()); err != nil {
+			return audit.Result{}, err
+		}
+		if err := q.ClearReviewerThrottles(ctx, username); err != nil { // a new password lifts the locks
 			return audit.Result{}, err
 		}
 		if key != nil {
@@ -248,9 +282,10 @@ func (s *Service) ResetPassword(ctx context.Context, actor audit.Actor, username
 // unknown name, disabled account and wrong or missing code look alike.
 var ErrSignIn = kp.Errorf(kp.Unauthorized, "Sign-in failed. Check your username, password and code, then try again.")
 
-// ErrLocked answers attempts while a name or address is locked out. It is
-// the same for existing and unknown names (failures are counted per name
-// tried), so it reveals nothing about which accounts exist.
+// ErrLocked answers attempts while a name is locked for the client's
+// address, or the address is locked. It is the same for existing and
+// unknown names (failures are counted per name tried), so it reveals nothing
+// about which accounts exist.
 var ErrLocked = kp.Errorf(kp.RateLimited, "Too many failed sign-ins. Sign-in is paused for a while; try again later.")
 
 // Attempt is one sign-in attempt.
@@ -263,9 +298,10 @@ type Attempt struct {
 
 // SignIn checks an attempt and returns the normalized username. Failures
 // are ErrSignIn or ErrLocked whatever the reason; the reason goes to the
-// audit trail. The work done is the same for every reason: one argon2id
-// computation (against a dummy hash for unknown names) and, for accounts
-// with TOTP, a code check.
+// audit trail. The work done is the same for every answer, locked or not:
+// the throttle reads, one argon2id computation (against a dummy hash for
+// unknown names) and, for accounts with TOTP, a code check; and every
+// failed answer for a much-tried name waits the same growing delay.
 func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
 	dummy := s.dummy() // first, so the first attempt's timing does not depend on the name either
 	name := NormalizeUsername(at.Username)
@@ -273,45 +309,60 @@ func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
 		name = name[:64]
 	}
 	a := &signIn{Attempt: at, name: name, actor: audit.Actor{Kind: kp.ActorReviewer, UserID: name, Name: name},
-		q: db.New(s.pool), now: s.o.Now(), userKey: "user:" + name, ipKey: "ip:" + at.Scope.ClientIP}
-	reason, err := s.lockedOut(ctx, a)
+		q: db.New(s.pool), now: s.o.Now(), userKey: "user:" + name, ipKey: "ip:" + at.Scope.ClientIP,
+		pairKey: "user@ip:" + name + "|" + at.Scope.ClientIP}
+	locked, err := s.lockedOut(ctx, a)
 	if err != nil {
 		return "", err
 	}
-	if reason != "" {
-		if err := s.record(ctx, a.actor, at.Scope, kp.OutcomeDenied, reason); err != nil {
+	reason, step, err := s.refusal(ctx, a, dummy) // the same work when locked
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case locked != "":
+		return "", s.refuse(ctx, a, kp.OutcomeDenied, locked)
+	case reason != "":
+		return "", s.refuse(ctx, a, kp.OutcomeFailure, reason)
+	}
+	return s.succeed(ctx, a, step)
+}
+
+// succeed records a sign-in: the TOTP step it used (refusing a code a
+// concurrent sign-in took), the cleared counts of this name, and the event.
+func (s *Service) succeed(ctx context.Context, a *signIn, step int64) (string, error) {
+	if err := a.q.RecordReviewerLogin(ctx, a.name, step, a.now); kp.KindOf(err) == kp.Conflict {
+		return "", s.refuse(ctx, a, kp.OutcomeFailure, "TOTP code already used")
+	} else if err != nil {
+		return "", err
+	}
+	for _, k := range []string{a.userKey, a.pairKey} {
+		if err := a.q.ClearReviewerThrottle(ctx, k); err != nil {
 			return "", err
 		}
-		return "", ErrLocked
 	}
-	if reason, err = s.refusal(ctx, a, dummy); err != nil {
+	if err := s.record(ctx, a.actor, a.Scope, kp.OutcomeSuccess, ""); err != nil {
 		return "", err
 	}
-	if reason != "" {
-		return "", s.fail(ctx, a, reason)
-	}
-	if err := a.q.ClearReviewerThrottle(ctx, a.userKey); err != nil {
-		return "", err
-	}
-	if err := s.record(ctx, a.actor, at.Scope, kp.OutcomeSuccess, ""); err != nil {
-		return "", err
-	}
-	return name, nil
+	return a.name, nil
 }
 
 // signIn is one attempt being checked.
 type signIn struct {
 	Attempt
-	name           string // normalized, at most 64 bytes
-	actor          audit.Actor
-	q              *db.Queries
-	now            time.Time
-	userKey, ipKey string // throttle keys: the name tried and the client address
+	name    string // normalized, at most 64 bytes
+	actor   audit.Actor
+	q       *db.Queries
+	now     time.Time
+	userKey string // throttle keys: the name tried (slows, never locks),
+	ipKey   string // the client address (locks the address),
+	pairKey string // and the name from this address (locks the pair)
 }
 
-// lockedOut returns why the attempt's name or address is locked out, or "".
+// lockedOut returns why the attempt is locked out (its address, or its name
+// from its address), or "". A name alone is never locked.
 func (s *Service) lockedOut(ctx context.Context, a *signIn) (string, error) {
-	for _, k := range []string{a.userKey, a.ipKey} {
+	for _, k := range []string{a.pairKey, a.ipKey} {
 		st, err := a.q.ReviewerThrottle(ctx, k)
 		if err != nil {
 			return "", err
@@ -320,19 +371,19 @@ func (s *Service) lockedOut(ctx context.Context, a *signIn) (string, error) {
 			if k == a.ipKey {
 				return "locked out: too many failed sign-ins from this address", nil
 			}
-			return "locked out: too many failed sign-ins for this name", nil
+			return "locked out: too many failed sign-ins for this name from this address", nil
 		}
 	}
 	return "", nil
 }
 
 // refusal checks the password (against dummy for an unknown name: the same
-// work) and the code, and records a successful sign-in with the TOTP step
-// it used. It returns why the attempt is refused, or "".
-func (s *Service) refusal(ctx context.Context, a *signIn, dummy string) (string, error) {
+// work) and the code. It returns why the attempt is refused, or "" with the
+// TOTP step the code matched.
+func (s *Service) refusal(ctx context.Context, a *signIn, dummy string) (string, int64, error) {
 	acct, err := a.q.ReviewerByUsername(ctx, a.name)
 	if err != nil && kp.KindOf(err) != kp.NotFound {
-		return "", err
+		return "", 0, err
 	}
 	hash := dummy
 	if acct != nil {
@@ -340,27 +391,22 @@ func (s *Service) refusal(ctx context.Context, a *signIn, dummy string) (string,
 	}
 	pwOK, herr := s.checkPassword(ctx, hash, a.Password)
 	if herr != nil && !errors.Is(herr, errBadHash) {
-		return "", herr
+		return "", 0, herr
 	}
 	step, totpOK := s.checkCode(ctx, a, acct)
 	switch {
 	case acct == nil:
-		return "unknown username", nil
+		return "unknown username", 0, nil
 	case herr != nil:
-		return "stored password hash is malformed", nil
+		return "stored password hash is malformed", 0, nil
 	case !pwOK:
-		return "wrong password", nil
+		return "wrong password", 0, nil
 	case acct.Disabled:
-		return "account disabled", nil
+		return "account disabled", 0, nil
 	case !totpOK:
-		return "wrong, reused or missing TOTP code", nil
+		return "wrong, reused or missing TOTP code", 0, nil
 	}
-	if err := a.q.RecordReviewerLogin(ctx, a.name, step, a.now); kp.KindOf(err) == kp.Conflict {
-		return "TOTP code already used", nil // a concurrent sign-in took this step
-	} else if err != nil {
-		return "", err
-	}
-	return "", nil
+	return "", step, nil
 }
 
 // checkCode checks the attempt's TOTP code for an account that has TOTP,
@@ -382,27 +428,64 @@ func (s *Service) checkCode(ctx context.Context, a *signIn, acct *db.Reviewer) (
 	return step, step > acct.TOTPLastStep
 }
 
-// fail records a refused attempt and counts it against the name and the
-// address. The answer is ErrLocked when that locks either, else ErrSignIn.
-func (s *Service) fail(ctx context.Context, a *signIn, reason string) error {
-	if err := s.record(ctx, a.actor, a.Scope, kp.OutcomeFailure, reason); err != nil {
+// refuse records a refused attempt (a failure, or denied while locked) and
+// counts it against the name from this address, the address, and the name
+// from anywhere: locked or not, the same work. The answer is ErrLocked when
+// the pair or the address is locked, else ErrSignIn; either waits the
+// name's delay.
+func (s *Service) refuse(ctx context.Context, a *signIn, o kp.Outcome, reason string) error {
+	if err := s.record(ctx, a.actor, a.Scope, o, reason); err != nil {
 		return err
 	}
-	locked := false
+	locked, nameFailures := o == kp.OutcomeDenied, 0
 	for _, k := range []struct {
 		key string
 		max int
-	}{{a.userKey, s.o.MaxFailures}, {a.ipKey, s.o.MaxIPFailures}} {
+	}{{a.pairKey, s.o.MaxFailures}, {a.ipKey, s.o.MaxIPFailures}, {a.userKey, noLock}} {
 		st, err := a.q.AddReviewerFailure(ctx, k.key, a.now, s.o.Window, s.o.Lockout, k.max)
 		if err != nil {
 			return err
 		}
-		locked = locked || st.LockedUntil != nil
+		if k.key == a.userKey {
+			nameFailures = st.Failures
+		} else {
+			locked = locked || st.LockedUntil != nil
+		}
 	}
+	s.slowDown(ctx, nameFailures)
 	if locked {
 		return ErrLocked
 	}
 	return ErrSignIn
+}
+
+// noLock is a failure count never reached: the name-wide count only slows.
+const noLock = 1 << 30
+
+// slowDown waits before a failed answer for a name that has failed more
+// than SlowAfter times within the window: a guesser's answers come ever
+// slower, the reviewer's right password from elsewhere is never held up.
+func (s *Service) slowDown(ctx context.Context, failures int) {
+	over := failures - s.o.SlowAfter
+	if over <= 0 {
+		return
+	}
+	d := s.o.MaxDelay
+	if over < 16 && time.Second<<(over-1) < d {
+		d = time.Second << (over - 1)
+	}
+	s.o.Sleep(ctx, d)
+}
+
+// Unlock lifts every lock and delay on a name (from any address), as
+// `keyport reviewer unlock` does; reset-password does it too. It is
+// audited as an enable with the step "unlock".
+func (s *Service) Unlock(ctx context.Context, actor audit.Actor, username string) error {
+	username = NormalizeUsername(username)
+	ev := audit.Event{Actor: actor, Action: kp.ReviewerEnable, Details: audit.Details{Label: username, Step: "unlock"}}
+	return s.w.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
+		return audit.Result{}, db.New(s.pool).ClearReviewerThrottles(ctx, username)
+	})
 }
 
 func (s *Service) record(ctx context.Context, actor audit.Actor, scope audit.Scope, o kp.Outcome, msg string) error {
@@ -417,6 +500,7 @@ func (s *Service) checkPassword(ctx context.Context, hash string, pw secret.Secr
 		return false, ctx.Err()
 	}
 	defer func() { <-s.hashes }()
+	s.hashCount.Add(1)
 	return checkPassword(hash, pw)
 }
 

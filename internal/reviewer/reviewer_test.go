@@ -212,8 +212,8 @@ func TestLockOutEngagesAfterMaxFailuresAndLiftsAfterItsTime(t *testing.T) {
 	if _, err := f.signIn("alice", "wrong password!!", "", "192.0.2.1"); err != ErrLocked {
 		t.Fatalf("third failure: %v, want ErrLocked", err)
 	}
-	// Locked: even the right password is refused, from any address.
-	if _, err := f.signIn("alice", pw, "", "198.51.100.7"); err != ErrLocked {
+	// Locked for that address only: the right password from there is refused.
+	if _, err := f.signIn("alice", pw, "", "192.0.2.1"); err != ErrLocked {
 		t.Fatalf("during lock-out: %v, want ErrLocked", err)
 	}
 	// Unknown names lock the same way: a lock-out reveals no account.
@@ -240,6 +240,82 @@ func TestLockOutEngagesAfterMaxFailuresAndLiftsAfterItsTime(t *testing.T) {
 	var denied int
 	if err := f.pool.QueryRow(context.Background(), `SELECT count(*) FROM audit_events WHERE action = 'auditor.login' AND outcome = 'denied'`).Scan(&denied); err != nil || denied != 3 {
 		t.Fatalf("denied login events = %d, %v; want 3", denied, err)
+	}
+}
+
+// Thirty wrong passwords for a reviewer from one address do not lock the
+// reviewer out: the right password from another address signs in at once,
+// with no delay. The guesser's answers slow down; locked and unlocked
+// failures wait alike; reset-password and unlock lift everything.
+func TestLockOutProtectsTheReviewerNotTheAttacker(t *testing.T) {
+	var mu sync.Mutex
+	var waits []time.Duration
+	o := Options{MaxFailures: 5, MaxIPFailures: 100, SlowAfter: 10, MaxDelay: 8 * time.Second,
+		Sleep: func(_ context.Context, d time.Duration) { mu.Lock(); waits = append(waits, d); mu.Unlock() }}
+	f := newFixture(t, o)
+	const pw = "a long enough password"
+	f.add(t, "alice", pw, false)
+	answers := map[error]int{}
+	for range 30 {
+		_, err := f.signIn("alice", "wrong password!!", "", "203.0.113.66")
+		answers[err]++
+	}
+	if answers[ErrSignIn] != 4 || answers[ErrLocked] != 26 {
+		t.Fatalf("answers to 30 guesses from one address: %v, want 4 refusals then the pair locked", answers)
+	}
+	mu.Lock()
+	guesses := append([]time.Duration(nil), waits...)
+	waits = nil
+	mu.Unlock()
+	if len(guesses) == 0 || guesses[len(guesses)-1] != 8*time.Second {
+		t.Fatalf("the guesser's answers were not slowed to the cap: %v", guesses)
+	}
+	if name, err := f.signIn("alice", pw, "", "198.51.100.7"); err != nil || name != "alice" {
+		t.Fatalf("the right password from another address: %q, %v", name, err)
+	}
+	mu.Lock()
+	if len(waits) != 0 {
+		t.Fatalf("the reviewer's own sign-in waited %v", waits)
+	}
+	mu.Unlock()
+	// Still locked for the guesser's address; an operator lifts it.
+	if _, err := f.signIn("alice", pw, "", "203.0.113.66"); err != ErrLocked {
+		t.Fatalf("the guesser's address after the reviewer signed in: %v, want ErrLocked", err)
+	}
+	if err := f.svc.Unlock(context.Background(), operator, "alice"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.signIn("alice", pw, "", "203.0.113.66"); err != nil {
+		t.Fatalf("after unlock: %v", err)
+	}
+	for range 5 {
+		_, _ = f.signIn("alice", "wrong password!!", "", "203.0.113.67")
+	}
+	if _, err := f.svc.ResetPassword(context.Background(), operator, "alice", secret.New("another long password"), TOTPKeep); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.signIn("alice", "another long password", "", "203.0.113.67"); err != nil {
+		t.Fatalf("after reset-password: %v", err)
+	}
+}
+
+// A locked answer does the same work as an unlocked one: a password hash.
+func TestLockedAnswersDoTheSameWork(t *testing.T) {
+	f := newFixture(t, Options{MaxFailures: 2, MaxIPFailures: 100})
+	f.add(t, "alice", "a long enough password", false)
+	hashes := func() int64 { return f.svc.hashCount.Load() }
+	_, _ = f.signIn("alice", "wrong password!!", "", "192.0.2.1")
+	before := hashes()
+	if _, err := f.signIn("alice", "wrong password!!", "", "192.0.2.1"); err != ErrLocked {
+		t.Fatalf("second failure: %v", err)
+	}
+	locked := hashes() - before
+	before = hashes()
+	if _, err := f.signIn("alice", "wrong password!!", "", "192.0.2.1"); err != ErrLocked {
+		t.Fatalf("while locked: %v", err)
+	}
+	if got := hashes() - before; got != locked || got != 1 {
+		t.Fatalf("a locked answer computed %d hashes, an unlocked failure %d; want 1 each", got, locked)
 	}
 }
 
