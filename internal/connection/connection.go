@@ -7,7 +7,6 @@ package connection
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -168,7 +167,7 @@ func (s *Service) connect(ctx context.Context, req Request, region cxone.Region,
 		s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeFailure, Message: err.Message})
 		return nil, err
 	}
-	row := &db.ConnectionRow{ID: newUUID(), SessionIDHash: req.SessionHash, Region: region, TenantID: id.TenantID,
+	row := &db.ConnectionRow{ID: kp.NewUUID(), SessionIDHash: req.SessionHash, Region: region, TenantID: id.TenantID,
 		TenantName: firstNonEmpty(id.TenantName, id.TenantID), UserID: id.UserID, UserName: firstNonEmpty(id.DisplayName, id.UserID),
 		BusinessUnit: id.BusinessUnit, IdentityVerified: id.Verified, AccessExpiresAt: tokens.AccessExpires,
 		RefreshExpiresAt: timePtr(tokens.RefreshExpires), CreatedAt: time.Now()}
@@ -355,14 +354,6 @@ func fromRow(r *db.ConnectionRow) Connection {
 	return Connection{ID: r.ID, Region: cxone.Region(r.Region), TenantID: r.TenantID, TenantName: r.TenantName,
 		UserID: r.UserID, UserName: r.UserName, BusinessUnit: r.BusinessUnit, Verified: r.IdentityVerified,
 		Expired: r.State == "expired", CanManageOthers: r.CanManageOthers, AccessExpires: r.AccessExpiresAt}
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 func timePtr(t time.Time) *time.Time {

@@ -2,8 +2,6 @@ package keys
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
@@ -43,7 +41,7 @@ func (s *Service) StartRotation(ctx context.Context, req connection.Request, con
 	if old.Label != "" {
 		label = old.Label
 	}
-	created, err = s.Create(ctx, req, conn, CreateForm{Token: newFormToken(), Label: label, UserID: old.OwnerUserID})
+	created, err = s.Create(ctx, req, conn, CreateForm{Token: NewFormToken(), Label: label, UserID: old.OwnerUserID})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -51,7 +49,7 @@ func (s *Service) StartRotation(ctx context.Context, req connection.Request, con
 		return nil, created, kp.Errorf(kp.Unsettled, "%s", created.Message)
 	}
 	now := s.now()
-	rot = &kp.Rotation{ID: newID(), Region: conn.Region, TenantID: conn.TenantID, OldKeyID: old.ID,
+	rot = &kp.Rotation{ID: kp.NewUUID(), Region: conn.Region, TenantID: conn.TenantID, OldKeyID: old.ID,
 		NewKeyID: created.KeyID, Step: StepCreated, CreatedByUserID: conn.UserID, CreatedAt: now, UpdatedAt: now}
 	if err := q.InsertRotation(ctx, rot); err != nil {
 		return nil, created, err
@@ -117,27 +115,5 @@ func (s *Service) rotationEvent(ctx context.Context, req connection.Request, con
 		Details: audit.Details{Step: step, KeyIDs: []string{r.NewKeyID}, PreviousKeyID: r.OldKeyID}}, audit.Result{Outcome: kp.OutcomeSuccess})
 }
 
-func newFormToken() string {
-	b := make([]byte, 24)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
 // NewFormToken returns a fresh one-time id for a create form.
-func NewFormToken() string { return newFormToken() }
-
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	const hex = "0123456789abcdef"
-	out := make([]byte, 0, 36)
-	for i, x := range b {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			out = append(out, '-')
-		}
-		out = append(out, hex[x>>4], hex[x&15])
-	}
-	return string(out)
-}
+func NewFormToken() string { return kp.NewToken() }
