@@ -156,9 +156,9 @@ func (s *Service) connect(ctx context.Context, req Request, region cxone.Region,
 			if how == "access key" {
 				msg = "CXone rejected the access key: the id or secret is wrong, or the key is inactive or deleted."
 			}
-			kerr = &kp.Error{Kind: kp.Unauthorized, Message: withUpstream(msg, err), Err: err}
+			kerr = &kp.Error{Kind: kp.Unauthorized, Message: WithUpstream(msg, err), Err: err}
 		}
-		s.audit.Outcome(ctx, intent, ev, failure(err))
+		s.audit.Outcome(ctx, intent, ev, Failure(err))
 		return nil, kerr
 	}
 	id := tokens.Identity

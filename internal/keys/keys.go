@@ -10,7 +10,6 @@ package keys
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"slices"
@@ -701,7 +700,7 @@ func (s *Service) Verify(ctx context.Context, req connection.Request, conn *conn
 		case cxone.BadRequest, cxone.Unauthorized, cxone.Forbidden:
 			res.Outcome = kp.OutcomeFailure
 			r.Outcome = kp.OutcomeFailure
-			res.Message = "CXone rejected key " + k.ID + ": the secret is wrong, or the key is inactive or deleted. " + upstreamSaid(err)
+			res.Message = connection.WithUpstream("CXone rejected key "+k.ID+": the secret is wrong, or the key is inactive or deleted.", err)
 			r.Details = &audit.Details{Result: "rejected"}
 		default:
 			res.Outcome = kp.OutcomeUnknown
@@ -719,14 +718,6 @@ func (s *Service) Verify(ctx context.Context, req connection.Request, conn *conn
 		s.log.ErrorContext(ctx, "record verification", "err", err)
 	}
 	return res, nil
-}
-
-func upstreamSaid(err error) string {
-	var ce *cxone.Error
-	if errors.As(err, &ce) && ce.Message != "" {
-		return fmt.Sprintf("CXone said (HTTP %d): %s", ce.Status, ce.Message)
-	}
-	return ""
 }
 
 // LookupResult is what a leaked-secret lookup found.
