@@ -114,6 +114,3 @@ func (s *Service) rotationEvent(ctx context.Context, req connection.Request, con
 	s.audit.Note(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyRotate, TargetKeyID: r.OldKeyID,
 		Details: audit.Details{Step: step, KeyIDs: []string{r.NewKeyID}, PreviousKeyID: r.OldKeyID}}, audit.Result{Outcome: kp.OutcomeSuccess})
 }
-
-// NewFormToken returns a fresh one-time id for a create form.
-func NewFormToken() string { return kp.NewToken() }
