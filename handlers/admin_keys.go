@@ -14,6 +14,12 @@ import (
 	"github.com/keyport/keyport/web"
 )
 
+// caller is the admin acting through the current connection, for the
+// services.
+func (a *adminCtx) caller() connection.Caller {
+	return connection.Caller{Req: a.req, Conn: a.cur}
+}
+
 const timeFormat = "2006-01-02 15:04 UTC"
 
 func fmtTime(t *time.Time) string {
@@ -66,7 +72,7 @@ func keyRowView(k keys.Key, now time.Time, rotations map[string]string) web.KeyR
 // create form after a failed submit.
 func (h *Handlers) keysPage(c echo.Context, a *adminCtx, status int, formErr, label string) error {
 	ctx := c.Request().Context()
-	listing, err := h.Keys.List(ctx, a.req, a.cur, c.QueryParam("user"))
+	listing, err := h.Keys.List(ctx, a.caller(), c.QueryParam("user"))
 	if err != nil {
 		msg, ok := formError(err)
 		if !ok || errors.Is(err, connection.ErrExpired) {
@@ -115,7 +121,7 @@ func (h *Handlers) keysCreate(c echo.Context, a *adminCtx) error {
 	var res *keys.CreateResult
 	err := inputError(c)
 	if err == nil {
-		res, err = h.Keys.Create(ctx, a.req, a.cur, f)
+		res, err = h.Keys.Create(ctx, a.caller(), f)
 	}
 	if err != nil {
 		msg, ok := formError(err)
@@ -183,7 +189,7 @@ func (h *Handlers) keysCreatedVerify(c echo.Context, a *adminCtx) error {
 		session.AddFlash(a.sess, "error", "The secret is no longer in memory; verify the key by pasting its secret.")
 		return h.redirect(c, "/keys")
 	}
-	res, err := h.Keys.Verify(c.Request().Context(), a.req, a.cur, keyID, sec)
+	res, err := h.Keys.Verify(c.Request().Context(), a.caller(), keyID, sec)
 	if err != nil {
 		return err
 	}

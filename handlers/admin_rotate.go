@@ -17,7 +17,7 @@ func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
 
 // rotateConfirm is the rotation wizard's confirmation step.
 func (h *Handlers) rotateConfirm(c echo.Context, a *adminCtx) error {
-	k, err := h.Keys.Get(c.Request().Context(), a.req, a.cur, "key.rotate", c.Param("key"))
+	k, err := h.Keys.Get(c.Request().Context(), a.caller(), "key.rotate", c.Param("key"))
 	if err != nil {
 		return err
 	}
@@ -28,7 +28,7 @@ func (h *Handlers) rotateConfirm(c echo.Context, a *adminCtx) error {
 
 // rotateStart creates the replacement and shows its secret once.
 func (h *Handlers) rotateStart(c echo.Context, a *adminCtx) error {
-	rot, created, err := h.Keys.StartRotation(c.Request().Context(), a.req, a.cur, c.Param("key"))
+	rot, created, err := h.Keys.StartRotation(c.Request().Context(), a.caller(), c.Param("key"))
 	if err != nil {
 		return err
 	}
@@ -52,7 +52,7 @@ func (h *Handlers) rotationPage(c echo.Context, a *adminCtx) error {
 func (h *Handlers) rotationStep(step string) func(c echo.Context, a *adminCtx) error {
 	return func(c echo.Context, a *adminCtx) error {
 		rid := c.Param("rotation")
-		r, _, err := h.Keys.AdvanceRotation(c.Request().Context(), a.req, a.cur, rid, step, secret.New(c.FormValue("access_key_secret")))
+		r, _, err := h.Keys.AdvanceRotation(c.Request().Context(), a.caller(), rid, step, secret.New(c.FormValue("access_key_secret")))
 		if err != nil {
 			msg, ok := formError(err)
 			if !ok || r == nil {

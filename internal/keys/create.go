@@ -2,6 +2,7 @@ package keys
 
 import (
 	"context"
+	"errors"
 	"strings"
 
 	"github.com/keyport/keyport/cxone"
@@ -10,7 +11,6 @@ import (
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/input"
 	"github.com/keyport/keyport/internal/kp"
-	"github.com/keyport/keyport/internal/secret"
 )
 
 // CreateForm is a create submission.
@@ -56,7 +56,7 @@ func NewFormToken() string { return kp.NewToken() }
 
 // Create creates one key per form token. The create call is sent once;
 // if its outcome is lost Keyport diffs the owner's keys to find out.
-func (s *Service) Create(ctx context.Context, req connection.Request, conn *connection.Connection, f CreateForm) (*CreateResult, error) {
+func (s *Service) Create(ctx context.Context, as connection.Caller, f CreateForm) (*CreateResult, error) {
 	if !ValidFormToken(f.Token) {
 		return nil, kp.Errorf(kp.Invalid, "The form is missing its one-time id. Reload the keys page and try again.")
 	}
@@ -64,135 +64,140 @@ func (s *Service) Create(ctx context.Context, req connection.Request, conn *conn
 	if err != nil {
 		return nil, err
 	}
-	owner := conn.UserID
-	if u := strings.TrimSpace(f.UserID); u != "" && !strings.EqualFold(u, conn.UserID) {
-		if err := s.checkOtherUser(ctx, req, conn, u); err != nil {
-			if kp.KindOf(err) == kp.Forbidden {
-				s.audit.Note(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyCreate,
-					Details: audit.Details{Label: label, OwnerUserID: u}}, audit.Result{Outcome: kp.OutcomeDenied, Message: kp.MessageOf(err)})
-			}
-			return nil, err
-		}
-		owner = u
+	owner, err := s.owner(ctx, as, f.UserID, label)
+	if err != nil {
+		return nil, err
 	}
-	q := db.New(s.pool)
-	now := s.now()
-	kc := &kp.CreateAttempt{FormToken: f.Token, Region: conn.Region, TenantID: conn.TenantID, OwnerUserID: owner,
-		ConnectionID: conn.ID, ActorUserID: conn.UserID, ActorName: conn.UserName, Label: label, State: "started", CreatedAt: now, UpdatedAt: now}
-	if prev, err := q.ClaimKeyCreate(ctx, kc); err != nil {
-		if prev != nil && prev.AccessKeyID != "" {
-			return nil, kp.Errorf(kp.Conflict, "This form was already submitted and created key %s; no second key was created.", prev.AccessKeyID)
-		}
-		if kp.KindOf(err) == kp.Conflict {
-			return nil, err
-		}
-		return nil, kp.StoreError(err, "Keyport cannot reach its database, so it created nothing. Try again in a moment.")
-	}
-	fail := func(state, msg string, err error) (*CreateResult, error) {
-		kc.State, kc.Message, kc.UpdatedAt = state, msg, s.now()
-		if uerr := q.UpdateKeyCreate(context.WithoutCancel(ctx), kc); uerr != nil {
-			s.log.ErrorContext(ctx, "record create state", "err", uerr)
-		}
+	kc, err := s.claim(ctx, as, f.Token, owner, label)
+	if err != nil {
 		return nil, err
 	}
 	// §6.1: remember the owner's keys before the POST.
-	var before *cxone.KeyList
-	if err := s.conns.Do(ctx, req, conn, func(b secret.Secret) error {
-		var err error
-		before, err = s.cx.ListKeys(ctx, conn.Region, b, owner)
-		return err
-	}); err != nil {
+	before, err := s.conns.ListKeys(ctx, as, owner)
+	if err != nil {
 		// Nothing was sent to create, but the attempt and why it stopped
 		// belong in the trail.
-		s.audit.Note(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyCreate,
-			Details: audit.Details{Label: label, OwnerUserID: owner, Step: "list before create"}}, connection.Failure(err))
-		uerr := connection.UpstreamError(err, "list keys before creating one")
-		return fail("failed", kp.MessageOf(uerr), uerr)
+		ev := as.Event(kp.KeyCreate, "")
+		ev.Details = audit.Details{Label: label, OwnerUserID: owner, Step: "list before create"}
+		s.audit.Note(ctx, ev, connection.Failure(err))
+		return nil, s.failed(ctx, kc, connection.UpstreamError(err, "list keys before creating one"))
 	}
 	for _, k := range before.Keys {
 		kc.BeforeIDs = append(kc.BeforeIDs, k.ID)
 	}
-	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyCreate,
-		Details: audit.Details{Label: label, OwnerUserID: owner}}
-	intent, err := s.audit.Intent(ctx, ev)
-	if err != nil {
-		return fail("failed", kp.MessageOf(err), err)
+	return s.send(ctx, as, kc)
+}
+
+// owner returns whom a create is for: the caller, or another user of the
+// tenant named in the form (checkOtherUser; a refusal is a denied event).
+func (s *Service) owner(ctx context.Context, as connection.Caller, formUser, label string) (string, error) {
+	u := strings.TrimSpace(formUser)
+	if u == "" || strings.EqualFold(u, as.Conn.UserID) {
+		return as.Conn.UserID, nil
 	}
-	iid := int64(intent)
-	kc.AuditIntentID = &iid
-	bearer, err := s.conns.Bearer(ctx, req, conn)
-	if err != nil {
-		s.audit.Outcome(ctx, intent, ev, connection.Failure(err))
-		return fail("failed", kp.MessageOf(err), err)
-	}
-	created, err := s.cx.CreateKey(ctx, conn.Region, bearer, conn.TenantID, owner)
-	if err == nil {
-		return s.created(ctx, req, conn, kc, ev, intent, created)
-	}
-	switch cxone.KindOf(err) {
-	case cxone.OutcomeUnknown, cxone.Timeout:
-		s.audit.Outcome(ctx, intent, ev, connection.Failure(err))
-		kc.State, kc.Message, kc.UpdatedAt = "unknown", kp.MessageOf(connection.UpstreamError(err, "create a key")), s.now()
-		if uerr := q.UpdateKeyCreate(context.WithoutCancel(ctx), kc); uerr != nil {
-			s.log.ErrorContext(ctx, "record unknown create", "err", uerr)
+	if err := s.checkOtherUser(ctx, as, u); err != nil {
+		if kp.KindOf(err) == kp.Forbidden {
+			ev := as.Event(kp.KeyCreate, "")
+			ev.Details = audit.Details{Label: label, OwnerUserID: u}
+			s.audit.Note(ctx, ev, audit.Result{Outcome: kp.OutcomeDenied, Message: kp.MessageOf(err)})
 		}
-		// §6.3: list again right away; if that fails too the create stays
-		// pending and the next list (or `keyport reconcile`) settles it.
-		var after *cxone.KeyList
-		lerr := s.conns.Do(context.WithoutCancel(ctx), req, conn, func(b secret.Secret) error {
-			var err error
-			after, err = s.cx.ListKeys(context.WithoutCancel(ctx), conn.Region, b, owner)
-			return err
-		})
-		if lerr != nil {
-			return &CreateResult{State: "unknown", Message: "CXone's answer was lost and Keyport could not check whether the key was created. The keys page shows it as pending until it is reconciled."}, nil
-		}
-		return s.settle(ctx, req, conn, kc, after), nil
-	case cxone.Unauthorized:
-		// §6.4: never re-POST; renew the bearer so the user's retry works.
-		s.audit.Outcome(ctx, intent, ev, connection.Failure(err))
-		_, _ = s.conns.Bearer(ctx, req, conn)
-		return fail("failed", "", kp.Errorf(kp.Unauthorized, "CXone did not accept Keyport's token for the create, so no key was created. Press Create key again."))
+		return "", err
+	}
+	return u, nil
+}
+
+// claim records the form's one-time id, so that a second submission of the
+// same form creates nothing.
+func (s *Service) claim(ctx context.Context, as connection.Caller, token, owner, label string) (*kp.CreateAttempt, error) {
+	conn, now := as.Conn, s.now()
+	kc := &kp.CreateAttempt{FormToken: token, Region: conn.Region, TenantID: conn.TenantID, OwnerUserID: owner,
+		ConnectionID: conn.ID, ActorUserID: conn.UserID, ActorName: conn.UserName, Label: label, State: "started", CreatedAt: now, UpdatedAt: now}
+	prev, err := db.New(s.pool).ClaimKeyCreate(ctx, kc)
+	switch {
+	case err == nil:
+		return kc, nil
+	case prev != nil && prev.AccessKeyID != "":
+		return nil, kp.Errorf(kp.Conflict, "This form was already submitted and created key %s; no second key was created.", prev.AccessKeyID)
+	case kp.KindOf(err) == kp.Conflict:
+		return nil, err
 	default:
-		s.audit.Outcome(ctx, intent, ev, connection.Failure(err))
-		uerr := connection.UpstreamError(err, "create a key")
-		return fail("failed", kp.MessageOf(uerr), uerr)
+		return nil, kp.StoreError(err, "Keyport cannot reach its database, so it created nothing. Try again in a moment.")
 	}
 }
 
-func (s *Service) created(ctx context.Context, req connection.Request, conn *connection.Connection, kc *kp.CreateAttempt,
-	ev audit.Event, intent audit.IntentID, k *cxone.CreatedKey) (*CreateResult, error) {
+// send records the intent and sends the create, once.
+func (s *Service) send(ctx context.Context, as connection.Caller, kc *kp.CreateAttempt) (*CreateResult, error) {
+	ev := as.Event(kp.KeyCreate, "")
+	ev.Details = audit.Details{Label: kc.Label, OwnerUserID: kc.OwnerUserID}
+	intent, err := s.audit.Intent(ctx, ev)
+	if err != nil {
+		return nil, s.failed(ctx, kc, err)
+	}
+	iid := int64(intent)
+	kc.AuditIntentID = &iid
+	created, err := s.conns.CreateKey(ctx, as, kc.OwnerUserID)
+	if err == nil {
+		return s.created(ctx, as, kc, ev, intent, created), nil
+	}
+	s.audit.Outcome(ctx, intent, ev, connection.Failure(err))
+	switch kind := cxone.KindOf(err); {
+	case errors.Is(err, connection.ErrNotSent):
+		return nil, s.failed(ctx, kc, err)
+	case kind == cxone.OutcomeUnknown || kind == cxone.Timeout:
+		return s.unknown(ctx, as, kc, err), nil
+	case kind == cxone.Unauthorized:
+		// §6.4: CXone created nothing, and the bearer has been renewed.
+		return nil, s.failed(ctx, kc, kp.Errorf(kp.Unauthorized, "CXone did not accept Keyport's token for the create, so no key was created. Press Create key again."))
+	default:
+		return nil, s.failed(ctx, kc, connection.UpstreamError(err, "create a key"))
+	}
+}
+
+// failed records that a create stopped without creating a key, and why,
+// and returns err.
+func (s *Service) failed(ctx context.Context, kc *kp.CreateAttempt, err error) error {
+	kc.State, kc.Message, kc.UpdatedAt = "failed", kp.MessageOf(err), s.now()
+	if uerr := db.New(s.pool).UpdateKeyCreate(context.WithoutCancel(ctx), kc); uerr != nil {
+		s.log.ErrorContext(ctx, "record create state", "err", uerr)
+	}
+	return err
+}
+
+// created records a new key: Keyport's notes (a fingerprint and the last
+// four characters of its secret, never the secret), the create's state and
+// its outcome; the secret goes to the vault for the creation page.
+func (s *Service) created(ctx context.Context, as connection.Caller, kc *kp.CreateAttempt, ev audit.Event, intent audit.IntentID, k *cxone.CreatedKey) *CreateResult {
 	ctx = context.WithoutCancel(ctx) // the key exists now: record it whatever the browser does
-	keys := s.audit.Keys()
-	fp := keys.Fingerprint(k.Secret)
+	conn, q := as.Conn, db.New(s.pool)
+	fp := s.audit.Keys().Fingerprint(k.Secret)
 	now := s.now()
 	last4 := lastN(k.Secret.Reveal(), 4)
-	if err := db.New(s.pool).InsertKeyMeta(ctx, kp.KeyMeta{Region: conn.Region, TenantID: conn.TenantID,
+	if err := q.InsertKeyMeta(ctx, kp.KeyMeta{Region: conn.Region, TenantID: conn.TenantID,
 		AccessKeyID: k.ID, OwnerUserID: kc.OwnerUserID, Label: kc.Label, CreatedByUserID: conn.UserID,
 		CreatedByName: conn.UserName, CreatedAt: &now, SecretFingerprint: fp, SecretLast4: last4}); err != nil {
 		s.log.ErrorContext(ctx, "store new key's metadata", "key", k.ID, "err", err)
 	}
 	kc.State, kc.AccessKeyID, kc.UpdatedAt = "created", k.ID, now
-	if err := db.New(s.pool).UpdateKeyCreate(ctx, kc); err != nil {
+	if err := q.UpdateKeyCreate(ctx, kc); err != nil {
 		s.log.ErrorContext(ctx, "record create", "err", err)
 	}
 	s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeSuccess, TargetKeyID: k.ID,
 		Details: &audit.Details{Label: kc.Label, OwnerUserID: kc.OwnerUserID, SecretFingerprint: fp, SecretLast4: last4}})
-	token := s.vault.Put(req.SessionHash, k.ID, k.Secret)
-	return &CreateResult{State: "created", KeyID: k.ID, VaultToken: token}, nil
+	token := s.vault.Put(as.Req.SessionHash, k.ID, k.Secret)
+	return &CreateResult{State: "created", KeyID: k.ID, VaultToken: token}
 }
 
 // checkOtherUser allows acting for another user only with the "Access
 // Key" privilege and only for a user CXone lists in the same tenant.
-func (s *Service) checkOtherUser(ctx context.Context, req connection.Request, conn *connection.Connection, user string) error {
-	if conn.CanManageOthers != nil && !*conn.CanManageOthers {
+func (s *Service) checkOtherUser(ctx context.Context, as connection.Caller, user string) error {
+	if as.Conn.CanManageOthers != nil && !*as.Conn.CanManageOthers {
 		return kp.Errorf(kp.Forbidden, "You can create keys only for yourself: your CXone role lacks the \"Access Key\" privilege.")
 	}
-	list, ownOnly, err := s.list(ctx, req, conn, "")
+	list, err := s.list(ctx, as, "")
 	if err != nil {
 		return connection.UpstreamError(err, "check the user")
 	}
-	if ownOnly {
+	if list.ownOnly {
 		return kp.Errorf(kp.Forbidden, "You can create keys only for yourself: your CXone role lacks the \"Access Key\" privilege.")
 	}
 	for _, k := range list.Keys {
@@ -200,7 +205,7 @@ func (s *Service) checkOtherUser(ctx context.Context, req connection.Request, co
 			return nil
 		}
 	}
-	return kp.Errorf(kp.Invalid, "User %q is not a user with keys in %s. Choose a user from the list.", user, conn.TenantName)
+	return kp.Errorf(kp.Invalid, "User %q is not a user with keys in %s. Choose a user from the list.", user, as.Conn.TenantName)
 }
 
 func lastN(s string, n int) string {

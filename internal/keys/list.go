@@ -11,7 +11,6 @@ import (
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/kp"
-	"github.com/keyport/keyport/internal/secret"
 )
 
 // Pending is a create whose outcome Keyport does not know yet, or could not
@@ -37,32 +36,60 @@ type Listing struct {
 
 // List lists the connection's keys (or userFilter's), merging Keyport's
 // notes, and reconciles creates whose outcome was unknown.
-func (s *Service) List(ctx context.Context, req connection.Request, conn *connection.Connection, userFilter string) (*Listing, error) {
+func (s *Service) List(ctx context.Context, as connection.Caller, userFilter string) (*Listing, error) {
 	userFilter = strings.TrimSpace(userFilter)
-	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyList}
-	list, ownOnly, err := s.list(ctx, req, conn, userFilter)
+	list, err := s.list(ctx, as, userFilter)
 	if err != nil {
-		s.audit.Note(ctx, ev, connection.Failure(err))
+		s.audit.Note(ctx, as.Event(kp.KeyList, ""), connection.Failure(err))
 		return nil, connection.UpstreamError(err, "list keys")
 	}
-	out := &Listing{OwnOnly: ownOnly, PossiblyIncomplete: list.PossiblyIncomplete}
-	q := db.New(s.pool)
-	msgs, err := s.reconcile(ctx, req, conn, list)
+	return s.listing(ctx, as, list, userFilter)
+}
+
+// listing makes the keys page of a list CXone gave: it settles the pending
+// creates the list can tell about, merges Keyport's notes into the keys,
+// and records that the keys were listed.
+func (s *Service) listing(ctx context.Context, as connection.Caller, list keyList, userFilter string) (*Listing, error) {
+	out := &Listing{OwnOnly: list.ownOnly, PossiblyIncomplete: list.PossiblyIncomplete}
+	msgs, err := s.reconcile(ctx, as, list)
 	if err != nil {
 		s.log.WarnContext(ctx, "reconcile on list", "err", err)
 	}
 	out.Reconciled = msgs
-	meta, err := q.TenantKeyMeta(ctx, conn.Region, conn.TenantID)
+	meta, err := db.New(s.pool).TenantKeyMeta(ctx, as.Conn.Region, as.Conn.TenantID)
 	if err != nil {
 		return nil, kp.StoreError(err, "Keyport cannot read its notes on these keys right now. Try again in a moment.")
 	}
-	owners := map[string]bool{}
-	for _, k := range list.Keys {
-		owners[k.UserID] = true
-		out.Keys = append(out.Keys, s.merge(k, meta[k.ID]))
+	out.Keys, out.Owners = s.mergeAll(list.Keys, meta)
+	if pending, err := s.Pending(ctx, as.Conn); err == nil {
+		for _, p := range pending {
+			if userFilter == "" || p.OwnerUserID == userFilter {
+				out.Pending = append(out.Pending, p)
+			}
+		}
 	}
-	sort.SliceStable(out.Keys, func(i, j int) bool {
-		a, b := out.Keys[i], out.Keys[j]
+	if err := s.audit.Record(ctx, as.Event(kp.KeyList, ""), audit.Result{Outcome: kp.OutcomeSuccess,
+		Details: &audit.Details{Count: int64(len(out.Keys)), Filters: map[string]string{"user": userFilter}}}); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// mergeAll merges Keyport's notes into listed keys, Keyport's own newest
+// first, then the others by id, and returns the keys' owners, sorted.
+func (s *Service) mergeAll(listed []cxone.AccessKey, meta map[string]kp.KeyMeta) ([]Key, []string) {
+	var keys []Key
+	seen := map[string]bool{}
+	var owners []string
+	for _, k := range listed {
+		if !seen[k.UserID] {
+			seen[k.UserID] = true
+			owners = append(owners, k.UserID)
+		}
+		keys = append(keys, s.merge(k, meta[k.ID]))
+	}
+	sort.SliceStable(keys, func(i, j int) bool {
+		a, b := keys[i], keys[j]
 		if (a.CreatedAt == nil) != (b.CreatedAt == nil) {
 			return a.CreatedAt != nil
 		}
@@ -71,22 +98,8 @@ func (s *Service) List(ctx context.Context, req connection.Request, conn *connec
 		}
 		return a.ID < b.ID
 	})
-	for o := range owners {
-		out.Owners = append(out.Owners, o)
-	}
-	sort.Strings(out.Owners)
-	if pending, err := s.Pending(ctx, conn); err == nil {
-		for _, p := range pending {
-			if userFilter == "" || p.OwnerUserID == userFilter {
-				out.Pending = append(out.Pending, p)
-			}
-		}
-	}
-	if err := s.audit.Record(ctx, ev, audit.Result{Outcome: kp.OutcomeSuccess,
-		Details: &audit.Details{Count: int64(len(out.Keys)), Filters: map[string]string{"user": userFilter}}}); err != nil {
-		return nil, err
-	}
-	return out, nil
+	sort.Strings(owners)
+	return keys, owners
 }
 
 // Pending returns the tenant's creates whose outcome is not known yet. It
@@ -104,33 +117,33 @@ func (s *Service) Pending(ctx context.Context, conn *connection.Connection) ([]P
 	return out, nil
 }
 
+// keyList is CXone's list of keys and whose keys it holds.
+type keyList struct {
+	*cxone.KeyList
+	user    string // the one user whose keys it holds; "" for the whole tenant
+	ownOnly bool   // the caller lacks "Access Key": it holds their own keys only
+}
+
 // list asks CXone for the tenant's keys (or one user's). A user without the
 // "Access Key" privilege gets a 403 on a tenant-wide list; Keyport learns
 // that once and from then on lists the user's own keys only.
-func (s *Service) list(ctx context.Context, req connection.Request, conn *connection.Connection, userFilter string) (*cxone.KeyList, bool, error) {
+func (s *Service) list(ctx context.Context, as connection.Caller, user string) (keyList, error) {
+	conn := as.Conn
 	ownOnly := conn.CanManageOthers != nil && !*conn.CanManageOthers
 	if ownOnly {
-		userFilter = conn.UserID
+		user = conn.UserID
 	}
-	var list *cxone.KeyList
-	call := func(user string) error {
-		return s.conns.Do(ctx, req, conn, func(bearer secret.Secret) error {
-			var err error
-			list, err = s.cx.ListKeys(ctx, conn.Region, bearer, user)
-			return err
-		})
-	}
-	err := call(userFilter)
-	if err == nil && userFilter == "" && conn.CanManageOthers == nil {
+	list, err := s.conns.ListKeys(ctx, as, user)
+	if err == nil && user == "" && conn.CanManageOthers == nil {
 		s.conns.SetCanManageOthers(ctx, conn, true)
 	}
-	if cxone.KindOf(err) == cxone.Forbidden && userFilter != conn.UserID {
+	if cxone.KindOf(err) == cxone.Forbidden && user != conn.UserID {
 		s.conns.SetCanManageOthers(ctx, conn, false)
-		ownOnly = true
-		err = call(conn.UserID)
+		ownOnly, user = true, conn.UserID
+		list, err = s.conns.ListKeys(ctx, as, user)
 	}
 	if err != nil {
-		return nil, ownOnly, err
+		return keyList{ownOnly: ownOnly}, err
 	}
 	// Defence in depth: never show a key CXone says belongs elsewhere.
 	keys := list.Keys[:0]
@@ -140,11 +153,12 @@ func (s *Service) list(ctx context.Context, req connection.Request, conn *connec
 		}
 	}
 	list.Keys = keys
-	return list, ownOnly, nil
+	return keyList{KeyList: list, user: user, ownOnly: ownOnly}, nil
 }
 
 // reconcile settles the tenant's pending creates against a fresh list.
-func (s *Service) reconcile(ctx context.Context, req connection.Request, conn *connection.Connection, list *cxone.KeyList) ([]string, error) {
+func (s *Service) reconcile(ctx context.Context, as connection.Caller, list keyList) ([]string, error) {
+	conn := as.Conn
 	pending, err := db.New(s.pool).PendingKeyCreates(ctx, conn.Region, conn.TenantID)
 	if err != nil || len(pending) == 0 {
 		return nil, err
@@ -163,7 +177,7 @@ func (s *Service) reconcile(ctx context.Context, req connection.Request, conn *c
 		if !owned && !strings.EqualFold(p.OwnerUserID, conn.UserID) && conn.CanManageOthers != nil && !*conn.CanManageOthers {
 			continue
 		}
-		r := s.settle(ctx, req, conn, p, list)
+		r := s.settle(ctx, as, p, list.KeyList)
 		if r.State != "unknown" {
 			msgs = append(msgs, r.Message)
 		}

@@ -22,14 +22,12 @@ import (
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/kp"
-	"github.com/keyport/keyport/internal/secret"
 )
 
 // Service runs key actions.
 type Service struct {
 	pool       *pgxpool.Pool
 	conns      *connection.Service
-	cx         *cxone.Client
 	audit      *audit.Writer
 	vault      *Vault
 	log        *slog.Logger
@@ -40,7 +38,7 @@ type Service struct {
 // New returns a Service. Keys unused (or never used and older) than
 // staleAfter are flagged stale.
 func New(pool *pgxpool.Pool, conns *connection.Service, w *audit.Writer, log *slog.Logger, now func() time.Time, staleAfter time.Duration) *Service {
-	return &Service{pool: pool, conns: conns, cx: conns.CXone(), audit: w, vault: NewVault(now), log: log, now: now, staleAfter: staleAfter}
+	return &Service{pool: pool, conns: conns, audit: w, vault: NewVault(now), log: log, now: now, staleAfter: staleAfter}
 }
 
 // Vault is the in-memory holder of new keys' secrets.
@@ -98,28 +96,36 @@ func (s *Service) merge(k cxone.AccessKey, m kp.KeyMeta) Key {
 	return out
 }
 
+// target returns the key an action through as is aimed at, after find and
+// checkOwner allowed it.
+func (s *Service) target(ctx context.Context, as connection.Caller, action kp.Action, keyID string) (*cxone.AccessKey, error) {
+	k, err := s.find(ctx, as, action, keyID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkOwner(ctx, as, action, k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
 // find returns the key if it belongs to the connection's tenant. Anything
 // else (another tenant's id, a made-up id) is recorded as a denied attempt
 // and reported as not found, without any mutating call.
-func (s *Service) find(ctx context.Context, req connection.Request, conn *connection.Connection, action kp.Action, keyID string) (*cxone.AccessKey, error) {
+func (s *Service) find(ctx context.Context, as connection.Caller, action kp.Action, keyID string) (*cxone.AccessKey, error) {
 	if err := validKeyID(keyID); err != nil {
 		return nil, err
 	}
-	var k *cxone.AccessKey
-	err := s.conns.Do(ctx, req, conn, func(b secret.Secret) error {
-		var err error
-		k, err = s.cx.GetKey(ctx, conn.Region, b, keyID)
-		return err
-	})
+	k, err := s.conns.GetKey(ctx, as, keyID)
 	deny := func(msg string, status int) error {
 		kind := kp.NotFound
 		if status == 403 {
 			kind = kp.Forbidden
 		}
-		s.audit.Note(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: action, TargetKeyID: keyID},
-			audit.Result{Outcome: kp.OutcomeDenied, UpstreamStatus: status, Message: msg})
+		s.audit.Note(ctx, as.Event(action, keyID), audit.Result{Outcome: kp.OutcomeDenied, UpstreamStatus: status, Message: msg})
 		return kp.Errorf(kind, "%s", msg)
 	}
+	conn := as.Conn
 	switch {
 	case err == nil && k.TenantID != "" && !strings.EqualFold(k.TenantID, conn.TenantID):
 		return nil, deny(fmt.Sprintf("There is no key %s in %s (%s).", keyID, conn.TenantName, conn.Region), 0)
@@ -136,26 +142,24 @@ func (s *Service) find(ctx context.Context, req connection.Request, conn *connec
 }
 
 // checkOwner refuses acting on another user's key without "Access Key".
-func (s *Service) checkOwner(ctx context.Context, req connection.Request, conn *connection.Connection, action kp.Action, k *cxone.AccessKey) error {
+func (s *Service) checkOwner(ctx context.Context, as connection.Caller, action kp.Action, k *cxone.AccessKey) error {
+	conn := as.Conn
 	if k.UserID == "" || strings.EqualFold(k.UserID, conn.UserID) || conn.CanManageOthers == nil || *conn.CanManageOthers {
 		return nil
 	}
 	msg := "This key belongs to another user, and your CXone role lacks the \"Access Key\" privilege needed to act on it."
-	s.audit.Note(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: action, TargetKeyID: k.ID},
-		audit.Result{Outcome: kp.OutcomeDenied, Message: msg})
+	s.audit.Note(ctx, as.Event(action, k.ID), audit.Result{Outcome: kp.OutcomeDenied, Message: msg})
 	return kp.Errorf(kp.Forbidden, "%s", msg)
 }
 
-// Get returns one key of the tenant, merged with Keyport's notes.
-func (s *Service) Get(ctx context.Context, req connection.Request, conn *connection.Connection, action kp.Action, keyID string) (*Key, error) {
-	k, err := s.find(ctx, req, conn, action, keyID)
+// Get returns one key of the tenant, merged with Keyport's notes, for the
+// page that confirms action on it.
+func (s *Service) Get(ctx context.Context, as connection.Caller, action kp.Action, keyID string) (*Key, error) {
+	k, err := s.target(ctx, as, action, keyID)
 	if err != nil {
 		return nil, err
 	}
-	if err := s.checkOwner(ctx, req, conn, action, k); err != nil {
-		return nil, err
-	}
-	meta, err := db.New(s.pool).TenantKeyMeta(ctx, conn.Region, conn.TenantID)
+	meta, err := db.New(s.pool).TenantKeyMeta(ctx, as.Conn.Region, as.Conn.TenantID)
 	if err != nil {
 		return nil, kp.StoreError(err, "Keyport cannot read its notes on this key right now.")
 	}

@@ -11,27 +11,32 @@ import (
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/kp"
-	"github.com/keyport/keyport/internal/secret"
 )
 
-// settle decides an unknown create from the owner's key list after it.
-func (s *Service) settle(ctx context.Context, req connection.Request, conn *connection.Connection, kc *kp.CreateAttempt, after *cxone.KeyList) *CreateResult {
-	ctx = context.WithoutCancel(ctx)
-	q := db.New(s.pool)
-	known, _ := q.TenantKeyMeta(ctx, conn.Region, conn.TenantID)
-	var fresh []string
-	for _, k := range after.Keys {
-		if !strings.EqualFold(k.UserID, kc.OwnerUserID) && k.UserID != "" {
-			continue
-		}
-		if slices.Contains(kc.BeforeIDs, k.ID) {
-			continue
-		}
-		if m, ok := known[k.ID]; ok && m.CreatedAt != nil && m.CreatedAt.Before(kc.CreatedAt) {
-			continue
-		}
-		fresh = append(fresh, k.ID)
+// unknown handles a create whose answer was lost (§6.3): it lists the
+// owner's keys again right away and settles the create from the list. If
+// that list fails too, the create stays pending, and the next list of the
+// keys page (or `keyport reconcile`) settles it.
+func (s *Service) unknown(ctx context.Context, as connection.Caller, kc *kp.CreateAttempt, err error) *CreateResult {
+	ctx = context.WithoutCancel(ctx) // a key may exist: record what became of it whatever the browser does
+	kc.State, kc.Message, kc.UpdatedAt = "unknown", kp.MessageOf(connection.UpstreamError(err, "create a key")), s.now()
+	if uerr := db.New(s.pool).UpdateKeyCreate(ctx, kc); uerr != nil {
+		s.log.ErrorContext(ctx, "record unknown create", "err", uerr)
 	}
+	after, lerr := s.conns.ListKeys(ctx, as, kc.OwnerUserID)
+	if lerr != nil {
+		return &CreateResult{State: "unknown", Message: "CXone's answer was lost and Keyport could not check whether the key was created. The keys page shows it as pending until it is reconciled."}
+	}
+	return s.settle(ctx, as, kc, after)
+}
+
+// settle decides an unknown create from the owner's key list after it:
+// no new key is "not created", one is "secret lost", more are "ambiguous".
+func (s *Service) settle(ctx context.Context, as connection.Caller, kc *kp.CreateAttempt, after *cxone.KeyList) *CreateResult {
+	ctx = context.WithoutCancel(ctx)
+	conn, q := as.Conn, db.New(s.pool)
+	known, _ := q.TenantKeyMeta(ctx, conn.Region, conn.TenantID)
+	fresh := newKeys(kc, after, known)
 	res := &CreateResult{}
 	details := &audit.Details{KeyIDs: fresh, Label: kc.Label, OwnerUserID: kc.OwnerUserID}
 	switch {
@@ -59,7 +64,7 @@ func (s *Service) settle(ctx context.Context, req connection.Request, conn *conn
 	if err := q.UpdateKeyCreate(ctx, kc); err != nil {
 		s.log.ErrorContext(ctx, "record reconciled create", "err", err)
 	}
-	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyReconcile}
+	ev := as.Event(kp.KeyReconcile, "")
 	r := audit.Result{Outcome: kp.OutcomeSuccess, TargetKeyID: res.KeyID, Details: details, Message: res.Message}
 	if kc.AuditIntentID != nil {
 		s.audit.Outcome(ctx, audit.IntentID(*kc.AuditIntentID), ev, r)
@@ -67,6 +72,25 @@ func (s *Service) settle(ctx context.Context, req connection.Request, conn *conn
 		s.audit.Note(ctx, ev, r)
 	}
 	return res
+}
+
+// newKeys returns the owner's keys in after that were not there before the
+// create (S1 − S0), leaving out keys Keyport knows were made earlier.
+func newKeys(kc *kp.CreateAttempt, after *cxone.KeyList, known map[string]kp.KeyMeta) []string {
+	var fresh []string
+	for _, k := range after.Keys {
+		if !strings.EqualFold(k.UserID, kc.OwnerUserID) && k.UserID != "" {
+			continue
+		}
+		if slices.Contains(kc.BeforeIDs, k.ID) {
+			continue
+		}
+		if m, ok := known[k.ID]; ok && m.CreatedAt != nil && m.CreatedAt.Before(kc.CreatedAt) {
+			continue
+		}
+		fresh = append(fresh, k.ID)
+	}
+	return fresh
 }
 
 // ReconcileAll settles every tenant's pending creates through any live
@@ -78,7 +102,6 @@ func (s *Service) ReconcileAll(ctx context.Context) (settled, remaining int, err
 	if err != nil {
 		return 0, 0, err
 	}
-	req := connection.Request{}
 	for i := range pending {
 		p := &pending[i]
 		conns, err := q.ActiveConnectionsInTenant(ctx, p.Region, p.TenantID)
@@ -86,18 +109,15 @@ func (s *Service) ReconcileAll(ctx context.Context) (settled, remaining int, err
 			remaining++
 			continue
 		}
-		c := s.conns.FromRow(&conns[0])
-		var list *cxone.KeyList
-		lerr := s.conns.Do(ctx, req, c, func(b secret.Secret) error {
-			var err error
-			list, err = s.cx.ListKeys(ctx, c.Region, b, p.OwnerUserID)
-			return err
-		})
-		if lerr != nil {
+		// No one asked: the job acts through the tenant's connection, with
+		// no request or session to record.
+		as := connection.Caller{Conn: s.conns.FromRow(&conns[0])}
+		list, err := s.conns.ListKeys(ctx, as, p.OwnerUserID)
+		if err != nil {
 			remaining++
 			continue
 		}
-		if r := s.settle(ctx, req, c, p, list); r.State == "unknown" {
+		if r := s.settle(ctx, as, p, list); r.State == "unknown" {
 			remaining++
 		} else {
 			settled++

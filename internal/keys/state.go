@@ -7,29 +7,22 @@ import (
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/kp"
-	"github.com/keyport/keyport/internal/secret"
 )
 
 // SetActive deactivates or reactivates a key of the connection's tenant.
-func (s *Service) SetActive(ctx context.Context, req connection.Request, conn *connection.Connection, keyID string, active bool) error {
+func (s *Service) SetActive(ctx context.Context, as connection.Caller, keyID string, active bool) error {
 	action := kp.KeyDeactivate
 	if active {
 		action = kp.KeyActivate
 	}
-	k, err := s.find(ctx, req, conn, action, keyID)
+	k, err := s.target(ctx, as, action, keyID)
 	if err != nil {
 		return err
 	}
-	if err := s.checkOwner(ctx, req, conn, action, k); err != nil {
-		return err
-	}
-	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: action, TargetKeyID: k.ID,
-		Details: audit.Details{OwnerUserID: k.UserID}}
+	ev := as.Event(action, k.ID)
+	ev.Details.OwnerUserID = k.UserID
 	return s.audit.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
-		err := s.conns.Do(ctx, req, conn, func(b secret.Secret) error {
-			return s.cx.SetActive(ctx, conn.Region, b, k.ID, conn.TenantID, k.UserID, active)
-		})
-		if err != nil {
+		if err := s.conns.SetActive(ctx, as, k.ID, k.UserID, active); err != nil {
 			return connection.Failure(err), connection.UpstreamError(err, "change the key")
 		}
 		return audit.Result{Outcome: kp.OutcomeSuccess}, nil
@@ -39,24 +32,20 @@ func (s *Service) SetActive(ctx context.Context, req connection.Request, conn *c
 // Delete deletes an inactive key. Keyport refuses to delete an active key,
 // whatever CXone would allow: deactivate first, see that nothing breaks,
 // then delete (the AWS IAM rule).
-func (s *Service) Delete(ctx context.Context, req connection.Request, conn *connection.Connection, keyID string) (alreadyGone bool, err error) {
-	k, err := s.find(ctx, req, conn, kp.KeyDelete, keyID)
+func (s *Service) Delete(ctx context.Context, as connection.Caller, keyID string) (alreadyGone bool, err error) {
+	k, err := s.target(ctx, as, kp.KeyDelete, keyID)
 	if err != nil {
-		return false, err
-	}
-	if err := s.checkOwner(ctx, req, conn, kp.KeyDelete, k); err != nil {
 		return false, err
 	}
 	if k.Active || k.ActiveUnknown {
 		msg := "Keyport deletes only inactive keys. Deactivate the key first, make sure nothing still uses it, then delete it."
-		s.audit.Note(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyDelete, TargetKeyID: k.ID},
-			audit.Result{Outcome: kp.OutcomeDenied, Message: msg})
+		s.audit.Note(ctx, as.Event(kp.KeyDelete, k.ID), audit.Result{Outcome: kp.OutcomeDenied, Message: msg})
 		return false, kp.Errorf(kp.Conflict, "%s", msg)
 	}
-	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyDelete, TargetKeyID: k.ID,
-		Details: audit.Details{OwnerUserID: k.UserID}}
+	ev := as.Event(kp.KeyDelete, k.ID)
+	ev.Details.OwnerUserID = k.UserID
 	err = s.audit.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
-		err := s.conns.Do(ctx, req, conn, func(b secret.Secret) error { return s.cx.DeleteKey(ctx, conn.Region, b, k.ID) })
+		err := s.conns.DeleteKey(ctx, as, k.ID)
 		if cxone.KindOf(err) == cxone.NotFound {
 			alreadyGone = true
 			return audit.Result{Outcome: kp.OutcomeSuccess, Message: "already gone", UpstreamStatus: 404}, nil
