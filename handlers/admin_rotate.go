@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/secret"
 	"github.com/keyport/keyport/internal/session"
@@ -17,7 +18,7 @@ func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
 
 // rotateConfirm is the rotation wizard's confirmation step.
 func (h *Handlers) rotateConfirm(c echo.Context, a *adminCtx) error {
-	k, err := h.Keys.Get(c.Request().Context(), a.caller(), "key.rotate", c.Param("key"))
+	k, err := h.Keys.Get(c.Request().Context(), a.caller(), kp.KeyRotate, c.Param("key"))
 	if err != nil {
 		return err
 	}
@@ -48,6 +49,14 @@ func (h *Handlers) rotationPage(c echo.Context, a *adminCtx) error {
 	return h.render(c, http.StatusOK, web.RotationPage(h.adminPage(c, a, "Rotate key"), v))
 }
 
+// stepDone is the flash message after each of the wizard's steps.
+var stepDone = map[string]string{
+	keys.StepDeployed:       "Noted: the new key is deployed.",
+	keys.StepVerified:       "The new key works.",
+	keys.StepOldDeactivated: "The old key is deactivated.",
+	keys.StepDone:           "The old key is deleted: rotation complete.",
+}
+
 // rotationStep performs the wizard's next step.
 func (h *Handlers) rotationStep(step string) func(c echo.Context, a *adminCtx) error {
 	return func(c echo.Context, a *adminCtx) error {
@@ -64,9 +73,7 @@ func (h *Handlers) rotationStep(step string) func(c echo.Context, a *adminCtx) e
 			}
 			return err
 		}
-		msgs := map[string]string{"deployed": "Noted: the new key is deployed.", "verified": "The new key works.",
-			"old_deactivated": "The old key is deactivated.", "done": "The old key is deleted: rotation complete."}
-		session.AddFlash(a.sess, "success", msgs[step])
+		session.AddFlash(a.sess, "success", stepDone[step])
 		return h.redirect(c, "/rotations/"+r.ID)
 	}
 }
