@@ -159,10 +159,10 @@ func (s *Service) Get(ctx context.Context, as connection.Caller, action kp.Actio
 	if err != nil {
 		return nil, err
 	}
-	meta, err := db.New(s.pool).TenantKeyMeta(ctx, as.Conn.Region, as.Conn.TenantID)
+	meta, err := db.New(s.pool).KeyMeta(ctx, as.Conn.Region, as.Conn.TenantID, k.ID)
 	if err != nil {
 		return nil, kp.StoreError(err, "Keyport cannot read its notes on this key right now.")
 	}
-	out := s.merge(*k, meta[k.ID])
+	out := s.merge(*k, meta)
 	return &out, nil
 }
