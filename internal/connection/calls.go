@@ -76,9 +76,23 @@ func (s *Service) CreateKey(ctx context.Context, c Caller, ownerUserID string) (
 	}
 	k, err := s.cx.CreateKey(ctx, c.Conn.Region, bearer, c.Conn.TenantID, ownerUserID)
 	if cxone.KindOf(err) == cxone.Unauthorized {
-		_, _ = s.bearer(ctx, c)
+		s.renew(ctx, c, bearer)
 	}
 	return k, err
+}
+
+// renew replaces a bearer CXone refused (unless another request already
+// has). A refresh token CXone rejects ends the connection, as anywhere.
+func (s *Service) renew(ctx context.Context, c Caller, stale secret.Secret) {
+	ts, err := s.source(ctx, c.Conn)
+	if err != nil {
+		return
+	}
+	if _, err := ts.Invalidate(ctx, stale); err != nil {
+		// The create's own 401 is what the caller reports; what counts here
+		// is that a dead refresh token marks the connection expired.
+		_ = s.refreshFailed(ctx, c, err)
+	}
 }
 
 // TokenFromAccessKey asks CXone in region for a token with an access key,

@@ -333,3 +333,28 @@ func TestDisconnectForgetsTheConnection(t *testing.T) {
 		t.Errorf("%d disconnect events, want 1", n)
 	}
 }
+
+// §6.4: a create refused with 401 is not sent again, but the bearer is
+// renewed, so that the admin's own retry is accepted.
+func TestACreateRefusedWith401IsNotReplayedButTheBearerIsRenewed(t *testing.T) {
+	e := newEnv(t)
+	ten, admin, _ := tenant(t, e.sim)
+	ctx := context.Background()
+	as := e.connect(t, ten.ID, admin.ID)
+	refreshes := e.sim.Calls(cxonesim.EndpointRefresh)
+	e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointCreate, Mode: cxonesim.ExpireNow})
+	_, err := e.conns.CreateKey(ctx, as, admin.ID)
+	if cxone.KindOf(err) != cxone.Unauthorized || errors.Is(err, connection.ErrNotSent) {
+		t.Fatalf("create with a bearer CXone no longer accepts: %v; want CXone's 401", err)
+	}
+	if got := e.sim.Calls(cxonesim.EndpointCreate); got != 1 {
+		t.Fatalf("%d creates sent, want 1", got)
+	}
+	if got := e.sim.Calls(cxonesim.EndpointRefresh) - refreshes; got != 1 {
+		t.Errorf("%d refreshes after the 401, want 1", got)
+	}
+	created, err := e.conns.CreateKey(ctx, as, admin.ID)
+	if err != nil || created.ID == "" || created.Secret.IsZero() {
+		t.Fatalf("the retry: %+v, %v; want a new key", created, err)
+	}
+}
