@@ -443,41 +443,16 @@ func TestALostCreateAnswerSettlesAsSecretLostOnTheNextList(t *testing.T) {
 	ten, admin, _ := tenant(t, e.sim, 0)
 	ctx := context.Background()
 	as := e.connect(t, ten.ID, admin.ID)
-	e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointCreate, Mode: cxonesim.DropAfterCommit, Count: 1})
-	// Once the create is on its way, CXone's lists fail (three attempts):
-	// the list right after the lost answer cannot settle it.
-	failLists := func(r *http.Request) {
-		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/access-key-management/v1/access-keys") {
-			e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.HTML5xx, Status: 503, Count: 3})
-		}
-	}
-	e.before.Store(&failLists)
 	form := keys.CreateForm{Token: keys.NewFormToken(), Label: "lost answer"}
-	res, err := e.keys.Create(ctx, as, form)
-	e.before.Store(nil)
-	if err != nil || res.State != "unknown" || res.VaultToken != "" {
-		t.Fatalf("Create = %+v, %v; want an unknown outcome and no secret", res, err)
-	}
+	e.loseCreate(t, as, form)
 	if n := e.sim.Calls(cxonesim.EndpointCreate); n != 1 {
 		t.Fatalf("%d creates sent, want exactly 1", n)
-	}
-	if st := e.createState(t, form.Token); st != "unknown" {
-		t.Fatalf("state %q, want unknown", st)
 	}
 	pending, err := e.keys.Pending(ctx, as.Conn)
 	if err != nil || len(pending) != 1 || pending[0].Label != "lost answer" || pending[0].OwnerUserID != admin.ID {
 		t.Fatalf("Pending = %+v, %v; want the lost create", pending, err)
 	}
-	var made string // the key CXone made
-	after, _ := e.sim.Tenant("na1", ten.ID)
-	for _, k := range after.Keys {
-		if !slices.ContainsFunc(ten.Keys, func(s cxonesim.Key) bool { return s.ID == k.ID }) {
-			made = k.ID
-		}
-	}
-	if made == "" {
-		t.Fatal("the simulator made no key")
-	}
+	made := e.madeKey(t, ten)
 
 	l, err := e.keys.List(ctx, as, "")
 	if err != nil {
@@ -502,5 +477,69 @@ func TestALostCreateAnswerSettlesAsSecretLostOnTheNextList(t *testing.T) {
 	if n := e.events(t, `action = 'key.reconcile' AND outcome = 'success' AND target_key_id = $1
 		AND intent_id = (SELECT id FROM audit_events WHERE action = 'key.create' AND outcome = 'intent')`, made); n != 1 {
 		t.Errorf("%d reconcile outcomes tied to the create's intent, want 1", n)
+	}
+}
+
+// loseCreate submits form as a create CXone carries out but whose answer is
+// lost, and whose immediate re-list fails too (three attempts, once the
+// create is on its way): the create stays pending.
+func (e *env) loseCreate(t *testing.T, as connection.Caller, form keys.CreateForm) {
+	t.Helper()
+	e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointCreate, Mode: cxonesim.DropAfterCommit, Count: 1})
+	failLists := func(r *http.Request) {
+		if r.Method == http.MethodPost && strings.HasSuffix(r.URL.Path, "/access-key-management/v1/access-keys") {
+			e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.HTML5xx, Status: 503, Count: 3})
+		}
+	}
+	e.before.Store(&failLists)
+	defer e.before.Store(nil)
+	res, err := e.keys.Create(context.Background(), as, form)
+	if err != nil || res.State != "unknown" || res.VaultToken != "" {
+		t.Fatalf("Create = %+v, %v; want an unknown outcome and no secret", res, err)
+	}
+	if st := e.createState(t, form.Token); st != "unknown" {
+		t.Fatalf("state %q, want unknown", st)
+	}
+}
+
+// madeKey returns the one key CXone holds for ten that was not seeded.
+func (e *env) madeKey(t *testing.T, ten cxonesim.Tenant) string {
+	t.Helper()
+	now, _ := e.sim.Tenant("na1", ten.ID)
+	var made []string
+	for _, k := range now.Keys {
+		if !slices.ContainsFunc(ten.Keys, func(s cxonesim.Key) bool { return s.ID == k.ID }) {
+			made = append(made, k.ID)
+		}
+	}
+	if len(made) != 1 {
+		t.Fatalf("the simulator made keys %v, want one", made)
+	}
+	return made[0]
+}
+
+// A list of one user's keys says nothing of another owner's lost create:
+// it leaves it pending rather than call it "not created".
+func TestAListOfOneUserLeavesAnotherOwnersLostCreatePending(t *testing.T) {
+	e := newEnv(t)
+	ten, admin, user := tenant(t, e.sim, 0)
+	ctx := context.Background()
+	as := e.connect(t, ten.ID, admin.ID)
+	form := keys.CreateForm{Token: keys.NewFormToken(), Label: "mine"}
+	e.loseCreate(t, as, form)
+	made := e.madeKey(t, ten)
+
+	l, err := e.keys.List(ctx, as, user.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(l.Reconciled) != 0 || e.createState(t, form.Token) != "unknown" {
+		t.Fatalf("a list of %s's keys settled the admin's create: %q, state %q", user.ID, l.Reconciled, e.createState(t, form.Token))
+	}
+	if _, err := e.keys.List(ctx, as, ""); err != nil {
+		t.Fatal(err)
+	}
+	if st := e.createState(t, form.Token); st != "secret_lost" {
+		t.Errorf("after a tenant-wide list: state %q, want secret_lost (key %s)", st, made)
 	}
 }

@@ -124,6 +124,12 @@ type keyList struct {
 	ownOnly bool   // the caller lacks "Access Key": it holds their own keys only
 }
 
+// covers says whether the list holds all of owner's keys (unless CXone
+// says it may be incomplete).
+func (l keyList) covers(owner string) bool {
+	return l.user == "" || strings.EqualFold(l.user, owner)
+}
+
 // list asks CXone for the tenant's keys (or one user's). A user without the
 // "Access Key" privilege gets a 403 on a tenant-wide list; Keyport learns
 // that once and from then on lists the user's own keys only.
@@ -156,26 +162,18 @@ func (s *Service) list(ctx context.Context, as connection.Caller, user string) (
 	return keyList{KeyList: list, user: user, ownOnly: ownOnly}, nil
 }
 
-// reconcile settles the tenant's pending creates against a fresh list.
+// reconcile settles the tenant's pending creates whose owner the list
+// covers.
 func (s *Service) reconcile(ctx context.Context, as connection.Caller, list keyList) ([]string, error) {
-	conn := as.Conn
-	pending, err := db.New(s.pool).PendingKeyCreates(ctx, conn.Region, conn.TenantID)
+	pending, err := db.New(s.pool).PendingKeyCreates(ctx, as.Conn.Region, as.Conn.TenantID)
 	if err != nil || len(pending) == 0 {
 		return nil, err
 	}
 	var msgs []string
 	for i := range pending {
 		p := &pending[i]
-		owned := false
-		for _, k := range list.Keys {
-			if strings.EqualFold(k.UserID, p.OwnerUserID) {
-				owned = true
-				break
-			}
-		}
-		// A list scoped to another user says nothing about this owner.
-		if !owned && !strings.EqualFold(p.OwnerUserID, conn.UserID) && conn.CanManageOthers != nil && !*conn.CanManageOthers {
-			continue
+		if !list.covers(p.OwnerUserID) {
+			continue // a list of another user's keys says nothing about this owner's
 		}
 		r := s.settle(ctx, as, p, list.KeyList)
 		if r.State != "unknown" {
