@@ -91,7 +91,13 @@ func (h *Handlers) keysPage(c echo.Context, a *adminCtx, status int, formErr, la
 		}
 		return h.render(c, status, web.KeysPage(h.adminPage(c, a, "Keys"), v))
 	}
-	rotations, _ := h.Keys.OpenRotations(ctx, a.cur)
+	return h.renderKeys(c, a, status, listing, formErr, label)
+}
+
+// renderKeys renders the keys page of a listing, with the create form
+// (formErr and label re-render it after a failed submit).
+func (h *Handlers) renderKeys(c echo.Context, a *adminCtx, status int, listing *keys.Listing, formErr, label string) error {
+	rotations, _ := h.Keys.OpenRotations(c.Request().Context(), a.cur)
 	now := time.Now()
 	v := web.KeysView{Tenant: a.cur.TenantName, Region: string(a.cur.Region), Owners: listing.Owners, Filter: c.QueryParam("user"),
 		OwnOnly: listing.OwnOnly, CanCreateForOthers: !listing.OwnOnly && len(listing.Owners) > 0, FormToken: keys.NewFormToken(),
@@ -125,8 +131,12 @@ func (h *Handlers) keysCreate(c echo.Context, a *adminCtx) error {
 	}
 	if err != nil {
 		msg, ok := formError(err)
-		if !ok {
+		if !ok || errors.Is(err, connection.ErrExpired) {
 			return err
+		}
+		if res != nil && res.Listing != nil {
+			// Create listed the keys already: show the form on that list.
+			return h.renderKeys(c, a, statusFor(err), res.Listing, msg, f.Label)
 		}
 		if lerr := h.keysPage(c, a, statusFor(err), msg, f.Label); lerr != nil {
 			return err // the create's error is the one to show

@@ -26,6 +26,10 @@ type CreateResult struct {
 	KeyID      string
 	VaultToken string // for the creation page, when State is created
 	Message    string
+	// Listing is set, with an error, when Create was refused after it had
+	// listed the keys: the keys page as then listed, so that the form can
+	// be shown again without asking CXone a second time.
+	Listing *Listing
 }
 
 // ValidateLabel checks a key label (the same rule the HTTP boundary
@@ -55,55 +59,97 @@ func ValidFormToken(t string) bool {
 func NewFormToken() string { return kp.NewToken() }
 
 // Create creates one key per form token. The create call is sent once;
-// if its outcome is lost Keyport diffs the owner's keys to find out.
+// if its outcome is lost Keyport diffs the owner's keys to find out. When
+// it is refused after listing the keys, the result carries the keys page
+// (see CreateResult.Listing) beside the error.
 func (s *Service) Create(ctx context.Context, as connection.Caller, f CreateForm) (*CreateResult, error) {
+	res, seen, err := s.create(ctx, as, f)
+	if err == nil || seen.KeyList == nil {
+		return res, err
+	}
+	listing, lerr := s.listing(ctx, as, seen, "")
+	if lerr != nil {
+		s.log.WarnContext(ctx, "keys page after a refused create", "err", lerr)
+		return nil, err
+	}
+	return &CreateResult{Listing: listing}, err
+}
+
+// create is Create without the keys page: it also returns the keys as
+// listed on the way (none if it stopped before listing).
+func (s *Service) create(ctx context.Context, as connection.Caller, f CreateForm) (*CreateResult, keyList, error) {
 	if !ValidFormToken(f.Token) {
-		return nil, kp.Errorf(kp.Invalid, "The form is missing its one-time id. Reload the keys page and try again.")
+		return nil, keyList{}, kp.Errorf(kp.Invalid, "The form is missing its one-time id. Reload the keys page and try again.")
 	}
 	label, err := ValidateLabel(f.Label)
 	if err != nil {
-		return nil, err
+		return nil, keyList{}, err
 	}
-	owner, err := s.owner(ctx, as, f.UserID, label)
+	owner, seen, err := s.owner(ctx, as, f.UserID, label)
 	if err != nil {
-		return nil, err
+		return nil, seen, err
 	}
 	kc, err := s.claim(ctx, as, f.Token, owner, label)
 	if err != nil {
-		return nil, err
+		return nil, seen, err
 	}
-	// §6.1: remember the owner's keys before the POST.
-	before, err := s.conns.ListKeys(ctx, as, owner)
+	if seen.KeyList == nil {
+		seen, err = s.list(ctx, as, "")
+	}
+	if err == nil {
+		kc.BeforeIDs, err = s.beforeIDs(ctx, as, seen, owner)
+	}
 	if err != nil {
 		// Nothing was sent to create, but the attempt and why it stopped
 		// belong in the trail.
 		ev := as.Event(kp.KeyCreate, "")
 		ev.Details = audit.Details{Label: label, OwnerUserID: owner, Step: "list before create"}
 		s.audit.Note(ctx, ev, connection.Failure(err))
-		return nil, s.failed(ctx, kc, connection.UpstreamError(err, "list keys before creating one"))
+		return nil, seen, s.failed(ctx, kc, connection.UpstreamError(err, "list keys before creating one"))
 	}
-	for _, k := range before.Keys {
-		kc.BeforeIDs = append(kc.BeforeIDs, k.ID)
+	res, err := s.send(ctx, as, kc)
+	return res, seen, err
+}
+
+// beforeIDs returns the ids of owner's keys before the create (S0, §6.1).
+// The keys page's own list serves when it holds all of the owner's keys;
+// otherwise (another user's list, or one CXone may have cut short) the
+// owner's keys are listed.
+func (s *Service) beforeIDs(ctx context.Context, as connection.Caller, seen keyList, owner string) ([]string, error) {
+	list := seen.KeyList
+	if !seen.covers(owner) || seen.PossiblyIncomplete {
+		var err error
+		if list, err = s.conns.ListKeys(ctx, as, owner); err != nil {
+			return nil, err
+		}
 	}
-	return s.send(ctx, as, kc)
+	var ids []string
+	for _, k := range list.Keys {
+		if k.UserID == "" || strings.EqualFold(k.UserID, owner) {
+			ids = append(ids, k.ID)
+		}
+	}
+	return ids, nil
 }
 
 // owner returns whom a create is for: the caller, or another user of the
-// tenant named in the form (checkOtherUser; a refusal is a denied event).
-func (s *Service) owner(ctx context.Context, as connection.Caller, formUser, label string) (string, error) {
+// tenant named in the form (checkOtherUser, with the tenant's keys it
+// listed; a refusal is a denied event).
+func (s *Service) owner(ctx context.Context, as connection.Caller, formUser, label string) (string, keyList, error) {
 	u := strings.TrimSpace(formUser)
 	if u == "" || strings.EqualFold(u, as.Conn.UserID) {
-		return as.Conn.UserID, nil
+		return as.Conn.UserID, keyList{}, nil
 	}
-	if err := s.checkOtherUser(ctx, as, u); err != nil {
+	seen, err := s.checkOtherUser(ctx, as, u)
+	if err != nil {
 		if kp.KindOf(err) == kp.Forbidden {
 			ev := as.Event(kp.KeyCreate, "")
 			ev.Details = audit.Details{Label: label, OwnerUserID: u}
 			s.audit.Note(ctx, ev, audit.Result{Outcome: kp.OutcomeDenied, Message: kp.MessageOf(err)})
 		}
-		return "", err
+		return "", seen, err
 	}
-	return u, nil
+	return u, seen, nil
 }
 
 // claim records the form's one-time id, so that a second submission of the
@@ -188,24 +234,25 @@ func (s *Service) created(ctx context.Context, as connection.Caller, kc *kp.Crea
 }
 
 // checkOtherUser allows acting for another user only with the "Access
-// Key" privilege and only for a user CXone lists in the same tenant.
-func (s *Service) checkOtherUser(ctx context.Context, as connection.Caller, user string) error {
+// Key" privilege and only for a user CXone lists in the same tenant. It
+// returns the tenant's keys it listed to find out.
+func (s *Service) checkOtherUser(ctx context.Context, as connection.Caller, user string) (keyList, error) {
 	if as.Conn.CanManageOthers != nil && !*as.Conn.CanManageOthers {
-		return kp.Errorf(kp.Forbidden, "You can create keys only for yourself: your CXone role lacks the \"Access Key\" privilege.")
+		return keyList{}, kp.Errorf(kp.Forbidden, "You can create keys only for yourself: your CXone role lacks the \"Access Key\" privilege.")
 	}
 	list, err := s.list(ctx, as, "")
 	if err != nil {
-		return connection.UpstreamError(err, "check the user")
+		return keyList{}, connection.UpstreamError(err, "check the user")
 	}
 	if list.ownOnly {
-		return kp.Errorf(kp.Forbidden, "You can create keys only for yourself: your CXone role lacks the \"Access Key\" privilege.")
+		return list, kp.Errorf(kp.Forbidden, "You can create keys only for yourself: your CXone role lacks the \"Access Key\" privilege.")
 	}
 	for _, k := range list.Keys {
 		if strings.EqualFold(k.UserID, user) {
-			return nil
+			return list, nil
 		}
 	}
-	return kp.Errorf(kp.Invalid, "User %q is not a user with keys in %s. Choose a user from the list.", user, as.Conn.TenantName)
+	return list, kp.Errorf(kp.Invalid, "User %q is not a user with keys in %s. Choose a user from the list.", user, as.Conn.TenantName)
 }
 
 func lastN(s string, n int) string {

@@ -543,3 +543,75 @@ func TestAListOfOneUserLeavesAnotherOwnersLostCreatePending(t *testing.T) {
 		t.Errorf("after a tenant-wide list: state %q, want secret_lost (key %s)", st, made)
 	}
 }
+
+// A create CXone refuses hands back the keys page it listed on the way,
+// so the form can be shown again without a second list.
+func TestARefusedCreateReturnsTheKeysPageItListed(t *testing.T) {
+	e := newEnv(t)
+	ten, admin, _ := tenant(t, e.sim, 0)
+	ctx := context.Background()
+	as := e.connect(t, ten.ID, admin.ID)
+	e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointCreate, Mode: cxonesim.ErrorShape, Status: 400,
+		Shape: cxonesim.ShapeSpring, Message: "Maximum number of access keys reached"})
+	form := keys.CreateForm{Token: keys.NewFormToken(), Label: "one too many"}
+	res, err := e.keys.Create(ctx, as, form)
+	if kp.KindOf(err) != kp.Invalid || !strings.Contains(kp.MessageOf(err), "Maximum number of access keys reached") {
+		t.Fatalf("Create = %v; want CXone's refusal", err)
+	}
+	if res == nil || res.Listing == nil || len(res.Listing.Keys) != len(ten.Keys) || res.VaultToken != "" {
+		t.Fatalf("result %+v; want the tenant's %d keys and no secret", res, len(ten.Keys))
+	}
+	if n := e.sim.Calls(cxonesim.EndpointList); n != 1 {
+		t.Errorf("%d list calls, want 1", n)
+	}
+	if st := e.createState(t, form.Token); st != "failed" {
+		t.Errorf("state %q, want failed", st)
+	}
+	if n := e.events(t, `action = 'key.create' AND outcome = 'failure' AND upstream_status = 400 AND intent_id IS NOT NULL`); n != 1 {
+		t.Errorf("%d failed create outcomes, want 1", n)
+	}
+}
+
+// The owner's keys before a create (S0) come from the keys page's list only
+// when it holds all of them; when CXone says it may be cut short, Keyport
+// lists the owner's keys on their own.
+func TestTheKeysBeforeACreateAreAllTheOwners(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		variants  cxonesim.Variants
+		wantLists int
+	}{
+		{"from the keys page's list", cxonesim.Variants{}, 1},
+		{"from the owner's own list when the page's may be incomplete", cxonesim.Variants{TotalRecordsDelta: 5}, 2},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			ten, admin, _ := tenant(t, e.sim, 0)
+			ctx := context.Background()
+			as := e.connect(t, ten.ID, admin.ID)
+			e.sim.SetVariants(tc.variants)
+			form := keys.CreateForm{Token: keys.NewFormToken()}
+			if res, err := e.keys.Create(ctx, as, form); err != nil || res.State != "created" {
+				t.Fatalf("Create = %+v, %v", res, err)
+			}
+			if n := e.sim.Calls(cxonesim.EndpointList); n != tc.wantLists {
+				t.Errorf("%d list calls, want %d", n, tc.wantLists)
+			}
+			var before []string
+			if err := e.pool.QueryRow(ctx, `SELECT before_ids FROM key_creates WHERE form_token = $1`, form.Token).Scan(&before); err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, k := range ten.Keys {
+				if k.UserID == admin.ID {
+					want = append(want, k.ID)
+				}
+			}
+			slices.Sort(before)
+			slices.Sort(want)
+			if !slices.Equal(before, want) {
+				t.Errorf("keys before the create %v, want the admin's %v", before, want)
+			}
+		})
+	}
+}

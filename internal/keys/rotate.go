@@ -41,7 +41,7 @@ func (s *Service) StartRotation(ctx context.Context, as connection.Caller, oldKe
 	if old.Label != "" {
 		label = old.Label
 	}
-	created, err = s.Create(ctx, as, CreateForm{Token: NewFormToken(), Label: label, UserID: old.OwnerUserID})
+	created, _, err = s.create(ctx, as, CreateForm{Token: NewFormToken(), Label: label, UserID: old.OwnerUserID})
 	if err != nil {
 		return nil, nil, err
 	}
