@@ -2,7 +2,10 @@
 // basic token (or an access key) into a bearer, keeping the tokens sealed in
 // the database, refreshing them once per connection however many requests
 // ask, and marking a connection expired when CXone will not refresh it.
-// Every connect and disconnect is audited intent → outcome.
+// Every connect and disconnect is audited intent → outcome. It is also the
+// one way other services call CXone as a connection (calls.go): a method
+// per call, given a Caller, that knows which calls may be replayed after a
+// 401 and that a create never is.
 package connection
 
 import (
