@@ -44,6 +44,21 @@ func (q *Queries) TenantKeyMeta(ctx context.Context, region kp.Region, tenantID 
 	return out, rows.Err()
 }
 
+// KeyMeta returns Keyport's notes on one of a tenant's keys, or the zero
+// KeyMeta when it has none (a key made outside Keyport). Like every read of
+// key metadata it is scoped by region and tenant.
+func (q *Queries) KeyMeta(ctx context.Context, region kp.Region, tenantID, keyID string) (kp.KeyMeta, error) {
+	const sql = `SELECT ` + keyMetaColumns + ` FROM key_metadata WHERE region = $1 AND tenant_id = $2 AND access_key_id = $3`
+	m, err := scanKeyMeta(q.db.QueryRow(ctx, sql, region, tenantID, keyID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return kp.KeyMeta{}, nil
+	}
+	if err != nil {
+		return kp.KeyMeta{}, fmt.Errorf("read key metadata: %w", err)
+	}
+	return m, nil
+}
+
 // KeyMetaByFingerprint finds the tenant's key whose secret has fingerprint fp.
 func (q *Queries) KeyMetaByFingerprint(ctx context.Context, region kp.Region, tenantID, fp string) (*kp.KeyMeta, error) {
 	const sql = `SELECT ` + keyMetaColumns + ` FROM key_metadata WHERE region = $1 AND tenant_id = $2 AND secret_fingerprint = $3`

@@ -123,7 +123,7 @@ func (h *Handlers) disconnect(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := h.Conns.Disconnect(c.Request().Context(), a.req, *conn); err != nil {
+	if err := h.Conns.Disconnect(c.Request().Context(), connection.Caller{Req: a.req, Conn: conn}); err != nil {
 		return err
 	}
 	if cur, _ := a.sess.Values[currentConnKey].(string); cur == conn.ID {
@@ -140,9 +140,10 @@ func (h *Handlers) logout(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, cn := range a.conns {
-		h.Audit.Note(c.Request().Context(), audit.Event{Actor: cn.Actor(), Scope: cn.Scope(a.req), Action: kp.Disconnect,
-			Details: audit.Details{Step: "logout"}}, audit.Result{Outcome: kp.OutcomeSuccess})
+	for i := range a.conns {
+		ev := connection.Caller{Req: a.req, Conn: &a.conns[i]}.Event(kp.Disconnect, "")
+		ev.Details.Step = "logout"
+		h.Audit.Note(c.Request().Context(), ev, audit.Result{Outcome: kp.OutcomeSuccess})
 	}
 	if err := h.AdminSessions.Destroy(c.Request(), c.Response(), a.sess); err != nil {
 		return err

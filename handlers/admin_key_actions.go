@@ -31,7 +31,7 @@ var confirmations = map[string]struct {
 func (h *Handlers) keyConfirm(op string) func(c echo.Context, a *adminCtx) error {
 	conf := confirmations[op]
 	return func(c echo.Context, a *adminCtx) error {
-		k, err := h.Keys.Get(c.Request().Context(), a.req, a.cur, conf.action, c.Param("key"))
+		k, err := h.Keys.Get(c.Request().Context(), a.caller(), conf.action, c.Param("key"))
 		if err != nil {
 			return err
 		}
@@ -47,7 +47,7 @@ func (h *Handlers) keyConfirm(op string) func(c echo.Context, a *adminCtx) error
 func (h *Handlers) keySetActive(active bool) func(c echo.Context, a *adminCtx) error {
 	return func(c echo.Context, a *adminCtx) error {
 		id := c.Param("key")
-		if err := h.Keys.SetActive(c.Request().Context(), a.req, a.cur, id, active); err != nil {
+		if err := h.Keys.SetActive(c.Request().Context(), a.caller(), id, active); err != nil {
 			return err
 		}
 		msg := "Key " + id + " reactivated."
@@ -61,7 +61,7 @@ func (h *Handlers) keySetActive(active bool) func(c echo.Context, a *adminCtx) e
 
 func (h *Handlers) keyDelete(c echo.Context, a *adminCtx) error {
 	id := c.Param("key")
-	gone, err := h.Keys.Delete(c.Request().Context(), a.req, a.cur, id)
+	gone, err := h.Keys.Delete(c.Request().Context(), a.caller(), id)
 	if err != nil {
 		return err
 	}
@@ -74,7 +74,7 @@ func (h *Handlers) keyDelete(c echo.Context, a *adminCtx) error {
 }
 
 func (h *Handlers) keyVerifyForm(c echo.Context, a *adminCtx) error {
-	k, err := h.Keys.Get(c.Request().Context(), a.req, a.cur, kp.KeyVerify, c.Param("key"))
+	k, err := h.Keys.Get(c.Request().Context(), a.caller(), kp.KeyVerify, c.Param("key"))
 	if err != nil {
 		return err
 	}
@@ -86,7 +86,7 @@ func (h *Handlers) keyVerify(c echo.Context, a *adminCtx) error {
 	var res *keys.VerifyResult
 	err := inputError(c)
 	if err == nil {
-		res, err = h.Keys.Verify(c.Request().Context(), a.req, a.cur, id, secret.New(c.FormValue("access_key_secret")))
+		res, err = h.Keys.Verify(c.Request().Context(), a.caller(), id, secret.New(c.FormValue("access_key_secret")))
 	}
 	if err != nil {
 		msg, ok := formError(err)
@@ -110,7 +110,7 @@ func (h *Handlers) keyLookup(c echo.Context, a *adminCtx) error {
 	var res *keys.LookupResult
 	err := inputError(c)
 	if err == nil {
-		res, err = h.Keys.Lookup(c.Request().Context(), a.req, a.cur, secret.New(c.FormValue("access_key_secret")))
+		res, err = h.Keys.Lookup(c.Request().Context(), a.caller(), secret.New(c.FormValue("access_key_secret")))
 	}
 	v := web.LookupView{}
 	if err != nil {

@@ -14,6 +14,12 @@ import (
 	"github.com/keyport/keyport/web"
 )
 
+// caller is the admin acting through the current connection, for the
+// services.
+func (a *adminCtx) caller() connection.Caller {
+	return connection.Caller{Req: a.req, Conn: a.cur}
+}
+
 const timeFormat = "2006-01-02 15:04 UTC"
 
 func fmtTime(t *time.Time) string {
@@ -66,7 +72,7 @@ func keyRowView(k keys.Key, now time.Time, rotations map[string]string) web.KeyR
 // create form after a failed submit.
 func (h *Handlers) keysPage(c echo.Context, a *adminCtx, status int, formErr, label string) error {
 	ctx := c.Request().Context()
-	listing, err := h.Keys.List(ctx, a.req, a.cur, c.QueryParam("user"))
+	listing, err := h.Keys.List(ctx, a.caller(), c.QueryParam("user"))
 	if err != nil {
 		msg, ok := formError(err)
 		if !ok || errors.Is(err, connection.ErrExpired) {
@@ -85,7 +91,13 @@ func (h *Handlers) keysPage(c echo.Context, a *adminCtx, status int, formErr, la
 		}
 		return h.render(c, status, web.KeysPage(h.adminPage(c, a, "Keys"), v))
 	}
-	rotations, _ := h.Keys.OpenRotations(ctx, a.cur)
+	return h.renderKeys(c, a, status, listing, formErr, label)
+}
+
+// renderKeys renders the keys page of a listing, with the create form
+// (formErr and label re-render it after a failed submit).
+func (h *Handlers) renderKeys(c echo.Context, a *adminCtx, status int, listing *keys.Listing, formErr, label string) error {
+	rotations, _ := h.Keys.OpenRotations(c.Request().Context(), a.cur)
 	now := time.Now()
 	v := web.KeysView{Tenant: a.cur.TenantName, Region: string(a.cur.Region), Owners: listing.Owners, Filter: c.QueryParam("user"),
 		OwnOnly: listing.OwnOnly, CanCreateForOthers: !listing.OwnOnly && len(listing.Owners) > 0, FormToken: keys.NewFormToken(),
@@ -115,12 +127,16 @@ func (h *Handlers) keysCreate(c echo.Context, a *adminCtx) error {
 	var res *keys.CreateResult
 	err := inputError(c)
 	if err == nil {
-		res, err = h.Keys.Create(ctx, a.req, a.cur, f)
+		res, err = h.Keys.Create(ctx, a.caller(), f)
 	}
 	if err != nil {
 		msg, ok := formError(err)
-		if !ok {
+		if !ok || errors.Is(err, connection.ErrExpired) {
 			return err
+		}
+		if res != nil && res.Listing != nil {
+			// Create listed the keys already: show the form on that list.
+			return h.renderKeys(c, a, statusFor(err), res.Listing, msg, f.Label)
 		}
 		if lerr := h.keysPage(c, a, statusFor(err), msg, f.Label); lerr != nil {
 			return err // the create's error is the one to show
@@ -183,7 +199,7 @@ func (h *Handlers) keysCreatedVerify(c echo.Context, a *adminCtx) error {
 		session.AddFlash(a.sess, "error", "The secret is no longer in memory; verify the key by pasting its secret.")
 		return h.redirect(c, "/keys")
 	}
-	res, err := h.Keys.Verify(c.Request().Context(), a.req, a.cur, keyID, sec)
+	res, err := h.Keys.Verify(c.Request().Context(), a.caller(), keyID, sec)
 	if err != nil {
 		return err
 	}

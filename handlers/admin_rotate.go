@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/secret"
 	"github.com/keyport/keyport/internal/session"
@@ -17,7 +18,7 @@ func itoa64(n int64) string { return strconv.FormatInt(n, 10) }
 
 // rotateConfirm is the rotation wizard's confirmation step.
 func (h *Handlers) rotateConfirm(c echo.Context, a *adminCtx) error {
-	k, err := h.Keys.Get(c.Request().Context(), a.req, a.cur, "key.rotate", c.Param("key"))
+	k, err := h.Keys.Get(c.Request().Context(), a.caller(), kp.KeyRotate, c.Param("key"))
 	if err != nil {
 		return err
 	}
@@ -28,7 +29,7 @@ func (h *Handlers) rotateConfirm(c echo.Context, a *adminCtx) error {
 
 // rotateStart creates the replacement and shows its secret once.
 func (h *Handlers) rotateStart(c echo.Context, a *adminCtx) error {
-	rot, created, err := h.Keys.StartRotation(c.Request().Context(), a.req, a.cur, c.Param("key"))
+	rot, created, err := h.Keys.StartRotation(c.Request().Context(), a.caller(), c.Param("key"))
 	if err != nil {
 		return err
 	}
@@ -48,11 +49,19 @@ func (h *Handlers) rotationPage(c echo.Context, a *adminCtx) error {
 	return h.render(c, http.StatusOK, web.RotationPage(h.adminPage(c, a, "Rotate key"), v))
 }
 
+// stepDone is the flash message after each of the wizard's steps.
+var stepDone = map[string]string{
+	keys.StepDeployed:       "Noted: the new key is deployed.",
+	keys.StepVerified:       "The new key works.",
+	keys.StepOldDeactivated: "The old key is deactivated.",
+	keys.StepDone:           "The old key is deleted: rotation complete.",
+}
+
 // rotationStep performs the wizard's next step.
 func (h *Handlers) rotationStep(step string) func(c echo.Context, a *adminCtx) error {
 	return func(c echo.Context, a *adminCtx) error {
 		rid := c.Param("rotation")
-		r, _, err := h.Keys.AdvanceRotation(c.Request().Context(), a.req, a.cur, rid, step, secret.New(c.FormValue("access_key_secret")))
+		r, _, err := h.Keys.AdvanceRotation(c.Request().Context(), a.caller(), rid, step, secret.New(c.FormValue("access_key_secret")))
 		if err != nil {
 			msg, ok := formError(err)
 			if !ok || r == nil {
@@ -64,9 +73,7 @@ func (h *Handlers) rotationStep(step string) func(c echo.Context, a *adminCtx) e
 			}
 			return err
 		}
-		msgs := map[string]string{"deployed": "Noted: the new key is deployed.", "verified": "The new key works.",
-			"old_deactivated": "The old key is deactivated.", "done": "The old key is deleted: rotation complete."}
-		session.AddFlash(a.sess, "success", msgs[step])
+		session.AddFlash(a.sess, "success", stepDone[step])
 		return h.redirect(c, "/rotations/"+r.ID)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/static"
 )
 
@@ -68,8 +69,8 @@ func (h *Handlers) adminRoutes(e *echo.Echo) {
 	h.get(e, "/keys/:key/rotate", h.withConn(h.rotateConfirm))
 	e.POST("/keys/:key/rotate", h.withConn(h.rotateStart), limit...)
 	h.get(e, "/rotations/:rotation", h.withConn(h.rotationPage))
-	e.POST("/rotations/:rotation/deployed", h.withConn(h.rotationStep("deployed")))
-	e.POST("/rotations/:rotation/verify", h.withConn(h.rotationStep("verified")))
-	e.POST("/rotations/:rotation/deactivate-old", h.withConn(h.rotationStep("old_deactivated")))
-	e.POST("/rotations/:rotation/delete-old", h.withConn(h.rotationStep("done")))
+	e.POST("/rotations/:rotation/deployed", h.withConn(h.rotationStep(keys.StepDeployed)))
+	e.POST("/rotations/:rotation/verify", h.withConn(h.rotationStep(keys.StepVerified)))
+	e.POST("/rotations/:rotation/deactivate-old", h.withConn(h.rotationStep(keys.StepOldDeactivated)))
+	e.POST("/rotations/:rotation/delete-old", h.withConn(h.rotationStep(keys.StepDone)))
 }

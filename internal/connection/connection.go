@@ -2,12 +2,14 @@
 // basic token (or an access key) into a bearer, keeping the tokens sealed in
 // the database, refreshing them once per connection however many requests
 // ask, and marking a connection expired when CXone will not refresh it.
-// Every connect and disconnect is audited intent → outcome.
+// Every connect and disconnect is audited intent → outcome. It is also the
+// one way other services call CXone as a connection (calls.go): a method
+// per call, given a Caller, that knows which calls may be replayed after a
+// 401 and that a create never is.
 package connection
 
 import (
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -65,6 +67,20 @@ func (c Connection) Scope(r Request) audit.Scope {
 		Session: r.Session, ClientIP: r.ClientIP, UserAgent: r.UserAgent}
 }
 
+// Caller is an admin acting through one of their session's connections in
+// one request: as whom Keyport calls CXone, and who did what, from where,
+// for the audit trail.
+type Caller struct {
+	Req  Request
+	Conn *Connection
+}
+
+// Event is the audit event of action by c; keyID names the key it concerns,
+// or is "".
+func (c Caller) Event(action kp.Action, keyID string) audit.Event {
+	return audit.Event{Actor: c.Conn.Actor(), Scope: c.Conn.Scope(c.Req), Action: action, TargetKeyID: keyID}
+}
+
 // Service manages connections.
 type Service struct {
 	pool   *pgxpool.Pool
@@ -88,9 +104,6 @@ func New(pool *pgxpool.Pool, cx *cxone.Client, w *audit.Writer, encryptionKey se
 
 // Regions lists the CXone areas Keyport knows.
 func (s *Service) Regions() []cxone.Region { return s.cx.Regions() }
-
-// CXone returns the client, for the services that call CXone through a connection.
-func (s *Service) CXone() *cxone.Client { return s.cx }
 
 // ParseRegion validates a form's area before anything is sent.
 func (s *Service) ParseRegion(v string) (cxone.Region, error) {
@@ -126,7 +139,7 @@ func (s *Service) ConnectWithAccessKey(ctx context.Context, req Request, region 
 		return nil, kp.Errorf(kp.Invalid, "That access key id is too long to be one.")
 	}
 	return s.connect(ctx, req, region, "access key", func(ctx context.Context) (*cxone.Tokens, error) {
-		return s.cx.TokenFromAccessKey(ctx, region, keyID, keySecret)
+		return s.TokenFromAccessKey(ctx, region, keyID, keySecret)
 	})
 }
 
@@ -157,9 +170,9 @@ func (s *Service) connect(ctx context.Context, req Request, region cxone.Region,
 			if how == "access key" {
 				msg = "CXone rejected the access key: the id or secret is wrong, or the key is inactive or deleted."
 			}
-			kerr = &kp.Error{Kind: kp.Unauthorized, Message: withUpstream(msg, err), Err: err}
+			kerr = &kp.Error{Kind: kp.Unauthorized, Message: WithUpstream(msg, err), Err: err}
 		}
-		s.audit.Outcome(ctx, intent, ev, failure(err))
+		s.audit.Outcome(ctx, intent, ev, Failure(err))
 		return nil, kerr
 	}
 	id := tokens.Identity
@@ -168,7 +181,7 @@ func (s *Service) connect(ctx context.Context, req Request, region cxone.Region,
 		s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeFailure, Message: err.Message})
 		return nil, err
 	}
-	row := &db.ConnectionRow{ID: newUUID(), SessionIDHash: req.SessionHash, Region: region, TenantID: id.TenantID,
+	row := &db.ConnectionRow{ID: kp.NewUUID(), SessionIDHash: req.SessionHash, Region: region, TenantID: id.TenantID,
 		TenantName: firstNonEmpty(id.TenantName, id.TenantID), UserID: id.UserID, UserName: firstNonEmpty(id.DisplayName, id.UserID),
 		BusinessUnit: id.BusinessUnit, IdentityVerified: id.Verified, AccessExpiresAt: tokens.AccessExpires,
 		RefreshExpiresAt: timePtr(tokens.RefreshExpires), CreatedAt: time.Now()}
@@ -211,14 +224,13 @@ func (s *Service) List(ctx context.Context, sessionHash []byte) ([]Connection, e
 	return out, nil
 }
 
-// Disconnect forgets a connection (its tokens are deleted), audited.
-func (s *Service) Disconnect(ctx context.Context, req Request, conn Connection) error {
-	ev := audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.Disconnect}
-	return s.audit.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
-		if err := db.New(s.pool).DeleteConnection(ctx, req.SessionHash, conn.ID); err != nil {
+// Disconnect forgets c's connection (its tokens are deleted), audited.
+func (s *Service) Disconnect(ctx context.Context, c Caller) error {
+	return s.audit.Do(ctx, c.Event(kp.Disconnect, ""), func(ctx context.Context) (audit.Result, error) {
+		if err := db.New(s.pool).DeleteConnection(ctx, c.Req.SessionHash, c.Conn.ID); err != nil {
 			return audit.Result{}, err
 		}
-		s.forget(conn.ID)
+		s.forget(c.Conn.ID)
 		return audit.Result{Outcome: kp.OutcomeSuccess}, nil
 	})
 }
@@ -230,97 +242,6 @@ func (s *Service) SetCanManageOthers(ctx context.Context, conn *Connection, can 
 	if err := db.New(s.pool).SetCanManageOthers(ctx, conn.ID, can); err != nil {
 		s.log.WarnContext(ctx, "could not record privilege", "err", err)
 	}
-}
-
-// Bearer returns a fresh bearer for conn, refreshing first if it is about
-// to expire (once per connection, however many requests ask).
-func (s *Service) Bearer(ctx context.Context, req Request, conn *Connection) (secret.Secret, error) {
-	ts, err := s.source(ctx, conn)
-	if err != nil {
-		return secret.Secret{}, err
-	}
-	b, err := ts.Bearer(ctx)
-	if err != nil {
-		return secret.Secret{}, s.refreshFailed(ctx, req, conn, err)
-	}
-	return b, nil
-}
-
-// Do calls fn with a bearer; on a 401 it refreshes once and calls fn again.
-// Only for idempotent calls: never for create.
-func (s *Service) Do(ctx context.Context, req Request, conn *Connection, fn func(bearer secret.Secret) error) error {
-	ts, err := s.source(ctx, conn)
-	if err != nil {
-		return err
-	}
-	err = ts.Do(ctx, fn)
-	if errors.Is(err, cxone.ErrNeedBasicToken) {
-		return s.refreshFailed(ctx, req, conn, err)
-	}
-	return err
-}
-
-// ErrExpired is wrapped by the error returned once a connection cannot be
-// refreshed: the handler asks for a new basic token, keeping the page.
-var ErrExpired = errors.New("connection expired")
-
-func (s *Service) refreshFailed(ctx context.Context, req Request, conn *Connection, err error) error {
-	if !errors.Is(err, cxone.ErrNeedBasicToken) {
-		return UpstreamError(err, "refresh the CXone token")
-	}
-	ctx = context.WithoutCancel(ctx)
-	if merr := db.New(s.pool).MarkConnectionExpired(ctx, conn.ID); merr != nil {
-		s.log.ErrorContext(ctx, "mark connection expired", "err", merr)
-	}
-	conn.Expired = true
-	s.forget(conn.ID)
-	s.audit.Note(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.TokenRefresh},
-		audit.Result{Outcome: kp.OutcomeFailure, UpstreamStatus: upstreamStatus(err), Message: "refresh token rejected; a new basic token is needed"})
-	return &kp.Error{Kind: kp.Unauthorized, Err: fmt.Errorf("%w: %w", ErrExpired, err),
-		Message: fmt.Sprintf("Your connection to %s expired and CXone would not renew it. Paste a new basic token to continue.", conn.Label())}
-}
-
-// source returns the connection's token source, loading and unsealing its
-// tokens on first use in this process.
-func (s *Service) source(ctx context.Context, conn *Connection) (*cxone.TokenSource, error) {
-	if conn.Expired {
-		return nil, &kp.Error{Kind: kp.Unauthorized, Err: ErrExpired,
-			Message: fmt.Sprintf("Your connection to %s has expired. Paste a new basic token to continue.", conn.Label())}
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if ts := s.sources[conn.ID]; ts != nil {
-		return ts, nil
-	}
-	row, err := db.New(s.pool).SessionConnectionByID(ctx, conn.ID)
-	if err != nil {
-		return nil, err
-	}
-	tokens, err := s.openTokens(row.Tokens, conn.ID)
-	if err != nil {
-		return nil, &kp.Error{Kind: kp.Unauthorized, Err: fmt.Errorf("%w: %w", ErrExpired, err),
-			Message: "Keyport can no longer read this connection's tokens (the encryption key changed?). Paste a new basic token."}
-	}
-	id, region := conn.ID, conn.Region
-	ts := cxone.NewTokenSource(s.cx, region, tokens, func(t *cxone.Tokens) {
-		// Store the newest refresh token (rotation is assumed), off the
-		// request's cancellation so a closed tab does not lose it.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-		defer cancel()
-		if err := db.New(s.pool).UpdateConnectionTokens(sctx, id, s.sealTokens(t, id), t.AccessExpires, timePtr(t.RefreshExpires)); err != nil {
-			s.log.ErrorContext(sctx, "store refreshed tokens", "err", err)
-		}
-		s.audit.Note(sctx, audit.Event{Actor: conn.Actor(), Scope: audit.Scope{TenantID: conn.TenantID,
-			TenantName: conn.TenantName, Region: conn.Region}, Action: kp.TokenRefresh}, audit.Result{Outcome: kp.OutcomeSuccess})
-	})
-	s.sources[conn.ID] = ts
-	return ts, nil
-}
-
-func (s *Service) forget(id string) {
-	s.mu.Lock()
-	delete(s.sources, id)
-	s.mu.Unlock()
 }
 
 // sealedTokens is what the tokens column holds, sealed.
@@ -355,14 +276,6 @@ func fromRow(r *db.ConnectionRow) Connection {
 	return Connection{ID: r.ID, Region: cxone.Region(r.Region), TenantID: r.TenantID, TenantName: r.TenantName,
 		UserID: r.UserID, UserName: r.UserName, BusinessUnit: r.BusinessUnit, Verified: r.IdentityVerified,
 		Expired: r.State == "expired", CanManageOthers: r.CanManageOthers, AccessExpires: r.AccessExpiresAt}
-}
-
-func newUUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
 }
 
 func timePtr(t time.Time) *time.Time {

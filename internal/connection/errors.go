@@ -46,11 +46,12 @@ func UpstreamError(err error, what string) error {
 	if !ok {
 		m.k, m.msg = kp.Upstream, "CXone returned an unexpected error"
 	}
-	return &kp.Error{Kind: m.k, Message: withUpstream(m.msg+".", err), Err: err}
+	return &kp.Error{Kind: m.k, Message: WithUpstream(m.msg+".", err), Err: err}
 }
 
-// withUpstream appends CXone's own message, when it has one.
-func withUpstream(msg string, err error) string {
+// WithUpstream appends CXone's own message (and status), when it has one,
+// to a sentence for the user.
+func WithUpstream(msg string, err error) string {
 	var ce *cxone.Error
 	if errors.As(err, &ce) && ce.Message != "" {
 		status := ""
@@ -70,8 +71,9 @@ func upstreamStatus(err error) int {
 	return 0
 }
 
-// failure is the audit result of a failed upstream call.
-func failure(err error) audit.Result {
+// Failure is the audit result of a failed upstream call: unknown when the
+// call may have happened (a lost answer, a timeout), failure otherwise.
+func Failure(err error) audit.Result {
 	o := kp.OutcomeFailure
 	if cxone.KindOf(err) == cxone.OutcomeUnknown || cxone.KindOf(err) == cxone.Timeout {
 		o = kp.OutcomeUnknown
@@ -83,6 +85,3 @@ func failure(err error) audit.Result {
 	}
 	return r
 }
-
-// Failure is the audit result of a failed upstream call, for other services.
-func Failure(err error) audit.Result { return failure(err) }

@@ -2,8 +2,6 @@ package keys
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
@@ -24,13 +22,13 @@ const (
 // StartRotation begins replacing oldKeyID: it creates the replacement (for
 // the same owner) and records the wizard's first step. A rotation already
 // under way for the key is returned instead of starting another.
-func (s *Service) StartRotation(ctx context.Context, req connection.Request, conn *connection.Connection, oldKeyID string) (rot *kp.Rotation, created *CreateResult, err error) {
-	old, err := s.Get(ctx, req, conn, kp.KeyRotate, oldKeyID)
+func (s *Service) StartRotation(ctx context.Context, as connection.Caller, oldKeyID string) (rot *kp.Rotation, created *CreateResult, err error) {
+	old, err := s.Get(ctx, as, kp.KeyRotate, oldKeyID)
 	if err != nil {
 		return nil, nil, err
 	}
 	q := db.New(s.pool)
-	if open, err := q.OpenRotation(ctx, conn.Region, conn.TenantID, old.ID); err != nil || open != nil {
+	if open, err := q.OpenRotation(ctx, as.Conn.Region, as.Conn.TenantID, old.ID); err != nil || open != nil {
 		if err != nil {
 			return nil, nil, kp.StoreError(err, "Keyport cannot read its rotation records right now.")
 		}
@@ -43,7 +41,7 @@ func (s *Service) StartRotation(ctx context.Context, req connection.Request, con
 	if old.Label != "" {
 		label = old.Label
 	}
-	created, err = s.Create(ctx, req, conn, CreateForm{Token: newFormToken(), Label: label, UserID: old.OwnerUserID})
+	created, _, err = s.create(ctx, as, CreateForm{Token: NewFormToken(), Label: label, UserID: old.OwnerUserID})
 	if err != nil {
 		return nil, nil, err
 	}
@@ -51,12 +49,12 @@ func (s *Service) StartRotation(ctx context.Context, req connection.Request, con
 		return nil, created, kp.Errorf(kp.Unsettled, "%s", created.Message)
 	}
 	now := s.now()
-	rot = &kp.Rotation{ID: newID(), Region: conn.Region, TenantID: conn.TenantID, OldKeyID: old.ID,
-		NewKeyID: created.KeyID, Step: StepCreated, CreatedByUserID: conn.UserID, CreatedAt: now, UpdatedAt: now}
+	rot = &kp.Rotation{ID: kp.NewUUID(), Region: as.Conn.Region, TenantID: as.Conn.TenantID, OldKeyID: old.ID,
+		NewKeyID: created.KeyID, Step: StepCreated, CreatedByUserID: as.Conn.UserID, CreatedAt: now, UpdatedAt: now}
 	if err := q.InsertRotation(ctx, rot); err != nil {
 		return nil, created, err
 	}
-	s.rotationEvent(ctx, req, conn, rot, StepCreated)
+	s.rotationEvent(ctx, as, rot, StepCreated)
 	return rot, created, nil
 }
 
@@ -76,8 +74,8 @@ func (s *Service) OpenRotations(ctx context.Context, conn *connection.Connection
 
 // AdvanceRotation performs the rotation's next step. Steps must come in
 // order; each is audited (key.rotate) besides the action it performs.
-func (s *Service) AdvanceRotation(ctx context.Context, req connection.Request, conn *connection.Connection, id, step string, keySecret secret.Secret) (*kp.Rotation, *VerifyResult, error) {
-	r, err := s.Rotation(ctx, conn, id)
+func (s *Service) AdvanceRotation(ctx context.Context, as connection.Caller, id, step string, keySecret secret.Secret) (*kp.Rotation, *VerifyResult, error) {
+	r, err := s.Rotation(ctx, as.Conn, id)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -88,7 +86,7 @@ func (s *Service) AdvanceRotation(ctx context.Context, req connection.Request, c
 	var vr *VerifyResult
 	switch step {
 	case StepVerified:
-		vr, err = s.Verify(ctx, req, conn, r.NewKeyID, keySecret)
+		vr, err = s.Verify(ctx, as, r.NewKeyID, keySecret)
 		if err != nil {
 			return r, nil, err
 		}
@@ -96,11 +94,11 @@ func (s *Service) AdvanceRotation(ctx context.Context, req connection.Request, c
 			return r, vr, kp.Errorf(kp.Invalid, "%s", vr.Message)
 		}
 	case StepOldDeactivated:
-		if err := s.SetActive(ctx, req, conn, r.OldKeyID, false); err != nil {
+		if err := s.SetActive(ctx, as, r.OldKeyID, false); err != nil {
 			return r, nil, err
 		}
 	case StepDone:
-		if _, err := s.Delete(ctx, req, conn, r.OldKeyID); err != nil {
+		if _, err := s.Delete(ctx, as, r.OldKeyID); err != nil {
 			return r, nil, err
 		}
 	}
@@ -108,36 +106,12 @@ func (s *Service) AdvanceRotation(ctx context.Context, req connection.Request, c
 		return r, vr, kp.StoreError(err, "The step was done, but Keyport could not record it; reload the wizard.")
 	}
 	r.Step = step
-	s.rotationEvent(ctx, req, conn, r, step)
+	s.rotationEvent(ctx, as, r, step)
 	return r, vr, nil
 }
 
-func (s *Service) rotationEvent(ctx context.Context, req connection.Request, conn *connection.Connection, r *kp.Rotation, step string) {
-	s.audit.Note(ctx, audit.Event{Actor: conn.Actor(), Scope: conn.Scope(req), Action: kp.KeyRotate, TargetKeyID: r.OldKeyID,
-		Details: audit.Details{Step: step, KeyIDs: []string{r.NewKeyID}, PreviousKeyID: r.OldKeyID}}, audit.Result{Outcome: kp.OutcomeSuccess})
-}
-
-func newFormToken() string {
-	b := make([]byte, 24)
-	_, _ = rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
-}
-
-// NewFormToken returns a fresh one-time id for a create form.
-func NewFormToken() string { return newFormToken() }
-
-func newID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	const hex = "0123456789abcdef"
-	out := make([]byte, 0, 36)
-	for i, x := range b {
-		if i == 4 || i == 6 || i == 8 || i == 10 {
-			out = append(out, '-')
-		}
-		out = append(out, hex[x>>4], hex[x&15])
-	}
-	return string(out)
+func (s *Service) rotationEvent(ctx context.Context, as connection.Caller, r *kp.Rotation, step string) {
+	ev := as.Event(kp.KeyRotate, r.OldKeyID)
+	ev.Details = audit.Details{Step: step, KeyIDs: []string{r.NewKeyID}, PreviousKeyID: r.OldKeyID}
+	s.audit.Note(ctx, ev, audit.Result{Outcome: kp.OutcomeSuccess})
 }

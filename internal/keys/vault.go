@@ -2,11 +2,10 @@ package keys
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/base64"
 	"sync"
 	"time"
 
+	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/secret"
 )
 
@@ -38,9 +37,7 @@ func NewVault(now func() time.Time) *Vault {
 
 // Put stores a secret and returns the handle for its creation page.
 func (v *Vault) Put(sessionHash []byte, keyID string, s secret.Secret) string {
-	b := make([]byte, 24)
-	_, _ = rand.Read(b)
-	token := base64.RawURLEncoding.EncodeToString(b)
+	token := kp.NewToken()
 	v.mu.Lock()
 	defer v.mu.Unlock()
 	v.sweep()

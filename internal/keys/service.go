@@ -1,0 +1,168 @@
+// Package keys is the heart of Keyport: listing, creating, deactivating,
+// reactivating, deleting, verifying, looking up and rotating a tenant's
+// CXone access keys through a connection. Every mutation is audited intent
+// → upstream → outcome, checks the key belongs to the connection's tenant
+// first (another tenant's key id is "not found" and a denied event), and
+// never stores a secret: only a keyed fingerprint and the last four
+// characters. Create is sent once; an unknown outcome is reconciled by
+// diffing the owner's key list before and after.
+package keys
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/keyport/keyport/cxone"
+	"github.com/keyport/keyport/db"
+	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/connection"
+	"github.com/keyport/keyport/internal/kp"
+)
+
+// Service runs key actions.
+type Service struct {
+	pool       *pgxpool.Pool
+	conns      *connection.Service
+	audit      *audit.Writer
+	vault      *Vault
+	log        *slog.Logger
+	now        func() time.Time
+	staleAfter time.Duration
+}
+
+// New returns a Service. Keys unused (or never used and older) than
+// staleAfter are flagged stale.
+func New(pool *pgxpool.Pool, conns *connection.Service, w *audit.Writer, log *slog.Logger, now func() time.Time, staleAfter time.Duration) *Service {
+	return &Service{pool: pool, conns: conns, audit: w, vault: NewVault(now), log: log, now: now, staleAfter: staleAfter}
+}
+
+// Vault is the in-memory holder of new keys' secrets.
+func (s *Service) Vault() *Vault { return s.vault }
+
+// Key is one access key as Keyport shows it: CXone's state merged with
+// Keyport's notes.
+type Key struct {
+	ID               string
+	OwnerUserID      string
+	Active           bool
+	StateUnknown     bool
+	LastUsed         *time.Time
+	LastUsedRaw      string
+	Label            string
+	CreatedByName    string
+	CreatedAt        *time.Time
+	CreatedInKeyport bool
+	SecretLast4      string
+	SecretLost       bool
+	LastVerifiedAt   *time.Time
+	LastVerifyResult string
+	Stale            bool
+	StaleReason      string
+}
+
+// validKeyID accepts what the client accepts: printable ASCII, no spaces,
+// at most 256 characters.
+func validKeyID(id string) error {
+	if id == "" || len(id) > 256 {
+		return kp.Errorf(kp.Invalid, "That is not an access key id.")
+	}
+	for _, r := range id {
+		if r <= 0x20 || r >= 0x7f {
+			return kp.Errorf(kp.Invalid, "That is not an access key id.")
+		}
+	}
+	return nil
+}
+
+func (s *Service) merge(k cxone.AccessKey, m kp.KeyMeta) Key {
+	out := Key{ID: k.ID, OwnerUserID: k.UserID, Active: k.Active, StateUnknown: k.ActiveUnknown, LastUsed: k.LastUsed,
+		LastUsedRaw: k.LastUsedRaw, Label: m.Label, CreatedByName: m.CreatedByName, CreatedAt: m.CreatedAt,
+		CreatedInKeyport: m.CreatedAt != nil, SecretLast4: m.SecretLast4, SecretLost: m.SecretLost,
+		LastVerifiedAt: m.LastVerifiedAt, LastVerifyResult: m.LastVerifyResult}
+	now := s.now()
+	switch {
+	case k.LastUsed != nil && now.Sub(*k.LastUsed) > s.staleAfter:
+		out.Stale, out.StaleReason = true, fmt.Sprintf("not used for %d days", int(now.Sub(*k.LastUsed).Hours()/24))
+	case k.LastUsed == nil && k.LastUsedRaw == "" && m.CreatedAt != nil && now.Sub(*m.CreatedAt) > s.staleAfter:
+		out.Stale, out.StaleReason = true, "never used"
+	case m.CreatedAt != nil && now.Sub(*m.CreatedAt) > s.staleAfter:
+		out.Stale, out.StaleReason = true, fmt.Sprintf("older than %d days", int(s.staleAfter.Hours()/24))
+	}
+	return out
+}
+
+// target returns the key an action through as is aimed at, after find and
+// checkOwner allowed it.
+func (s *Service) target(ctx context.Context, as connection.Caller, action kp.Action, keyID string) (*cxone.AccessKey, error) {
+	k, err := s.find(ctx, as, action, keyID)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkOwner(ctx, as, action, k); err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// find returns the key if it belongs to the connection's tenant. Anything
+// else (another tenant's id, a made-up id) is recorded as a denied attempt
+// and reported as not found, without any mutating call.
+func (s *Service) find(ctx context.Context, as connection.Caller, action kp.Action, keyID string) (*cxone.AccessKey, error) {
+	if err := validKeyID(keyID); err != nil {
+		return nil, err
+	}
+	k, err := s.conns.GetKey(ctx, as, keyID)
+	deny := func(msg string, status int) error {
+		kind := kp.NotFound
+		if status == 403 {
+			kind = kp.Forbidden
+		}
+		s.audit.Note(ctx, as.Event(action, keyID), audit.Result{Outcome: kp.OutcomeDenied, UpstreamStatus: status, Message: msg})
+		return kp.Errorf(kind, "%s", msg)
+	}
+	conn := as.Conn
+	switch {
+	case err == nil && k.TenantID != "" && !strings.EqualFold(k.TenantID, conn.TenantID):
+		return nil, deny(fmt.Sprintf("There is no key %s in %s (%s).", keyID, conn.TenantName, conn.Region), 0)
+	case err == nil:
+		return k, nil
+	case cxone.KindOf(err) == cxone.NotFound:
+		return nil, deny(fmt.Sprintf("There is no key %s in %s (%s).", keyID, conn.TenantName, conn.Region), 404)
+	case cxone.KindOf(err) == cxone.Forbidden:
+		// CXone hides keys of other users from a user without "Access Key".
+		return nil, deny("CXone refused access to this key: it belongs to another user, and your CXone role lacks the \"Access Key\" privilege needed to act on it.", 403)
+	default:
+		return nil, connection.UpstreamError(err, "look up the key")
+	}
+}
+
+// checkOwner refuses acting on another user's key without "Access Key".
+func (s *Service) checkOwner(ctx context.Context, as connection.Caller, action kp.Action, k *cxone.AccessKey) error {
+	conn := as.Conn
+	if k.UserID == "" || strings.EqualFold(k.UserID, conn.UserID) || conn.CanManageOthers == nil || *conn.CanManageOthers {
+		return nil
+	}
+	msg := "This key belongs to another user, and your CXone role lacks the \"Access Key\" privilege needed to act on it."
+	s.audit.Note(ctx, as.Event(action, k.ID), audit.Result{Outcome: kp.OutcomeDenied, Message: msg})
+	return kp.Errorf(kp.Forbidden, "%s", msg)
+}
+
+// Get returns one key of the tenant, merged with Keyport's notes, for the
+// page that confirms action on it.
+func (s *Service) Get(ctx context.Context, as connection.Caller, action kp.Action, keyID string) (*Key, error) {
+	k, err := s.target(ctx, as, action, keyID)
+	if err != nil {
+		return nil, err
+	}
+	meta, err := db.New(s.pool).KeyMeta(ctx, as.Conn.Region, as.Conn.TenantID, k.ID)
+	if err != nil {
+		return nil, kp.StoreError(err, "Keyport cannot read its notes on this key right now.")
+	}
+	out := s.merge(*k, meta)
+	return &out, nil
+}

@@ -1,0 +1,123 @@
+package keys
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/keyport/keyport/cxone"
+	"github.com/keyport/keyport/db"
+	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/connection"
+	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/secret"
+)
+
+// VerifyResult is what a verification found.
+type VerifyResult struct {
+	Works   bool
+	Outcome kp.Outcome // success (works), failure (rejected), unknown
+	Message string
+	Warning string
+}
+
+// verifyResults are the words Keyport's notes on a key keep for each
+// outcome of its last verification.
+var verifyResults = map[kp.Outcome]string{kp.OutcomeSuccess: "works", kp.OutcomeFailure: "rejected", kp.OutcomeUnknown: "unknown"}
+
+// Verify obtains a token with the key's id and secret, which is how a key is
+// shown to work. The token is discarded; the result is kept as metadata.
+func (s *Service) Verify(ctx context.Context, as connection.Caller, keyID string, keySecret secret.Secret) (*VerifyResult, error) {
+	if keySecret.IsZero() {
+		return nil, kp.Errorf(kp.Invalid, "Paste the key's secret to verify it.")
+	}
+	k, err := s.target(ctx, as, kp.KeyVerify, keyID)
+	if err != nil {
+		return nil, err
+	}
+	var res *VerifyResult
+	err = s.audit.Do(ctx, as.Event(kp.KeyVerify, k.ID), func(ctx context.Context) (audit.Result, error) {
+		tokens, err := s.conns.TokenFromAccessKey(ctx, as.Conn.Region, k.ID, keySecret)
+		var r audit.Result
+		res, r = verified(as, k, tokens, err)
+		return r, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := db.New(s.pool).RecordVerification(context.WithoutCancel(ctx), as.Conn.Region, as.Conn.TenantID, k.ID, k.UserID,
+		s.now(), verifyResults[res.Outcome]); err != nil {
+		s.log.ErrorContext(ctx, "record verification", "err", err)
+	}
+	return res, nil
+}
+
+// verified reads CXone's answer to a token request with key k: a token
+// means it works; a 400, 401 or 403 means CXone rejected it (a wrong
+// secret, or an inactive or deleted key); anything else leaves it unknown.
+func verified(as connection.Caller, k *cxone.AccessKey, tokens *cxone.Tokens, err error) (*VerifyResult, audit.Result) {
+	if err == nil {
+		res := &VerifyResult{Works: true, Outcome: kp.OutcomeSuccess, Message: fmt.Sprintf("Key %s works: CXone issued a token for it.", k.ID)}
+		id := tokens.Identity
+		if (id.TenantID != "" && !strings.EqualFold(id.TenantID, as.Conn.TenantID)) || (id.UserID != "" && k.UserID != "" && !strings.EqualFold(id.UserID, k.UserID)) {
+			res.Warning = "The token CXone issued names a different user or tenant than the key's listed owner."
+		}
+		return res, audit.Result{Outcome: kp.OutcomeSuccess, Details: &audit.Details{Result: "works", Warning: res.Warning}}
+	}
+	res, r := &VerifyResult{}, connection.Failure(err)
+	switch cxone.KindOf(err) {
+	case cxone.BadRequest, cxone.Unauthorized, cxone.Forbidden:
+		res.Outcome = kp.OutcomeFailure
+		res.Message = connection.WithUpstream("CXone rejected key "+k.ID+": the secret is wrong, or the key is inactive or deleted.", err)
+	default:
+		res.Outcome = kp.OutcomeUnknown
+		res.Message = "Keyport could not tell whether the key works: " + kp.MessageOf(connection.UpstreamError(err, "verify"))
+	}
+	r.Outcome, r.Details = res.Outcome, &audit.Details{Result: verifyResults[res.Outcome]}
+	return res, r
+}
+
+// LookupResult is what a leaked-secret lookup found.
+type LookupResult struct {
+	Found bool
+	Key   *Key
+}
+
+// Lookup finds which of the tenant's keys a pasted secret belongs to, by
+// its keyed fingerprint. The pasted value is neither stored nor logged.
+func (s *Service) Lookup(ctx context.Context, as connection.Caller, pasted secret.Secret) (*LookupResult, error) {
+	v := strings.TrimSpace(pasted.Reveal())
+	if v == "" {
+		return nil, kp.Errorf(kp.Invalid, "Paste the secret you want to look up.")
+	}
+	if len(v) > 256 {
+		return nil, kp.Errorf(kp.Invalid, "That is too long to be an access-key secret.")
+	}
+	fp := s.audit.Keys().Fingerprint(secret.New(v))
+	meta, err := db.New(s.pool).KeyMetaByFingerprint(ctx, as.Conn.Region, as.Conn.TenantID, fp)
+	if err != nil {
+		return nil, kp.StoreError(err, "Keyport cannot search its records right now.")
+	}
+	if meta == nil {
+		if err := s.audit.Record(ctx, as.Event(kp.KeyLookup, ""), audit.Result{Outcome: kp.OutcomeSuccess, Details: &audit.Details{Result: "no match"}}); err != nil {
+			return nil, err
+		}
+		return &LookupResult{}, nil
+	}
+	res := &LookupResult{Found: true}
+	k, lerr := s.conns.GetKey(ctx, as, meta.AccessKeyID)
+	switch {
+	case lerr == nil:
+		m := s.merge(*k, *meta)
+		res.Key = &m
+	case cxone.KindOf(lerr) == cxone.NotFound:
+		res.Key = &Key{ID: meta.AccessKeyID, OwnerUserID: meta.OwnerUserID, Label: meta.Label, StateUnknown: true, LastVerifyResult: "deleted in CXone"}
+	default:
+		res.Key = &Key{ID: meta.AccessKeyID, OwnerUserID: meta.OwnerUserID, Label: meta.Label, StateUnknown: true}
+	}
+	if err := s.audit.Record(ctx, as.Event(kp.KeyLookup, meta.AccessKeyID), audit.Result{Outcome: kp.OutcomeSuccess,
+		Details: &audit.Details{Result: "match", SecretFingerprint: fp}}); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
