@@ -1,0 +1,96 @@
+package reviewer
+
+// Lock-out: what failed sign-ins do to the next attempt (docs/auditing.md).
+
+import (
+	"context"
+	"time"
+
+	"github.com/keyport/keyport/db"
+	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/kp"
+)
+
+// ErrLocked answers attempts while a name is locked for the client's
+// address, or the address is locked. It is the same for existing and
+// unknown names (failures are counted per name tried), so it reveals nothing
+// about which accounts exist.
+var ErrLocked = kp.Errorf(kp.RateLimited, "Too many failed sign-ins. Sign-in is paused for a while; try again later.")
+
+// lockedOut returns why the attempt is locked out (its address, or its name
+// from its address), or "". A name alone is never locked.
+func (s *Service) lockedOut(ctx context.Context, a *signIn) (string, error) {
+	for _, k := range []string{a.pairKey, a.ipKey} {
+		st, err := a.q.ReviewerThrottle(ctx, k)
+		if err != nil {
+			return "", err
+		}
+		if st.LockedUntil != nil && st.LockedUntil.After(a.now) {
+			if k == a.ipKey {
+				return "locked out: too many failed sign-ins from this address", nil
+			}
+			return "locked out: too many failed sign-ins for this name from this address", nil
+		}
+	}
+	return "", nil
+}
+
+// refuse records a refused attempt (a failure, or denied while locked) and
+// counts it against the name from this address, the address, and the name
+// from anywhere: locked or not, the same work. The answer is ErrLocked when
+// the pair or the address is locked, else ErrSignIn; either waits the
+// name's delay.
+func (s *Service) refuse(ctx context.Context, a *signIn, o kp.Outcome, reason string) error {
+	if err := s.record(ctx, a.actor, a.Scope, o, reason); err != nil {
+		return err
+	}
+	locked, nameFailures := o == kp.OutcomeDenied, 0
+	for _, k := range []struct {
+		key string
+		max int
+	}{{a.pairKey, s.o.MaxFailures}, {a.ipKey, s.o.MaxIPFailures}, {a.userKey, noLock}} {
+		st, err := a.q.AddReviewerFailure(ctx, k.key, a.now, s.o.Window, s.o.Lockout, k.max)
+		if err != nil {
+			return err
+		}
+		if k.key == a.userKey {
+			nameFailures = st.Failures
+		} else {
+			locked = locked || st.LockedUntil != nil
+		}
+	}
+	s.slowDown(ctx, nameFailures)
+	if locked {
+		return ErrLocked
+	}
+	return ErrSignIn
+}
+
+// noLock is a failure count never reached: the name-wide count only slows.
+const noLock = 1 << 30
+
+// slowDown waits before a failed answer for a name that has failed more
+// than SlowAfter times within the window: a guesser's answers come ever
+// slower, the reviewer's right password from elsewhere is never held up.
+func (s *Service) slowDown(ctx context.Context, failures int) {
+	over := failures - s.o.SlowAfter
+	if over <= 0 {
+		return
+	}
+	d := s.o.MaxDelay
+	if over < 16 && time.Second<<(over-1) < d {
+		d = time.Second << (over - 1)
+	}
+	s.o.Sleep(ctx, d)
+}
+
+// Unlock lifts every lock and delay on a name (from any address), as
+// `keyport reviewer unlock` does; reset-password does it too. It is
+// audited as an enable with the step "unlock".
+func (s *Service) Unlock(ctx context.Context, actor audit.Actor, username string) error {
+	username = NormalizeUsername(username)
+	ev := audit.Event{Actor: actor, Action: kp.ReviewerEnable, Details: audit.Details{Label: username, Step: "unlock"}}
+	return s.w.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
+		return audit.Result{}, db.New(s.pool).ClearReviewerThrottles(ctx, username)
+	})
+}
