@@ -101,11 +101,7 @@ func (h *Handlers) doConnect(c echo.Context, withKey bool) error {
 
 // useConnection makes one of the session's connections current.
 func (h *Handlers) useConnection(c echo.Context) error {
-	a, err := h.adminContext(c)
-	if err != nil {
-		return err
-	}
-	conn, err := h.Conns.Get(c.Request().Context(), a.req.SessionHash, c.Param("conn"))
+	a, conn, err := h.namedConnection(c)
 	if err != nil {
 		return err
 	}
@@ -114,12 +110,19 @@ func (h *Handlers) useConnection(c echo.Context) error {
 	return h.redirect(c, "/keys")
 }
 
-func (h *Handlers) disconnect(c echo.Context) error {
+// namedConnection is the admin's context and the session's connection the
+// path names (another session's id is not found).
+func (h *Handlers) namedConnection(c echo.Context) (*adminCtx, *connection.Connection, error) {
 	a, err := h.adminContext(c)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	conn, err := h.Conns.Get(c.Request().Context(), a.req.SessionHash, c.Param("conn"))
+	return a, conn, err
+}
+
+func (h *Handlers) disconnect(c echo.Context) error {
+	a, conn, err := h.namedConnection(c)
 	if err != nil {
 		return err
 	}

@@ -9,35 +9,15 @@ import (
 	"github.com/keyport/keyport/cxone/cxonesim"
 )
 
-// tenantUsers returns an na1 tenant, its admin (both privileges) and a user
-// with only "My Access Key".
+// tenantUsers returns the n-th seeded tenant of region, its admin and a
+// plain user.
 func tenantUsers(t *testing.T, sim *cxonesim.Sim, region string, n int) (cxonesim.Tenant, cxonesim.User, cxonesim.User) {
 	t.Helper()
-	i := 0
-	for _, ten := range sim.Tenants() {
-		if ten.Region != region {
-			continue
-		}
-		if i < n {
-			i++
-			continue
-		}
-		var admin, user cxonesim.User
-		for _, u := range ten.Users {
-			if u.AccessKey && admin.ID == "" {
-				admin = u
-			}
-			if !u.AccessKey && u.MyAccessKey && user.ID == "" {
-				user = u
-			}
-		}
-		if admin.ID == "" || user.ID == "" {
-			t.Fatalf("seed tenant %s lacks an admin or a plain user", ten.ID)
-		}
-		return ten, admin, user
+	ten, admin, user, ok := sim.SeededTenant(region, n)
+	if !ok {
+		t.Fatalf("no tenant #%d in %s with an admin and a plain user", n, region)
 	}
-	t.Fatalf("no tenant #%d in %s", n, region)
-	return cxonesim.Tenant{}, cxonesim.User{}, cxonesim.User{}
+	return ten, admin, user
 }
 
 // connect signs b in as user of tenant through the connect form.
@@ -146,6 +126,15 @@ func TestAdminJourney(t *testing.T) {
 	if _, ok := b.keyRows(p)[keyID]; ok {
 		t.Fatal("deleted key still listed")
 	}
+	b.activityHas("connect:success", "key.create:success", "key.verify:success", "key.deactivate:success", "key.delete:success", "key.delete:denied")
+	if rep, err := verifyTrail(a); err != nil || !rep {
+		t.Errorf("audit trail does not verify after the journey: %v", err)
+	}
+}
+
+// activityHas checks the admin Activity page lists each action:outcome.
+func (b *browser) activityHas(want ...string) {
+	b.t.Helper()
 	act := b.get("/keys/activity")
 	var actions []string
 	act.Doc.Find(`[data-testid="activity-row"]`).Each(func(_ int, s *goquerySelection) {
@@ -154,13 +143,10 @@ func TestAdminJourney(t *testing.T) {
 		actions = append(actions, a+":"+o)
 	})
 	joined := strings.Join(actions, " ")
-	for _, want := range []string{"connect:success", "key.create:success", "key.verify:success", "key.deactivate:success", "key.delete:success", "key.delete:denied"} {
-		if !strings.Contains(joined, want) {
-			t.Errorf("activity lacks %s: %s", want, joined)
+	for _, w := range want {
+		if !strings.Contains(joined, w) {
+			b.t.Errorf("activity lacks %s: %s", w, joined)
 		}
-	}
-	if rep, err := verifyTrail(a); err != nil || !rep {
-		t.Errorf("audit trail does not verify after the journey: %v", err)
 	}
 }
 

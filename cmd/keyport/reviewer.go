@@ -234,6 +234,20 @@ func reviewerSetDisabled(disabled bool) func(context.Context, env, string, []str
 	if disabled {
 		action = "disable"
 	}
+	return reviewerNameAction(action, "reviewer %s "+action+"d\n", func(ctx context.Context, svc *reviewer.Service, e env, name string) error {
+		return svc.SetDisabled(ctx, cliActor(e), name, disabled)
+	})
+}
+
+// reviewerUnlock is `keyport reviewer unlock`: lift the sign-in locks and
+// delays on a name, from every address.
+var reviewerUnlock = reviewerNameAction("unlock", "sign-in locks on reviewer %s lifted\n", func(ctx context.Context, svc *reviewer.Service, e env, name string) error {
+	return svc.Unlock(ctx, cliActor(e), name)
+})
+
+// reviewerNameAction is an action that takes only --username: parse, open
+// the service, do, and print done (a format with the normalized name).
+func reviewerNameAction(action, done string, do func(context.Context, *reviewer.Service, env, string) error) func(context.Context, env, string, []string) error {
 	return func(ctx context.Context, e env, cmd string, args []string) error {
 		fs, src := reviewerFlags(e, cmd, action)
 		username := usernameFlag(fs)
@@ -248,35 +262,12 @@ func reviewerSetDisabled(disabled bool) func(context.Context, env, string, []str
 			return err
 		}
 		defer closeDB()
-		if err := svc.SetDisabled(ctx, cliActor(e), *username, disabled); err != nil {
+		if err := do(ctx, svc, e, *username); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "reviewer %s %sd\n", reviewer.NormalizeUsername(*username), action)
+		fmt.Fprintf(e.stdout, done, reviewer.NormalizeUsername(*username))
 		return nil
 	}
-}
-
-// reviewerUnlock is `keyport reviewer unlock`: lift the sign-in locks and
-// delays on a name, from every address.
-func reviewerUnlock(ctx context.Context, e env, cmd string, args []string) error {
-	fs, src := reviewerFlags(e, cmd, "unlock")
-	username := usernameFlag(fs)
-	if help, err := parse(fs, e, args); help || err != nil {
-		return err
-	}
-	if err := checkArgs(fs, username); err != nil {
-		return err
-	}
-	svc, closeDB, err := openReviewers(ctx, e, src, false)
-	if err != nil {
-		return err
-	}
-	defer closeDB()
-	if err := svc.Unlock(ctx, cliActor(e), *username); err != nil {
-		return err
-	}
-	fmt.Fprintf(e.stdout, "sign-in locks on reviewer %s lifted\n", reviewer.NormalizeUsername(*username))
-	return nil
 }
 
 // reviewerResetPassword is `keyport reviewer reset-password`: a new

@@ -278,6 +278,31 @@ func (s *Sim) Tenants() []Tenant {
 	return out
 }
 
+// SeededTenant returns the n-th (from 0) seeded tenant of region with its
+// admin (who has "Access Key") and a plain user (with "My Access Key"
+// only), for tests; ok is false when there is no such tenant.
+func (s *Sim) SeededTenant(region string, n int) (t Tenant, admin, user User, ok bool) {
+	for _, ten := range s.Tenants() {
+		if ten.Region != region {
+			continue
+		}
+		if n > 0 {
+			n--
+			continue
+		}
+		for _, u := range ten.Users {
+			if u.AccessKey && admin.ID == "" {
+				admin = u
+			}
+			if !u.AccessKey && u.MyAccessKey && user.ID == "" {
+				user = u
+			}
+		}
+		return ten, admin, user, admin.ID != "" && user.ID != ""
+	}
+	return Tenant{}, User{}, User{}, false
+}
+
 // Tenant returns one tenant by region and id.
 func (s *Sim) Tenant(region, tenantID string) (Tenant, bool) {
 	s.mu.Lock()

@@ -129,7 +129,10 @@ func (a *App) RunBackground(ctx context.Context) {
 	go a.every(ctx, 10*time.Minute, "delete expired admin sessions", a.AdminSessions.Cleanup)
 	go a.every(ctx, 10*time.Minute, "delete expired reviewer sessions", a.ReviewerSessions.Cleanup)
 	go a.every(ctx, 10*time.Minute, "delete idle rate limits", a.Limiter.Cleanup)
-	a.Audit.RunCheckpoints(ctx, a.o.CheckpointInterval)
+	a.every(ctx, a.o.CheckpointInterval, "periodic audit checkpoint failed", func(ctx context.Context) (int64, error) {
+		_, err := a.Audit.Checkpoint(ctx)
+		return 0, err
+	})
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 	defer cancel()
 	if _, err := a.Audit.Checkpoint(cctx); err != nil {
@@ -147,7 +150,7 @@ func (a *App) every(ctx context.Context, interval time.Duration, what string, fn
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if _, err := fn(ctx); err != nil {
+			if _, err := fn(ctx); err != nil && ctx.Err() == nil {
 				a.o.Log.WarnContext(ctx, what, "err", err)
 			}
 		}

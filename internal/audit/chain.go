@@ -117,22 +117,6 @@ func (w *Writer) Checkpoint(ctx context.Context) (*db.AuditCheckpoint, error) {
 	return out, nil
 }
 
-// RunCheckpoints writes a checkpoint every interval until ctx ends.
-func (w *Writer) RunCheckpoints(ctx context.Context, interval time.Duration) {
-	t := time.NewTicker(interval)
-	defer t.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			if _, err := w.Checkpoint(ctx); err != nil && ctx.Err() == nil {
-				w.log.ErrorContext(ctx, "periodic audit checkpoint failed", "err", err)
-			}
-		}
-	}
-}
-
 // Problem is the first thing found wrong with the trail.
 type Problem struct {
 	EventID int64  // the first broken event (or the checkpoint's last event)

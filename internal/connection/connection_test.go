@@ -91,23 +91,11 @@ func (e *env) connect(t *testing.T, tenantID, userID string) connection.Caller {
 // and a plain user (with "My Access Key" only).
 func tenant(t *testing.T, sim *cxonesim.Sim) (cxonesim.Tenant, cxonesim.User, cxonesim.User) {
 	t.Helper()
-	for _, ten := range sim.Tenants() {
-		if ten.Region != "na1" {
-			continue
-		}
-		var admin, user cxonesim.User
-		for _, u := range ten.Users {
-			if u.AccessKey && admin.ID == "" {
-				admin = u
-			}
-			if !u.AccessKey && u.MyAccessKey && user.ID == "" {
-				user = u
-			}
-		}
-		return ten, admin, user
+	ten, admin, user, ok := sim.SeededTenant("na1", 0)
+	if !ok {
+		t.Fatal("no na1 tenant with an admin and a plain user")
 	}
-	t.Fatal("no na1 tenant")
-	return cxonesim.Tenant{}, cxonesim.User{}, cxonesim.User{}
+	return ten, admin, user
 }
 
 // events counts the audit events matching where.

@@ -11,6 +11,7 @@ import (
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/secret"
 )
 
 func TestCreateSendsOnceAndHandsTheSecretToTheVaultOnly(t *testing.T) {
@@ -48,27 +49,7 @@ func TestCreateSendsOnceAndHandsTheSecretToTheVaultOnly(t *testing.T) {
 		t.Errorf("verifying the vault's secret: %+v, %v; want it to work", v, err)
 	}
 
-	// Keyport keeps a fingerprint and the last four characters, never the secret.
-	fp := e.trail.Keys().Fingerprint(sec)
-	last4 := strings.TrimRight(sec.Reveal(), "=")
-	last4 = last4[len(last4)-4:]
-	var label, storedFP, storedLast4 string
-	if err := e.pool.QueryRow(ctx, `SELECT label, secret_fingerprint, secret_last4 FROM key_metadata WHERE access_key_id = $1`, keyID).
-		Scan(&label, &storedFP, &storedLast4); err != nil {
-		t.Fatal(err)
-	}
-	if label != "reporting ETL" || storedFP != fp || storedLast4 != last4 {
-		t.Errorf("notes: label %q, fingerprint %q, last4 %q; want %q, %q, %q", label, storedFP, storedLast4, "reporting ETL", fp, last4)
-	}
-	for _, table := range []string{"audit_events", "key_metadata", "key_creates"} {
-		var n int
-		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM `+table+` t WHERE t::text LIKE '%' || $1 || '%'`, strings.TrimRight(sec.Reveal(), "=")).Scan(&n); err != nil {
-			t.Fatal(err)
-		}
-		if n != 0 {
-			t.Errorf("%s: %d rows hold the secret", table, n)
-		}
-	}
+	fp := e.keptOnlyTheFingerprint(t, keyID, sec)
 
 	// The trail has the intent, then the outcome naming the key.
 	if n := e.events(t, `action = 'key.create' AND outcome = 'intent' AND details->>'label' = 'reporting ETL'`); n != 1 {
@@ -95,6 +76,35 @@ func TestCreateSendsOnceAndHandsTheSecretToTheVaultOnly(t *testing.T) {
 	if n := e.sim.Calls(cxonesim.EndpointCreate); n != 1 {
 		t.Errorf("%d creates sent after a double submit, want 1", n)
 	}
+}
+
+// keptOnlyTheFingerprint: Keyport keeps a fingerprint and the last four
+// characters of a new key's secret, never the secret. It returns the
+// fingerprint.
+func (e *env) keptOnlyTheFingerprint(t *testing.T, keyID string, sec secret.Secret) string {
+	t.Helper()
+	ctx := context.Background()
+	fp := e.trail.Keys().Fingerprint(sec)
+	last4 := strings.TrimRight(sec.Reveal(), "=")
+	last4 = last4[len(last4)-4:]
+	var label, storedFP, storedLast4 string
+	if err := e.pool.QueryRow(ctx, `SELECT label, secret_fingerprint, secret_last4 FROM key_metadata WHERE access_key_id = $1`, keyID).
+		Scan(&label, &storedFP, &storedLast4); err != nil {
+		t.Fatal(err)
+	}
+	if label != "reporting ETL" || storedFP != fp || storedLast4 != last4 {
+		t.Errorf("notes: label %q, fingerprint %q, last4 %q; want %q, %q, %q", label, storedFP, storedLast4, "reporting ETL", fp, last4)
+	}
+	for _, table := range []string{"audit_events", "key_metadata", "key_creates"} {
+		var n int
+		if err := e.pool.QueryRow(ctx, `SELECT count(*) FROM `+table+` t WHERE t::text LIKE '%' || $1 || '%'`, strings.TrimRight(sec.Reveal(), "=")).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		if n != 0 {
+			t.Errorf("%s: %d rows hold the secret", table, n)
+		}
+	}
+	return fp
 }
 
 func TestCreateForAnotherUserNeedsAccessKey(t *testing.T) {

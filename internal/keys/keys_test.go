@@ -93,31 +93,14 @@ func (e *env) connect(t *testing.T, tenantID, userID string) connection.Caller {
 	return connection.Caller{Req: req, Conn: conn}
 }
 
-// tenant returns seeded na1 tenant n, its admin (with "Access Key") and a
-// plain user (with "My Access Key" only).
+// tenant returns the n-th seeded na1 tenant, its admin and a plain user.
 func tenant(t *testing.T, sim *cxonesim.Sim, n int) (cxonesim.Tenant, cxonesim.User, cxonesim.User) {
 	t.Helper()
-	for _, ten := range sim.Tenants() {
-		if ten.Region != "na1" {
-			continue
-		}
-		if n > 0 {
-			n--
-			continue
-		}
-		var admin, user cxonesim.User
-		for _, u := range ten.Users {
-			if u.AccessKey && admin.ID == "" {
-				admin = u
-			}
-			if !u.AccessKey && u.MyAccessKey && user.ID == "" {
-				user = u
-			}
-		}
-		return ten, admin, user
+	ten, admin, user, ok := sim.SeededTenant("na1", n)
+	if !ok {
+		t.Fatalf("no na1 tenant #%d with an admin and a plain user", n)
 	}
-	t.Fatal("not enough na1 tenants")
-	return cxonesim.Tenant{}, cxonesim.User{}, cxonesim.User{}
+	return ten, admin, user
 }
 
 // simKey returns a key as the simulator holds it now, and whether it exists.
