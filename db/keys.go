@@ -145,19 +145,23 @@ func (q *Queries) KeyCreate(ctx context.Context, token string) (*kp.CreateAttemp
 // UpdateKeyCreate stores a submission's progress.
 func (q *Queries) UpdateKeyCreate(ctx context.Context, k *kp.CreateAttempt) error {
 	const sql = `UPDATE key_creates SET state = $2, audit_intent_id = $3, access_key_id = $4,
-		before_ids = coalesce($5::text[], '{}'), candidate_ids = coalesce($6::text[], '{}'), message = $7, updated_at = $8
+		before_ids = coalesce($5::text[], '{}'), candidate_ids = coalesce($6::text[], '{}'), message = $7, updated_at = $8,
+		instance_key = $9
 		WHERE form_token = $1`
 	if _, err := q.db.Exec(ctx, sql, k.FormToken, k.State, k.AuditIntentID, k.AccessKeyID, k.BeforeIDs,
-		k.CandidateIDs, k.Message, k.UpdatedAt); err != nil {
+		k.CandidateIDs, k.Message, k.UpdatedAt, k.InstanceKey); err != nil {
 		return fmt.Errorf("update create: %w", err)
 	}
 	return nil
 }
 
-// PendingKeyCreates returns a tenant's creates whose outcome is unknown.
-// With tenantID "" it returns every tenant's (for `keyport reconcile`).
+// PendingKeyCreates returns a tenant's creates whose outcome is unknown:
+// the ones whose answer was lost, and the ones whose sending process died
+// before it heard (state 'sending', instance lock gone). With tenantID ""
+// it returns every tenant's (for `keyport reconcile`).
 func (q *Queries) PendingKeyCreates(ctx context.Context, region kp.Region, tenantID string) ([]kp.CreateAttempt, error) {
-	sql := `SELECT ` + keyCreateColumns + ` FROM key_creates WHERE state = 'unknown'`
+	sql := `SELECT ` + keyCreateColumns + ` FROM key_creates
+		WHERE (state = 'unknown' OR state = 'sending' AND ` + instanceGone("instance_key") + `)`
 	args := []any{}
 	if tenantID != "" {
 		sql += ` AND region = $1 AND tenant_id = $2`

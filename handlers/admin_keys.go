@@ -4,12 +4,14 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
+	"github.com/keyport/keyport/internal/secret"
 	"github.com/keyport/keyport/internal/session"
 	"github.com/keyport/keyport/web"
 )
@@ -144,68 +146,38 @@ func (h *Handlers) keysCreate(c echo.Context, a *adminCtx) error {
 		return nil
 	}
 	if res.State == "created" {
-		return h.redirect(c, "/keys/created/"+res.VaultToken)
+		return h.showCreated(c, a, res, "")
 	}
 	// Not created, secret lost, ambiguous or pending: the message says which.
 	session.AddFlash(a.sess, "error", res.Message)
 	return h.redirect(c, "/keys")
 }
 
-// keysCreated shows a new key's secret, once, on a page no cache keeps.
-func (h *Handlers) keysCreated(c echo.Context, a *adminCtx) error {
-	if c.Request().Method == http.MethodHead {
-		// A HEAD (a link preview, a prefetch) must not use up the one showing.
-		if _, _, ok := h.Keys.Vault().Peek(a.req.SessionHash, c.Param("token")); !ok {
-			return c.NoContent(http.StatusSeeOther)
-		}
-		return c.NoContent(http.StatusOK)
-	}
-	keyID, sec, shown, ok := h.Keys.Vault().Show(a.req.SessionHash, c.Param("token"))
-	if !ok {
-		session.AddFlash(a.sess, "error", "That creation page has expired: the secret is no longer held anywhere. If you did not copy it, deactivate and delete the key and create another.")
-		return h.redirect(c, "/keys")
-	}
-	v := web.CreatedView{KeyID: keyID, Secret: sec.Reveal(), AlreadyShown: shown, Token: c.Param("token")}
-	if rid := c.QueryParam("rotation"); rid != "" {
-		if r, err := h.Keys.Rotation(c.Request().Context(), a.cur, rid); err == nil && r.NewKeyID == keyID {
-			v.Rotation = "/rotations/" + r.ID
-		}
-	}
+// showCreated answers a create with the new key's secret, in the answer
+// itself: Keyport holds the secret nowhere between requests, so any
+// instance serves what follows (the .env download and "Verify it now" send
+// the secret back from the page). A reload re-posts the form, whose intent
+// id has been used: it says so, every time, and shows no secret.
+func (h *Handlers) showCreated(c echo.Context, a *adminCtx, res *keys.CreateResult, rotation string) error {
+	v := web.CreatedView{KeyID: res.KeyID, Secret: res.Secret.Reveal(), Rotation: rotation,
+		EnvAction: "/keys/" + url.PathEscape(res.KeyID) + "/env", VerifyAction: "/keys/" + url.PathEscape(res.KeyID) + "/verify"}
 	return h.render(c, http.StatusOK, web.CreatedPage(h.adminPage(c, a, "New key"), v))
 }
 
-// keysCreatedEnv downloads the new key as a .env file, during the creation
-// page's life only.
-func (h *Handlers) keysCreatedEnv(c echo.Context, a *adminCtx) error {
-	keyID, sec, ok := h.Keys.Vault().Peek(a.req.SessionHash, c.Param("token"))
-	if !ok {
-		session.AddFlash(a.sess, "error", "That download has expired: the secret is no longer held anywhere.")
-		return h.redirect(c, "/keys")
+// keyEnv downloads a key as a .env file, from the secret the creation page
+// sends back (it is checked against the key's fingerprint first).
+func (h *Handlers) keyEnv(c echo.Context, a *adminCtx) error {
+	keyID, sec := c.Param("key"), secret.New(c.FormValue("access_key_secret"))
+	if err := h.Keys.CheckSecret(c.Request().Context(), a.caller(), keyID, sec); err != nil {
+		return err
 	}
-	hd := c.Response().Header()
-	hd.Set("Content-Disposition", `attachment; filename="keyport-access-key.env"`)
+	c.Response().Header().Set("Content-Disposition", `attachment; filename="keyport-access-key.env"`)
 	body := fmt.Sprintf("# CXone access key created with Keyport in %s (%s)\nCXONE_REGION=%s\nCXONE_ACCESS_KEY_ID=%s\nCXONE_ACCESS_KEY_SECRET=%s\n",
 		a.cur.TenantName, a.cur.Region, a.cur.Region, keyID, sec.Reveal())
 	if err := h.saveSessions(c); err != nil {
 		return err
 	}
 	return c.Blob(http.StatusOK, "text/plain; charset=utf-8", []byte(body))
-}
-
-// keysCreatedVerify verifies a new key with the secret still in memory.
-func (h *Handlers) keysCreatedVerify(c echo.Context, a *adminCtx) error {
-	keyID, sec, ok := h.Keys.Vault().Peek(a.req.SessionHash, c.Param("token"))
-	if !ok {
-		session.AddFlash(a.sess, "error", "The secret is no longer in memory; verify the key by pasting its secret.")
-		return h.redirect(c, "/keys")
-	}
-	res, err := h.Keys.Verify(c.Request().Context(), a.caller(), keyID, sec)
-	if err != nil {
-		return err
-	}
-	h.Keys.Vault().Forget(c.Param("token"))
-	flashVerify(a, res)
-	return h.redirect(c, "/keys")
 }
 
 func flashVerify(a *adminCtx, res *keys.VerifyResult) {

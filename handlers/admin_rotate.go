@@ -37,7 +37,7 @@ func (h *Handlers) rotateStart(c echo.Context, a *adminCtx) error {
 		session.AddFlash(a.sess, "success", "A rotation of this key is already under way; continue it here.")
 		return h.redirect(c, "/rotations/"+rot.ID)
 	}
-	return h.redirect(c, "/keys/created/"+created.VaultToken+"?rotation="+url.QueryEscape(rot.ID))
+	return h.showCreated(c, a, created, "/rotations/"+url.PathEscape(rot.ID))
 }
 
 func (h *Handlers) rotationPage(c echo.Context, a *adminCtx) error {

@@ -53,10 +53,16 @@ func (b *browser) createKey(label string) (keysPage, created *page) {
 		b.t.Fatalf("create form has no intent id: %s", text(keysPage))
 	}
 	p := b.post("/keys", url.Values{"intent": {token}, "label": {label}})
-	if p.Status != 303 || !strings.HasPrefix(p.Location, "/keys/created/") {
+	if p.Status != 200 || p.Doc.Find(`[data-testid="key-secret"]`).Length() != 1 {
 		b.t.Fatalf("create: status %d location %q: %s", p.Status, p.Location, text(p))
 	}
-	return keysPage, b.get(p.Location)
+	return keysPage, p
+}
+
+// intentOf is the create form's one-time id on a keys page.
+func intentOf(keysPage *page) string {
+	v, _ := keysPage.Doc.Find(`form[data-testid="create-form"] input[name="intent"]`).Attr("value")
+	return v
 }
 
 func TestAdminJourney(t *testing.T) {
@@ -75,7 +81,7 @@ func TestAdminJourney(t *testing.T) {
 		t.Fatal("seeded tenant lists no keys")
 	}
 
-	_, created := b.createKey("reporting ETL")
+	keysPage, created := b.createKey("reporting ETL")
 	if created.Header.Get("Cache-Control") != "no-store" {
 		t.Errorf("creation page Cache-Control = %q", created.Header.Get("Cache-Control"))
 	}
@@ -84,15 +90,18 @@ func TestAdminJourney(t *testing.T) {
 	if keyID == "" || len(secretText) != 56 {
 		t.Fatalf("creation page shows id %q and a %d-character secret", keyID, len(secretText))
 	}
-	// Shown once: a reload of the creation page has no secret.
-	reload := b.get("/keys/created/" + lastSegment(created))
-	if strings.Contains(reload.Body, secretText) || reload.Doc.Find(`[data-testid="secret-already-shown"]`).Length() != 1 {
-		t.Fatal("the secret was shown twice")
+	// Shown once: a reload re-posts the used form, which says so and shows no secret.
+	reload := b.post("/keys", url.Values{"intent": {intentOf(keysPage)}, "label": {"reporting ETL"}})
+	if strings.Contains(reload.Body, secretText) || reload.Status != 409 || !strings.Contains(text(reload), "already submitted") {
+		t.Fatalf("reload of the creation page: %d %s", reload.Status, text(reload))
 	}
-	// Download as .env while the page lives.
-	env := b.get("/keys/created/" + lastSegment(created) + "/env")
+	// Download as .env: the page sends the secret back; only that key's secret is answered.
+	env := b.post("/keys/"+keyID+"/env", url.Values{"access_key_secret": {secretText}})
 	if env.Status != 200 || !strings.Contains(env.Body, "CXONE_ACCESS_KEY_SECRET="+secretText) || env.Header.Get("Cache-Control") != "no-store" {
 		t.Fatalf(".env download: %d %q", env.Status, env.Header)
+	}
+	if wrong := b.post("/keys/"+keyID+"/env", url.Values{"access_key_secret": {strings.Repeat("B", 52) + "===="}}); wrong.Status != 422 {
+		t.Fatalf(".env download with another secret: %d", wrong.Status)
 	}
 
 	list := b.get("/keys")
@@ -148,15 +157,6 @@ func (b *browser) activityHas(want ...string) {
 			b.t.Errorf("activity lacks %s: %s", w, joined)
 		}
 	}
-}
-
-func lastSegment(p *page) string {
-	u := p.Doc.Url
-	if u == nil {
-		return ""
-	}
-	parts := strings.Split(u.Path, "/")
-	return parts[len(parts)-1]
 }
 
 func TestConnectWithAccessKeyReactivateAndDisconnect(t *testing.T) {

@@ -42,7 +42,6 @@ var pathParams = map[string]field{
 	"key":      {input.KeyID, "access key"},
 	"conn":     {input.UUID, "connection"},
 	"rotation": {input.UUID, "rotation"},
-	"token":    {input.Handle, "creation page"},
 	"event":    {input.Number, "audit event"},
 	"run":      {input.Number, "verify run"},
 }

@@ -100,6 +100,7 @@ func newTestApp(t *testing.T, mutate ...func(*testSetup)) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(a.Close)
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
 	return &testApp{t: t, App: a, Pool: pool, Sim: sim, SimURL: simSrv.URL, URL: srv.URL, Log: logs, Config: cfg}

@@ -52,9 +52,6 @@ func (h *Handlers) adminRoutes(e *echo.Echo) {
 
 	h.get(e, "/keys", h.withConn(h.keysList))
 	h.form(e.POST("/keys", h.withConn(h.keysCreate), limit...))
-	h.get(e, "/keys/created/:token", h.withConn(h.keysCreated))
-	h.get(e, "/keys/created/:token/env", h.withConn(h.keysCreatedEnv))
-	e.POST("/keys/created/:token/verify", h.withConn(h.keysCreatedVerify))
 	h.get(e, "/keys/lookup", h.withConn(h.keyLookupForm))
 	h.form(e.POST("/keys/lookup", h.withConn(h.keyLookup), limit...))
 	h.get(e, "/keys/activity", h.withConn(h.keyActivity))
@@ -66,6 +63,7 @@ func (h *Handlers) adminRoutes(e *echo.Echo) {
 	e.POST("/keys/:key/delete", h.withConn(h.keyDelete))
 	h.get(e, "/keys/:key/verify", h.withConn(h.keyVerifyForm))
 	h.form(e.POST("/keys/:key/verify", h.withConn(h.keyVerify)))
+	e.POST("/keys/:key/env", h.withConn(h.keyEnv))
 	h.get(e, "/keys/:key/rotate", h.withConn(h.rotateConfirm))
 	e.POST("/keys/:key/rotate", h.withConn(h.rotateStart), limit...)
 	h.get(e, "/rotations/:rotation", h.withConn(h.rotationPage))

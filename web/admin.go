@@ -56,9 +56,9 @@ type KeysView struct {
 // CreatedView is the one-time secret page.
 type CreatedView struct {
 	KeyID        string
-	Secret       string // empty when already shown
-	AlreadyShown bool
-	Token        string
+	Secret       string
+	EnvAction    string // POST the secret back for a .env download
+	VerifyAction string // POST the secret back to verify the key
 	Rotation     string // rotation wizard URL, when part of one
 }
 

@@ -35,6 +35,7 @@ func cmdReconcile(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
+	defer svc.Close()
 	settled, remaining, err := svc.Keys.ReconcileAll(ctx)
 	if err != nil {
 		return err

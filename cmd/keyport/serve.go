@@ -70,6 +70,7 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, opts serveO
 	if err != nil {
 		return err
 	}
+	defer portal.Close() // the instance lock goes after the drain: nothing of ours is in flight then
 	// Background jobs stop after the drain, not with ctx: the final
 	// checkpoint is signed after the last outcome, then the pool closes.
 	bgCtx, stopBg := context.WithCancel(context.WithoutCancel(ctx))

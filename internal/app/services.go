@@ -1,10 +1,12 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"time"
 
 	"github.com/keyport/keyport/cxone"
+	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
@@ -26,7 +28,13 @@ type Services struct {
 	// Limiter is the rate limit every instance shares (connect, create,
 	// look-up, rotate).
 	Limiter *ratelimit.Limiter
+	// Instance is this process's instance lock (db.Instance); Close
+	// releases it after the drain.
+	Instance *db.Instance
 }
+
+// Close releases what the services hold outside the pool.
+func (s *Services) Close() { s.Instance.Release(context.Background()) }
 
 // NewServices builds the domain services on o.Pool from o.Config (the
 // database URL is not read: the pool is open) and o.Log, o.Version, o.CXone
@@ -52,7 +60,13 @@ func NewServices(o Options) (*Services, error) {
 	if err != nil {
 		return nil, err
 	}
-	keySvc := keys.New(o.Pool, conns, trail, o.Log, time.Now, time.Duration(cfg.StaleAfterDays)*24*time.Hour)
+	ictx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	inst, err := db.HoldInstance(ictx, o.Pool)
+	cancel()
+	if err != nil {
+		return nil, err
+	}
+	keySvc := keys.New(o.Pool, conns, trail, o.Log, time.Now, time.Duration(cfg.StaleAfterDays)*24*time.Hour, inst.Key)
 	totp, err := reviewer.NewTOTPSealer(cfg.EncryptionKey)
 	if err != nil {
 		return nil, err
@@ -63,5 +77,5 @@ func NewServices(o Options) (*Services, error) {
 	}
 	reviewers := reviewer.New(o.Pool, trail, totp, ro)
 	return &Services{Audit: trail, CXone: cx, Conns: conns, Keys: keySvc, Reviewers: reviewers,
-		Trail: audit.NewReader(o.Pool, trail, reviewers.Now, o.Log), Limiter: ratelimit.New(o.Pool, o.RateLimit)}, nil
+		Trail: audit.NewReader(o.Pool, trail, reviewers.Now, o.Log), Limiter: ratelimit.New(o.Pool, o.RateLimit), Instance: inst}, nil
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/input"
 	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/secret"
 )
 
 // CreateForm is a create submission.
@@ -22,10 +23,12 @@ type CreateForm struct {
 
 // CreateResult says what became of a create.
 type CreateResult struct {
-	State      string // created, not_created, secret_lost, ambiguous, unknown
-	KeyID      string
-	VaultToken string // for the creation page, when State is created
-	Message    string
+	State string // created, not_created, secret_lost, ambiguous, unknown
+	KeyID string
+	// Secret is the new key's secret, when State is created: it goes into
+	// the answer to the create and nowhere else (docs/security.md).
+	Secret  secret.Secret
+	Message string
 	// Listing is set, with an error, when Create was refused after it had
 	// listed the keys: the keys page as then listed, so that the form can
 	// be shown again without asking CXone a second time.
@@ -179,8 +182,10 @@ func (s *Service) send(ctx context.Context, as connection.Caller, kc *kp.CreateA
 	if err != nil {
 		return nil, s.failed(ctx, kc, err)
 	}
-	iid := int64(intent)
-	kc.AuditIntentID = &iid
+	if err := s.sending(ctx, kc, intent); err != nil {
+		s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeFailure, Message: kp.MessageOf(err)})
+		return nil, s.failed(ctx, kc, err)
+	}
 	created, err := s.conns.CreateKey(ctx, as, kc.OwnerUserID)
 	if err == nil {
 		return s.created(ctx, as, kc, ev, intent, created), nil
@@ -199,6 +204,18 @@ func (s *Service) send(ctx context.Context, as connection.Caller, kc *kp.CreateA
 	}
 }
 
+// sending records, durably and before the POST leaves, everything
+// settling the create needs if this process dies before CXone answers: the
+// owner's keys before, the intent, and this process's instance lock.
+func (s *Service) sending(ctx context.Context, kc *kp.CreateAttempt, intent audit.IntentID) error {
+	iid, inst := int64(intent), s.instance
+	kc.State, kc.AuditIntentID, kc.InstanceKey, kc.UpdatedAt = "sending", &iid, &inst, s.now()
+	if err := db.New(s.pool).UpdateKeyCreate(ctx, kc); err != nil {
+		return kp.StoreError(err, "Keyport cannot reach its database, so it created nothing. Try again in a moment.")
+	}
+	return nil
+}
+
 // failed records that a create stopped without creating a key, and why,
 // and returns err.
 func (s *Service) failed(ctx context.Context, kc *kp.CreateAttempt, err error) error {
@@ -211,7 +228,7 @@ func (s *Service) failed(ctx context.Context, kc *kp.CreateAttempt, err error) e
 
 // created records a new key: Keyport's notes (a fingerprint and the last
 // four characters of its secret, never the secret), the create's state and
-// its outcome; the secret goes to the vault for the creation page.
+// its outcome; the secret goes back to the caller, for the answer.
 func (s *Service) created(ctx context.Context, as connection.Caller, kc *kp.CreateAttempt, ev audit.Event, intent audit.IntentID, k *cxone.CreatedKey) *CreateResult {
 	ctx = context.WithoutCancel(ctx) // the key exists now: record it whatever the browser does
 	conn, q := as.Conn, db.New(s.pool)
@@ -229,8 +246,7 @@ func (s *Service) created(ctx context.Context, as connection.Caller, kc *kp.Crea
 	}
 	s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeSuccess, TargetKeyID: k.ID,
 		Details: &audit.Details{Label: kc.Label, OwnerUserID: kc.OwnerUserID, SecretFingerprint: fp, SecretLast4: last4}})
-	token := s.vault.Put(as.Req.SessionHash, k.ID, k.Secret)
-	return &CreateResult{State: "created", KeyID: k.ID, VaultToken: token}
+	return &CreateResult{State: "created", KeyID: k.ID, Secret: k.Secret}
 }
 
 // checkOtherUser allows acting for another user only with the "Access

@@ -14,7 +14,7 @@ import (
 	"github.com/keyport/keyport/internal/secret"
 )
 
-func TestCreateSendsOnceAndHandsTheSecretToTheVaultOnly(t *testing.T) {
+func TestCreateSendsOnceAndReturnsTheSecretOnly(t *testing.T) {
 	e := newEnv(t)
 	ten, admin, _ := tenant(t, e.sim, 0)
 	ctx := context.Background()
@@ -24,7 +24,7 @@ func TestCreateSendsOnceAndHandsTheSecretToTheVaultOnly(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.State != "created" || res.KeyID == "" || res.VaultToken == "" {
+	if res.State != "created" || res.KeyID == "" || res.Secret.IsZero() {
 		t.Fatalf("Create = %+v", res)
 	}
 	if k, ok := e.simKey(t, ten.ID, res.KeyID); !ok || k.UserID != admin.ID || !k.Active {
@@ -34,19 +34,17 @@ func TestCreateSendsOnceAndHandsTheSecretToTheVaultOnly(t *testing.T) {
 		t.Errorf("%d creates sent, want 1", n)
 	}
 
-	// The secret is in the vault, for this session's creation page only.
-	if _, _, ok := e.keys.Vault().Peek(e.connect(t, ten.ID, admin.ID).Req.SessionHash, res.VaultToken); ok {
-		t.Error("another session can read the new secret")
+	// The secret is in the answer, and Keyport recognises it (and only it)
+	// for this key: what the creation page's .env download relies on.
+	keyID, sec := res.KeyID, res.Secret
+	if err := e.keys.CheckSecret(ctx, as, keyID, sec); err != nil {
+		t.Errorf("CheckSecret of the new secret: %v", err)
 	}
-	keyID, sec, shown, ok := e.keys.Vault().Show(as.Req.SessionHash, res.VaultToken)
-	if !ok || shown || keyID != res.KeyID || sec.IsZero() {
-		t.Fatalf("vault: %s, shown %v, ok %v", keyID, shown, ok)
-	}
-	if _, again, shown, _ := e.keys.Vault().Show(as.Req.SessionHash, res.VaultToken); !shown || !again.IsZero() {
-		t.Error("the secret is shown a second time")
+	if err := e.keys.CheckSecret(ctx, as, keyID, secret.New(strings.Repeat("A", 52)+"====")); kp.KindOf(err) != kp.Invalid {
+		t.Errorf("CheckSecret of another secret: %v, want Invalid", err)
 	}
 	if v, err := e.keys.Verify(ctx, as, keyID, sec); err != nil || !v.Works {
-		t.Errorf("verifying the vault's secret: %+v, %v; want it to work", v, err)
+		t.Errorf("verifying the returned secret: %+v, %v; want it to work", v, err)
 	}
 
 	fp := e.keptOnlyTheFingerprint(t, keyID, sec)
@@ -195,7 +193,7 @@ func (e *env) loseCreate(t *testing.T, as connection.Caller, form keys.CreateFor
 	e.before.Store(&failLists)
 	defer e.before.Store(nil)
 	res, err := e.keys.Create(context.Background(), as, form)
-	if err != nil || res.State != "unknown" || res.VaultToken != "" {
+	if err != nil || res.State != "unknown" || !res.Secret.IsZero() {
 		t.Fatalf("Create = %+v, %v; want an unknown outcome and no secret", res, err)
 	}
 	if st := e.createState(t, form.Token); st != "unknown" {
@@ -259,7 +257,7 @@ func TestARefusedCreateReturnsTheKeysPageItListed(t *testing.T) {
 	if kp.KindOf(err) != kp.Invalid || !strings.Contains(kp.MessageOf(err), "Maximum number of access keys reached") {
 		t.Fatalf("Create = %v; want CXone's refusal", err)
 	}
-	if res == nil || res.Listing == nil || len(res.Listing.Keys) != len(ten.Keys) || res.VaultToken != "" {
+	if res == nil || res.Listing == nil || len(res.Listing.Keys) != len(ten.Keys) || !res.Secret.IsZero() {
 		t.Fatalf("result %+v; want the tenant's %d keys and no secret", res, len(ten.Keys))
 	}
 	if n := e.sim.Calls(cxonesim.EndpointList); n != 1 {

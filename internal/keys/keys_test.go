@@ -66,7 +66,12 @@ func newEnv(t *testing.T) *env {
 	if e.conns, err = connection.New(e.pool, cx, e.trail, secret.New(kp.NewToken()), log); err != nil {
 		t.Fatal(err)
 	}
-	e.keys = keys.New(e.pool, e.conns, e.trail, log, time.Now, 90*24*time.Hour)
+	inst, err := db.HoldInstance(context.Background(), e.pool)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { inst.Release(context.Background()) })
+	e.keys = keys.New(e.pool, e.conns, e.trail, log, time.Now, 90*24*time.Hour, inst.Key)
 	return e
 }
 

@@ -29,20 +29,20 @@ type Service struct {
 	pool       *pgxpool.Pool
 	conns      *connection.Service
 	audit      *audit.Writer
-	vault      *Vault
 	log        *slog.Logger
 	now        func() time.Time
 	staleAfter time.Duration
+	// instance is this process's instance lock key (db.Instance): a
+	// create in flight is marked with it, so a crash can be told apart.
+	instance int32
 }
 
 // New returns a Service. Keys unused (or never used and older) than
 // staleAfter are flagged stale.
-func New(pool *pgxpool.Pool, conns *connection.Service, w *audit.Writer, log *slog.Logger, now func() time.Time, staleAfter time.Duration) *Service {
-	return &Service{pool: pool, conns: conns, audit: w, vault: NewVault(now), log: log, now: now, staleAfter: staleAfter}
+func New(pool *pgxpool.Pool, conns *connection.Service, w *audit.Writer, log *slog.Logger, now func() time.Time, staleAfter time.Duration, instance int32) *Service {
+	return &Service{pool: pool, conns: conns, audit: w, log: log, now: now, staleAfter: staleAfter, instance: instance}
 }
 
-// Vault is the in-memory holder of new keys' secrets.
-func (s *Service) Vault() *Vault { return s.vault }
 
 // Key is one access key as Keyport shows it: CXone's state merged with
 // Keyport's notes.

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"context"
+	"crypto/hmac"
 	"fmt"
 	"strings"
 
@@ -120,4 +121,25 @@ func (s *Service) Lookup(ctx context.Context, as connection.Caller, pasted secre
 		return nil, err
 	}
 	return res, nil
+}
+
+// CheckSecret checks, without calling CXone, that keySecret is the secret
+// Keyport saw when it created keyID in this tenant (its fingerprint): the
+// creation page's .env download sends the secret back, and only that
+// secret gets an answer.
+func (s *Service) CheckSecret(ctx context.Context, as connection.Caller, keyID string, keySecret secret.Secret) error {
+	if keySecret.IsZero() {
+		return kp.Errorf(kp.Invalid, "The secret is missing.")
+	}
+	m, err := db.New(s.pool).KeyMeta(ctx, as.Conn.Region, as.Conn.TenantID, keyID)
+	if err != nil && kp.KindOf(err) != kp.NotFound {
+		return kp.StoreError(err, "Keyport cannot read its notes on this key right now.")
+	}
+	if err != nil || m.SecretFingerprint == "" {
+		return kp.Errorf(kp.NotFound, "Keyport did not create key %s, so it cannot check a secret for it.", keyID)
+	}
+	if !hmac.Equal([]byte(m.SecretFingerprint), []byte(s.audit.Keys().Fingerprint(keySecret))) {
+		return kp.Errorf(kp.Invalid, "That secret does not belong to key %s.", keyID)
+	}
+	return nil
 }

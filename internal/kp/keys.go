@@ -38,6 +38,9 @@ type CreateAttempt struct {
 	Message       string
 	CreatedAt     time.Time
 	UpdatedAt     time.Time
+	// InstanceKey names the portal process sending the create (state
+	// 'sending'); db.Instance tells whether it is still alive.
+	InstanceKey *int32
 }
 
 // Rotation is the rotation wizard's progress for one key.
