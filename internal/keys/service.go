@@ -43,7 +43,6 @@ func New(pool *pgxpool.Pool, conns *connection.Service, w *audit.Writer, log *sl
 	return &Service{pool: pool, conns: conns, audit: w, log: log, now: now, staleAfter: staleAfter, instance: instance}
 }
 
-
 // Key is one access key as Keyport shows it: CXone's state merged with
 // Keyport's notes.
 type Key struct {
