@@ -217,7 +217,7 @@ func TestTokenSource(t *testing.T) {
 	tok := e.login("jp1", ten.ID, admin.ID)
 	var mu sync.Mutex
 	var refreshed []*cxone.Tokens
-	ts := cxone.NewTokenSource(e.client, "jp1", tok, func(t *cxone.Tokens) { mu.Lock(); refreshed = append(refreshed, t); mu.Unlock() })
+	ts := cxone.NewTokenSource(e.client, "jp1", tok, func(_ context.Context, t *cxone.Tokens) { mu.Lock(); refreshed = append(refreshed, t); mu.Unlock() })
 
 	b, err := ts.Bearer(ctx)
 	if err != nil || b.Reveal() != tok.Access.Reveal() || e.sim.Calls(cxonesim.EndpointRefresh) != 1 {

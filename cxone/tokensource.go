@@ -19,7 +19,7 @@ import (
 type TokenSource struct {
 	c         *Client
 	region    Region
-	onRefresh func(*Tokens)
+	onRefresh func(context.Context, *Tokens)
 
 	mu       sync.Mutex
 	cur      *Tokens
@@ -30,8 +30,10 @@ type TokenSource struct {
 
 // NewTokenSource starts from t (as returned by ExchangeBasicToken).
 // onRefresh, if not nil, is called with every new set of tokens, so the
-// caller can store the newest refresh token (rotation is assumed).
-func NewTokenSource(c *Client, r Region, t *Tokens, onRefresh func(*Tokens)) *TokenSource {
+// caller can store the newest refresh token (rotation is assumed). Its
+// context is the one of the call that started the refresh (without its
+// cancellation), so what it records belongs to that request.
+func NewTokenSource(c *Client, r Region, t *Tokens, onRefresh func(context.Context, *Tokens)) *TokenSource {
 	return &TokenSource{c: c, region: r, cur: t, onRefresh: onRefresh}
 }
 
@@ -148,7 +150,7 @@ func (ts *TokenSource) refresh(ctx context.Context, cur *Tokens, done chan struc
 		nt.Refresh, nt.RefreshExpires = cur.Refresh, cur.RefreshExpires
 	}
 	if err == nil && ts.onRefresh != nil {
-		ts.onRefresh(nt) // before waiters proceed, so the newest refresh token is stored first
+		ts.onRefresh(ctx, nt) // before waiters proceed, so the newest refresh token is stored first
 	}
 	ts.mu.Lock()
 	switch {

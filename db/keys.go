@@ -160,8 +160,18 @@ func (q *Queries) UpdateKeyCreate(ctx context.Context, k *kp.CreateAttempt) erro
 // before it heard (state 'sending', instance lock gone). With tenantID ""
 // it returns every tenant's (for `keyport reconcile`).
 func (q *Queries) PendingKeyCreates(ctx context.Context, region kp.Region, tenantID string) ([]kp.CreateAttempt, error) {
-	sql := `SELECT ` + keyCreateColumns + ` FROM key_creates
-		WHERE (state = 'unknown' OR state = 'sending' AND ` + instanceGone("instance_key") + `)`
+	return q.keyCreates(ctx, `(state = 'unknown' OR state = 'sending' AND `+instanceGone("instance_key")+`)`, region, tenantID)
+}
+
+// AmbiguousKeyCreates returns a tenant's creates after which more than one
+// new key appeared: Keyport cannot tell which is the person's, so the keys
+// page keeps showing them.
+func (q *Queries) AmbiguousKeyCreates(ctx context.Context, region kp.Region, tenantID string) ([]kp.CreateAttempt, error) {
+	return q.keyCreates(ctx, `state = 'ambiguous'`, region, tenantID)
+}
+
+func (q *Queries) keyCreates(ctx context.Context, where string, region kp.Region, tenantID string) ([]kp.CreateAttempt, error) {
+	sql := `SELECT ` + keyCreateColumns + ` FROM key_creates WHERE ` + where
 	args := []any{}
 	if tenantID != "" {
 		sql += ` AND region = $1 AND tenant_id = $2`

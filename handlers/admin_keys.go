@@ -112,7 +112,7 @@ func (h *Handlers) renderKeys(c echo.Context, a *adminCtx, status int, listing *
 		v.Rows = append(v.Rows, row)
 	}
 	for _, p := range listing.Pending {
-		v.Pending = append(v.Pending, web.PendingRow{Label: p.Label, Owner: p.OwnerUserID, State: p.State, Since: fmtTime(&p.CreatedAt)})
+		v.Pending = append(v.Pending, web.PendingRow{Label: p.Label, Owner: p.OwnerUserID, State: p.State, Since: fmtTime(&p.CreatedAt), Candidates: p.CandidateIDs})
 	}
 	return h.render(c, status, web.KeysPage(h.adminPage(c, a, "Keys"), v))
 }

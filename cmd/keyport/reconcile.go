@@ -40,10 +40,10 @@ func cmdReconcile(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return err
 	}
-	closed, err := svc.Audit.CloseOpenIntents(ctx, time.Now().Add(-*olderThan))
+	closed, err := svc.Audit.CloseOpenIntents(ctx, time.Now().Add(-*olderThan), svc.Keys.CheckIntent)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "creates settled: %d, still pending: %d; audit intents closed as unknown: %d\n", settled, remaining, closed)
+	fmt.Fprintf(e.stdout, "creates settled: %d, still pending: %d; audit intents closed: %d\n", settled, remaining, closed)
 	return nil
 }

@@ -445,10 +445,11 @@ func hexOnly(s string) string {
 	return s
 }
 
-// CloseOpenIntents records an "unknown" outcome for every intent older than
-// before that has none (its outcome write was lost), so that no action
-// stays open forever. It returns how many it closed.
-func (w *Writer) CloseOpenIntents(ctx context.Context, before time.Time) (int, error) {
+// CloseOpenIntents records an outcome for every intent older than before
+// that has none (its outcome write was lost), so that no action stays open
+// forever: what check says when it can tell (it asks CXone), "unknown"
+// otherwise. check may be nil. It returns how many it closed.
+func (w *Writer) CloseOpenIntents(ctx context.Context, before time.Time, check func(context.Context, kp.AuditEvent) (Result, bool)) (int, error) {
 	q := db.New(w.pool)
 	closed := 0
 	for {
@@ -463,8 +464,13 @@ func (w *Writer) CloseOpenIntents(ctx context.Context, before time.Time) (int, e
 			ev := Event{Actor: Actor{Kind: in.ActorKind, UserID: in.ActorUserID, Name: in.ActorName},
 				Scope:  Scope{TenantID: in.TenantID, TenantName: in.TenantName, Region: in.Region},
 				Action: in.Action, TargetKeyID: in.TargetKeyID}
-			if err := w.appendOutcome(ctx, IntentID(in.ID), ev, Result{Outcome: kp.OutcomeUnknown,
-				Message: "the outcome was never recorded; closed by keyport reconcile"}); err != nil {
+			r := Result{Outcome: kp.OutcomeUnknown, Message: "the outcome was never recorded; closed by keyport reconcile"}
+			if check != nil {
+				if checked, ok := check(ctx, in); ok {
+					r = checked
+				}
+			}
+			if err := w.appendOutcome(ctx, IntentID(in.ID), ev, r); err != nil {
 				return closed, err
 			}
 			closed++

@@ -466,7 +466,7 @@ func TestCloseOpenIntents(t *testing.T) {
 		t.Fatal(err)
 	}
 	appendN(t, w, 1) // a closed intent with its outcome
-	n, err := w.CloseOpenIntents(ctx, time.Now().Add(time.Second))
+	n, err := w.CloseOpenIntents(ctx, time.Now().Add(time.Second), nil)
 	if err != nil || n != 1 {
 		t.Fatalf("closed %d, %v; want 1", n, err)
 	}
@@ -474,7 +474,7 @@ func TestCloseOpenIntents(t *testing.T) {
 	if err := pool.QueryRow(ctx, `SELECT outcome FROM audit_events WHERE intent_id = $1`, int64(open)).Scan(&outcome); err != nil || outcome != "unknown" {
 		t.Fatalf("outcome of the lost intent = %q, %v", outcome, err)
 	}
-	if n, _ := w.CloseOpenIntents(ctx, time.Now().Add(time.Second)); n != 0 {
+	if n, _ := w.CloseOpenIntents(ctx, time.Now().Add(time.Second), nil); n != 0 {
 		t.Fatalf("second run closed %d", n)
 	}
 	if rep := mustVerify(t, pool, keys); !rep.OK() {

@@ -84,6 +84,7 @@ func (s *Service) CreateKey(ctx context.Context, c Caller, ownerUserID string) (
 // renew replaces a bearer CXone refused (unless another request already
 // has). A refresh token CXone rejects ends the connection, as anywhere.
 func (s *Service) renew(ctx context.Context, c Caller, stale secret.Secret) {
+	ctx = context.WithValue(ctx, callerKey{}, c)
 	ts, err := s.source(ctx, c.Conn)
 	if err != nil {
 		return
@@ -104,6 +105,7 @@ func (s *Service) TokenFromAccessKey(ctx context.Context, region kp.Region, keyI
 // bearer returns a fresh bearer for c's connection, refreshing first if it
 // is about to expire (once per connection, however many requests ask).
 func (s *Service) bearer(ctx context.Context, c Caller) (secret.Secret, error) {
+	ctx = context.WithValue(ctx, callerKey{}, c)
 	ts, err := s.source(ctx, c.Conn)
 	if err != nil {
 		return secret.Secret{}, err
@@ -118,6 +120,7 @@ func (s *Service) bearer(ctx context.Context, c Caller) (secret.Secret, error) {
 // do calls fn with a bearer; on a 401 it refreshes once and calls fn again.
 // Only for idempotent calls: never for create.
 func (s *Service) do(ctx context.Context, c Caller, fn func(bearer secret.Secret) error) error {
+	ctx = context.WithValue(ctx, callerKey{}, c)
 	ts, err := s.source(ctx, c.Conn)
 	if err != nil {
 		return err
@@ -174,20 +177,29 @@ func (s *Service) source(ctx context.Context, conn *Connection) (*cxone.TokenSou
 			Message: "Keyport can no longer read this connection's tokens (the encryption key changed?). Paste a new basic token."}
 	}
 	id, region := conn.ID, conn.Region
-	ts := cxone.NewTokenSource(s.cx, region, tokens, func(t *cxone.Tokens) {
+	ts := cxone.NewTokenSource(s.cx, region, tokens, func(rctx context.Context, t *cxone.Tokens) {
 		// Store the newest refresh token (rotation is assumed), off the
-		// request's cancellation so a closed tab does not lose it.
-		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		// request's cancellation so a closed tab does not lose it. rctx is
+		// the request that started the refresh: the event is its.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(rctx), 5*time.Second)
 		defer cancel()
 		if err := db.New(s.pool).UpdateConnectionTokens(sctx, id, s.sealTokens(t, id), t.AccessExpires, timePtr(t.RefreshExpires)); err != nil {
 			s.log.ErrorContext(sctx, "store refreshed tokens", "err", err)
 		}
-		s.audit.Note(sctx, audit.Event{Actor: conn.Actor(), Scope: audit.Scope{TenantID: conn.TenantID,
-			TenantName: conn.TenantName, Region: conn.Region}, Action: kp.TokenRefresh}, audit.Result{Outcome: kp.OutcomeSuccess})
+		ev := audit.Event{Actor: conn.Actor(), Scope: audit.Scope{TenantID: conn.TenantID, TenantName: conn.TenantName,
+			Region: conn.Region}, Action: kp.TokenRefresh}
+		if c, ok := rctx.Value(callerKey{}).(Caller); ok {
+			ev = c.Event(kp.TokenRefresh, "") // with the request's session, address and agent
+		}
+		s.audit.Note(sctx, ev, audit.Result{Outcome: kp.OutcomeSuccess})
 	})
 	s.sources[conn.ID] = ts
 	return ts, nil
 }
+
+// callerKey carries the Caller whose request may start a refresh, so the
+// token.refresh event is that request's, not the first one's.
+type callerKey struct{}
 
 func (s *Service) forget(id string) {
 	s.mu.Lock()

@@ -20,6 +20,7 @@ import (
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/logging"
 	"github.com/keyport/keyport/internal/pgtest"
 	"github.com/keyport/keyport/internal/secret"
 )
@@ -263,6 +264,33 @@ func TestAnExpiredBearerIsRefreshedOnceAndTheCallReplayed(t *testing.T) {
 	}
 	if n := e.events(t, `action = 'token.refresh' AND outcome = 'success'`); n != 1 {
 		t.Errorf("%d token.refresh successes, want 1", n)
+	}
+}
+
+// The token.refresh event belongs to the request that needed the refresh
+// (its request id, client address and agent), not to the first request the
+// connection served in this process.
+func TestARefreshIsRecordedAsTheRequestThatNeededIt(t *testing.T) {
+	e := newEnv(t)
+	ten, admin, _ := tenant(t, e.sim)
+	as := e.connect(t, ten.ID, admin.ID)
+	first := logging.WithRequestID(context.Background(), "first-request")
+	if _, err := e.conns.ListKeys(first, as, ""); err != nil {
+		t.Fatal(err)
+	}
+	later := as
+	later.Req.ClientIP, later.Req.UserAgent = "203.0.113.77", "later agent"
+	e.sim.Inject(cxonesim.Fault{Endpoint: cxonesim.EndpointList, Mode: cxonesim.ExpireNow})
+	if _, err := e.conns.ListKeys(logging.WithRequestID(context.Background(), "later-request"), later, ""); err != nil {
+		t.Fatal(err)
+	}
+	var reqID, ip, ua string
+	if err := e.pool.QueryRow(context.Background(), `SELECT request_id, coalesce(client_ip::text, ''), user_agent
+		FROM audit_events WHERE action = 'token.refresh' AND outcome = 'success'`).Scan(&reqID, &ip, &ua); err != nil {
+		t.Fatal(err)
+	}
+	if reqID != "later-request" || !strings.HasPrefix(ip, "203.0.113.77") || ua != "later agent" {
+		t.Errorf("token.refresh recorded as request %q from %q (%q); want the later request's", reqID, ip, ua)
 	}
 }
 

@@ -314,3 +314,49 @@ func TestTheKeysBeforeACreateAreAllTheOwners(t *testing.T) {
 		})
 	}
 }
+
+// A lost create after which two new keys appeared is ambiguous: Keyport
+// will not guess which is the person's, and the keys page keeps showing it,
+// with both candidates, on every load until neither key exists any more.
+func TestAnAmbiguousCreateStaysOnTheKeysPageUntilItsKeysAreGone(t *testing.T) {
+	e := newEnv(t)
+	ten, admin, _ := tenant(t, e.sim, 0)
+	ctx := context.Background()
+	as := e.connect(t, ten.ID, admin.ID)
+	e.loseCreate(t, as, keys.CreateForm{Token: keys.NewFormToken(), Label: "lost"})
+	other, err := e.keys.Create(ctx, as, keys.CreateForm{Token: keys.NewFormToken(), Label: "meanwhile"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ambiguous := func() []string {
+		t.Helper()
+		l, err := e.keys.List(ctx, as, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, p := range l.Pending {
+			if p.State == "ambiguous" {
+				return p.CandidateIDs
+			}
+		}
+		return nil
+	}
+	first := ambiguous()
+	if len(first) != 2 || !slices.Contains(first, other.KeyID) {
+		t.Fatalf("ambiguous candidates %v, want two including %s", first, other.KeyID)
+	}
+	if again := ambiguous(); !slices.Equal(again, first) {
+		t.Fatalf("the next load shows %v, want the same candidates %v", again, first)
+	}
+	for _, id := range first {
+		if err := e.keys.SetActive(ctx, as, id, false); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.keys.Delete(ctx, as, id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if left := ambiguous(); left != nil {
+		t.Fatalf("after both keys were deleted the page still shows %v", left)
+	}
+}

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"context"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -68,6 +69,7 @@ func (s *Service) listing(ctx context.Context, as connection.Caller, list keyLis
 			}
 		}
 	}
+	out.Pending = append(out.Pending, s.ambiguous(ctx, as, list.Keys, userFilter)...)
 	if err := s.audit.Record(ctx, as.Event(kp.KeyList, ""), audit.Result{Outcome: kp.OutcomeSuccess,
 		Details: &audit.Details{Count: int64(len(out.Keys)), Filters: map[string]string{"user": userFilter}}}); err != nil {
 		return nil, err
@@ -115,6 +117,34 @@ func (s *Service) Pending(ctx context.Context, conn *connection.Connection) ([]P
 		out = append(out, Pending{FormToken: p.FormToken, OwnerUserID: p.OwnerUserID, Label: p.Label, State: p.State, CreatedAt: p.CreatedAt})
 	}
 	return out, nil
+}
+
+// ambiguous returns the tenant's ambiguous creates that still name keys in
+// listed: they stay on the keys page, with their candidates, until none of
+// those keys exists any more (the person has sorted them out).
+func (s *Service) ambiguous(ctx context.Context, as connection.Caller, listed []cxone.AccessKey, userFilter string) []Pending {
+	rows, err := db.New(s.pool).AmbiguousKeyCreates(ctx, as.Conn.Region, as.Conn.TenantID)
+	if err != nil {
+		s.log.WarnContext(ctx, "read ambiguous creates", "err", err)
+		return nil
+	}
+	var out []Pending
+	for _, p := range rows {
+		if userFilter != "" && p.OwnerUserID != userFilter {
+			continue
+		}
+		var still []string
+		for _, id := range p.CandidateIDs {
+			if slices.ContainsFunc(listed, func(k cxone.AccessKey) bool { return k.ID == id }) {
+				still = append(still, id)
+			}
+		}
+		if len(still) > 0 {
+			out = append(out, Pending{FormToken: p.FormToken, OwnerUserID: p.OwnerUserID, Label: p.Label, State: p.State,
+				CandidateIDs: still, CreatedAt: p.CreatedAt})
+		}
+	}
+	return out
 }
 
 // keyList is CXone's list of keys and whose keys it holds.

@@ -108,6 +108,16 @@ func (s *Service) target(ctx context.Context, as connection.Caller, action kp.Ac
 	return k, nil
 }
 
+// errGone is find's answer for a key Keyport knew in this tenant and CXone
+// no longer has.
+var errGone = kp.Errorf(kp.NotFound, "That key no longer exists in CXone: it was deleted meanwhile.")
+
+// knewHere reports whether Keyport has notes on keyID in the caller's tenant.
+func (s *Service) knewHere(ctx context.Context, as connection.Caller, keyID string) bool {
+	m, err := db.New(s.pool).KeyMeta(ctx, as.Conn.Region, as.Conn.TenantID, keyID)
+	return err == nil && m.AccessKeyID != ""
+}
+
 // find returns the key if it belongs to the connection's tenant. Anything
 // else (another tenant's id, a made-up id) is recorded as a denied attempt
 // and reported as not found, without any mutating call.
@@ -130,6 +140,13 @@ func (s *Service) find(ctx context.Context, as connection.Caller, action kp.Acti
 		return nil, deny(fmt.Sprintf("There is no key %s in %s (%s).", keyID, conn.TenantName, conn.Region), 0)
 	case err == nil:
 		return k, nil
+	case cxone.KindOf(err) == cxone.NotFound && s.knewHere(ctx, as, keyID):
+		// Keyport knew this key in this tenant: it was deleted meanwhile
+		// (a racing delete, another console), not probed from elsewhere.
+		if action != kp.KeyDelete { // a delete records its own "already gone"
+			s.audit.Note(ctx, as.Event(action, keyID), audit.Result{Outcome: kp.OutcomeFailure, UpstreamStatus: 404, Message: "the key no longer exists in CXone"})
+		}
+		return nil, errGone
 	case cxone.KindOf(err) == cxone.NotFound:
 		return nil, deny(fmt.Sprintf("There is no key %s in %s (%s).", keyID, conn.TenantName, conn.Region), 404)
 	case cxone.KindOf(err) == cxone.Forbidden:

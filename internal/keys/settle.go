@@ -125,3 +125,35 @@ func (s *Service) ReconcileAll(ctx context.Context) (settled, remaining int, err
 	}
 	return settled, remaining, nil
 }
+
+// CheckIntent asks CXone what became of an open intent whose effect can be
+// read back, a deactivate, an activate or a delete of a key, through a live
+// connection to the key's tenant (`keyport reconcile`). ok is false when it
+// cannot tell: another action, no live connection, or CXone not answering.
+func (s *Service) CheckIntent(ctx context.Context, in kp.AuditEvent) (audit.Result, bool) {
+	if in.TargetKeyID == "" || in.Action != kp.KeyDeactivate && in.Action != kp.KeyActivate && in.Action != kp.KeyDelete {
+		return audit.Result{}, false
+	}
+	conns, err := db.New(s.pool).ActiveConnectionsInTenant(ctx, in.Region, in.TenantID)
+	if err != nil || len(conns) == 0 {
+		return audit.Result{}, false
+	}
+	k, err := s.conns.GetKey(ctx, connection.Caller{Conn: s.conns.FromRow(&conns[0])}, in.TargetKeyID)
+	gone := cxone.KindOf(err) == cxone.NotFound
+	if err != nil && !gone {
+		return audit.Result{}, false
+	}
+	var done bool
+	switch in.Action {
+	case kp.KeyDelete:
+		done = gone
+	case kp.KeyDeactivate:
+		done = !gone && !k.Active && !k.ActiveUnknown
+	default:
+		done = !gone && k.Active
+	}
+	if done {
+		return audit.Result{Outcome: kp.OutcomeSuccess, Message: "the outcome was never recorded; CXone shows it done (checked by keyport reconcile)"}, true
+	}
+	return audit.Result{Outcome: kp.OutcomeFailure, Message: "the outcome was never recorded; CXone shows it not done (checked by keyport reconcile)"}, true
+}

@@ -2,6 +2,7 @@ package keys
 
 import (
 	"context"
+	"errors"
 
 	"github.com/keyport/keyport/cxone"
 	"github.com/keyport/keyport/internal/audit"
@@ -34,6 +35,11 @@ func (s *Service) SetActive(ctx context.Context, as connection.Caller, keyID str
 // then delete (the AWS IAM rule).
 func (s *Service) Delete(ctx context.Context, as connection.Caller, keyID string) (alreadyGone bool, err error) {
 	k, err := s.target(ctx, as, kp.KeyDelete, keyID)
+	if errors.Is(err, errGone) {
+		// Lost a race with another delete: the key is gone, as asked.
+		s.audit.Note(ctx, as.Event(kp.KeyDelete, keyID), audit.Result{Outcome: kp.OutcomeSuccess, UpstreamStatus: 404, Message: "already gone"})
+		return true, nil
+	}
 	if err != nil {
 		return false, err
 	}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/keyport/keyport/cxone/cxonesim"
+	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/secret"
 )
@@ -105,5 +108,82 @@ func TestAPlainUserCannotActOnAnotherUsersKey(t *testing.T) {
 	}
 	if n := e.events(t, `action = 'key.deactivate' AND outcome = 'denied' AND target_key_id = $1`, id); n != 1 {
 		t.Errorf("%d denied deactivations, want 1", n)
+	}
+}
+
+// Two deletes of one key, one after the other as when two tabs race: the
+// second finds the key gone and is recorded as "already gone", not as the
+// denied probe of a key from another tenant.
+func TestTheLoserOfTwoDeletesIsAlreadyGoneNotDenied(t *testing.T) {
+	e := newEnv(t)
+	ten, admin, _ := tenant(t, e.sim, 0)
+	ctx := context.Background()
+	as := e.connect(t, ten.ID, admin.ID)
+	res, err := e.keys.Create(ctx, as, keys.CreateForm{Token: keys.NewFormToken(), Label: "raced"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.keys.SetActive(ctx, as, res.KeyID, false); err != nil {
+		t.Fatal(err)
+	}
+	if gone, err := e.keys.Delete(ctx, as, res.KeyID); err != nil || gone {
+		t.Fatalf("first delete: gone %v, %v", gone, err)
+	}
+	if gone, err := e.keys.Delete(ctx, as, res.KeyID); err != nil || !gone {
+		t.Fatalf("second delete: gone %v, %v; want already gone", gone, err)
+	}
+	if n := e.events(t, `action = 'key.delete' AND outcome = 'denied'`); n != 0 {
+		t.Errorf("%d denied deletes, want none", n)
+	}
+	if n := e.events(t, `action = 'key.delete' AND outcome = 'success' AND error_message = 'already gone' AND target_key_id = $1`, res.KeyID); n != 1 {
+		t.Errorf("%d 'already gone' deletes, want 1", n)
+	}
+	// A made-up id is still a denied probe.
+	if _, err := e.keys.Delete(ctx, as, strings.Repeat("Q", 52)+"===="); kp.KindOf(err) != kp.NotFound {
+		t.Fatalf("unknown id: %v", err)
+	}
+	if n := e.events(t, `action = 'key.delete' AND outcome = 'denied'`); n != 1 {
+		t.Errorf("%d denied deletes after a made-up id, want 1", n)
+	}
+}
+
+// `keyport reconcile` asks CXone about an open deactivate, activate or
+// delete before closing it: a deactivate that did happen is a success, one
+// that did not is a failure, and what cannot be read back stays unknown.
+func TestReconcileReadsBackWhatBecameOfAnOpenStateChange(t *testing.T) {
+	e := newEnv(t)
+	ten, admin, _ := tenant(t, e.sim, 0)
+	ctx := context.Background()
+	as := e.connect(t, ten.ID, admin.ID)
+	done := keyOf(t, ten, admin.ID, true)
+	made, err := e.keys.Create(ctx, as, keys.CreateForm{Token: keys.NewFormToken(), Label: "stays active"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	notDone := made.KeyID
+	// Three intents whose outcomes were lost; only the first deactivate happened.
+	for _, ev := range []audit.Event{as.Event(kp.KeyDeactivate, done), as.Event(kp.KeyDeactivate, notDone), as.Event(kp.KeyCreate, "")} {
+		if _, err := e.trail.Intent(ctx, ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := e.conns.SetActive(ctx, as, done, admin.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	closed, err := e.trail.CloseOpenIntents(ctx, time.Now().Add(time.Minute), e.keys.CheckIntent)
+	if err != nil || closed != 3 {
+		t.Fatalf("closed %d, %v; want 3", closed, err)
+	}
+	for _, c := range []struct {
+		where, outcome string
+		args           []any
+	}{
+		{`action = 'key.deactivate' AND target_key_id = $1`, "success", []any{done}},
+		{`action = 'key.deactivate' AND target_key_id = $1`, "failure", []any{notDone}},
+		{`action = 'key.create'`, "unknown", nil},
+	} {
+		if n := e.events(t, c.where+` AND outcome = '`+c.outcome+`'`, c.args...); n != 1 {
+			t.Errorf("%s %v: %d %s outcomes, want 1", c.where, c.args, n, c.outcome)
+		}
 	}
 }
