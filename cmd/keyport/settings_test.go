@@ -61,7 +61,7 @@ func TestReconcileOnAFreshDatabase(t *testing.T) {
 	if err != nil {
 		t.Fatalf("reconcile: %v", err)
 	}
-	if want := "creates settled: 0, still pending: 0; audit intents closed as unknown: 0\n"; out != want {
+	if want := "creates settled: 0, still pending: 0; audit intents closed: 0\n"; out != want {
 		t.Errorf("stdout = %q, want %q", out, want)
 	}
 }
