@@ -185,8 +185,8 @@ const (
 	maxFuncLines = 80
 )
 
-// TestSizeLimits: no hand-written Go file over 500 lines and no function
-// over 80, outside generated code (*_templ.go) and the CXone simulator.
+// TestSizeLimits: no hand-written Go file over 500 lines, and no function
+// over 80 outside generated code (*_templ.go) and the CXone simulator.
 func TestSizeLimits(t *testing.T) {
 	dir := root(t)
 	fset := token.NewFileSet()
@@ -197,7 +197,7 @@ func TestSizeLimits(t *testing.T) {
 		}
 		rel, _ := filepath.Rel(dir, path)
 		if d.IsDir() {
-			if strings.HasPrefix(d.Name(), ".") && rel != "." || rel == "cxone/cxonesim" || d.Name() == "testdata" || d.Name() == "node_modules" {
+			if strings.HasPrefix(d.Name(), ".") && rel != "." || d.Name() == "testdata" || d.Name() == "node_modules" {
 				return filepath.SkipDir
 			}
 			return nil
@@ -216,6 +216,9 @@ func TestSizeLimits(t *testing.T) {
 		f, err := parser.ParseFile(fset, path, src, 0)
 		if err != nil {
 			return err
+		}
+		if strings.HasPrefix(rel, "cxone/cxonesim/") {
+			return nil // the simulator's functions mirror the contract's shapes; its files obey the file limit above
 		}
 		ast.Inspect(f, func(n ast.Node) bool {
 			var body *ast.BlockStmt
