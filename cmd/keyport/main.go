@@ -66,7 +66,7 @@ func commands() []command {
 		{"dev", "run everything locally: Postgres, the CXone simulator and the portal", cmdDev},
 		{"sim", "run the CXone simulator, or print one of its basic tokens (sim basic-token)", cmdSim},
 		{"migrate", "apply (up) or show (status) database migrations", cmdMigrate},
-		{"reviewer", "manage security reviewers' accounts: add, list, disable, enable, reset-password", cmdReviewer},
+		{"reviewer", "manage security reviewers' accounts: add, list, disable, enable, reset-password, unlock", cmdReviewer},
 		{"auditor", "another name for reviewer", cmdAuditor},
 		{"audit", "verify the audit trail's hash chain and checkpoints, or write a checkpoint", cmdAudit},
 		{"reconcile", "settle key creations and audit intents whose outcome was lost", cmdReconcile},

@@ -11,7 +11,7 @@ import (
 )
 
 func cmdReconcile(ctx context.Context, e env, args []string) error {
-	fs := newFlagSet(e, "reconcile", "reconcile [flags]\n\nSettles key creations whose outcome was lost (lists the owner's keys through a live\nconnection to the tenant and attaches the new key to its intent), and closes audit\nintents whose outcome record was lost, marking them unknown. Safe to run at any time.")
+	fs := newFlagSet(e, "reconcile", "reconcile [flags]\n\nSettles key creations whose outcome was lost or whose process died mid-create (lists\nthe owner's keys through a live connection to the tenant and attaches the new key to\nits intent), and closes audit intents whose outcome record was lost: a deactivate,\nactivate or delete is read back from CXone first, anything else is marked unknown.\nSafe to run at any time.")
 	src := config.Register(fs, e.getenv)
 	olderThan := fs.Duration("older-than", 5*time.Minute, "only close audit intents older than this")
 	if help, err := parse(fs, e, args); help || err != nil {

@@ -75,14 +75,14 @@ func runReviewer(ctx context.Context, e env, cmd string, args []string) error {
 			return err
 		}
 		fs.Usage()
-		return usageError(fmt.Errorf("%s: want an action: add, list, disable, enable, reset-password", cmd))
+		return usageError(fmt.Errorf("%s: want an action: add, list, disable, enable, reset-password, unlock", cmd))
 	}
 	for _, a := range reviewerActions() {
 		if a.name == args[0] {
 			return a.run(ctx, e, cmd, args[1:])
 		}
 	}
-	return usageError(fmt.Errorf("%s: unknown action %q, want add, list, disable, enable or reset-password", cmd, args[0]))
+	return usageError(fmt.Errorf("%s: unknown action %q, want add, list, disable, enable, reset-password or unlock", cmd, args[0]))
 }
 
 // reviewerFlags returns the flag set of one action, with the settings every

@@ -49,8 +49,8 @@ const (
 	CXoneID
 	// UUID is one of Keyport's own ids (connections, rotations).
 	UUID
-	// Handle is one of Keyport's own random handles (form intents, creation
-	// pages): 16 to 64 base64url characters.
+	// Handle is one of Keyport's own random handles (form intents): 16 to
+	// 64 base64url characters.
 	Handle
 	// Number is a positive decimal id (audit events, verify runs, page cursors).
 	Number
