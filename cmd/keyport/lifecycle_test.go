@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"io"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -57,9 +59,14 @@ func TestKill9MidCreateIsSettledAfterRestart(t *testing.T) {
 			a.connect(p.url)
 			form := a.createForm(p.url, "killed mid-create")
 			before := w.sim.Calls(cxonesim.EndpointCreate)
+			seeded, _ := w.sim.Tenant("na1", w.admin.tenant)
 			w.onCXone(func(r *http.Request) {
 				if isCreate(r) {
-					_ = p.cmd.Process.Kill() // CXone goes on to make the key
+					// Read the whole request first: once the portal is gone its
+					// socket resets, and CXone must still make the key.
+					body, _ := io.ReadAll(r.Body)
+					r.Body = io.NopCloser(bytes.NewReader(body))
+					_ = p.cmd.Process.Kill()
 				}
 			})
 			if r := a.do("POST", p.url, "/keys", form); r.err == nil {
@@ -67,8 +74,16 @@ func TestKill9MidCreateIsSettledAfterRestart(t *testing.T) {
 			}
 			p.wait()
 			w.onCXone(nil)
-			if w.sim.Calls(cxonesim.EndpointCreate) != before+1 {
-				t.Fatal("CXone never saw the create")
+			// The simulator makes the key after the hook (the kill) returns:
+			// wait until it holds it, briefly.
+			for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				now, _ := w.sim.Tenant("na1", w.admin.tenant)
+				if len(now.Keys) == len(seeded.Keys)+1 && w.sim.Calls(cxonesim.EndpointCreate) == before+1 {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("CXone never made the key")
+				}
 			}
 			p2 := w.start()
 			if settleBy == "reconcile" {
