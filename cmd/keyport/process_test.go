@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -67,15 +68,16 @@ func (e *buildError) Error() string { return "go build: " + e.err.Error() + "\n"
 // come and go on. hook, when set, runs in the simulator before each request
 // (the test's way to act at an exact moment of a CXone call).
 type world struct {
-	t     *testing.T
-	db    string
-	pool  *pgxpool.Pool
-	sim   *cxonesim.Sim
-	env   []string
-	mu    sync.Mutex
-	hook  func(r *http.Request) // before the simulator answers
-	after func(r *http.Request) // after it answered
-	admin struct{ tenant, user string }
+	t      *testing.T
+	db     string
+	pool   *pgxpool.Pool
+	sim    *cxonesim.Sim
+	env    []string
+	mu     sync.Mutex
+	hook   func(r *http.Request) // before the simulator answers
+	after  func(r *http.Request) // after it answered
+	admin  struct{ tenant, user string }
+	admins int // admins made, for their client addresses
 }
 
 func newWorld(t *testing.T) *world {
@@ -223,11 +225,16 @@ type admin struct {
 	w    *world
 	jar  http.CookieJar
 	http *http.Client
+	ip   string // X-Forwarded-For, believed when the world trusts loopback proxies
 }
 
 func (w *world) newAdmin() *admin {
 	jar, _ := cookiejar.New(nil)
-	return &admin{w: w, jar: jar, http: &http.Client{Jar: jar, Timeout: 120 * time.Second,
+	w.mu.Lock()
+	w.admins++
+	ip := fmt.Sprintf("198.51.100.%d", w.admins)
+	w.mu.Unlock()
+	return &admin{w: w, jar: jar, ip: ip, http: &http.Client{Jar: jar, Timeout: 120 * time.Second,
 		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
 }
 
@@ -250,6 +257,7 @@ func (a *admin) do(method, base, path string, form url.Values) answer {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 		req.Header.Set("Origin", base)
 	}
+	req.Header.Set("X-Forwarded-For", a.ip)
 	res, err := a.http.Do(req)
 	if err != nil {
 		return answer{err: err}

@@ -1,6 +1,7 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"time"
@@ -77,5 +78,5 @@ func NewServices(o Options) (*Services, error) {
 	}
 	reviewers := reviewer.New(o.Pool, trail, totp, ro)
 	return &Services{Audit: trail, CXone: cx, Conns: conns, Keys: keySvc, Reviewers: reviewers,
-		Trail: audit.NewReader(o.Pool, trail, reviewers.Now, o.Log), Limiter: ratelimit.New(o.Pool, o.RateLimit), Instance: inst}, nil
+		Trail: audit.NewReader(o.Pool, trail, reviewers.Now, o.Log), Limiter: ratelimit.New(o.Pool, cmp.Or(o.RateLimit, cfg.RateLimit)), Instance: inst}, nil
 }

@@ -47,6 +47,9 @@ type Config struct {
 	// ShutdownTimeout bounds the drain after SIGTERM: longer than the
 	// longest action (a request's own budget is 75 s).
 	ShutdownTimeout time.Duration
+	// RateLimit is connects, creates, look-ups and rotations per minute per
+	// client IP and per session, shared by every instance.
+	RateLimit int
 }
 
 // The environment variable of every setting. Commands that need only some
@@ -67,6 +70,7 @@ const (
 	SessionAbsolute  = "KEYPORT_SESSION_ABSOLUTE"
 	StaleDays        = "KEYPORT_STALE_DAYS"
 	ShutdownTimeout  = "KEYPORT_SHUTDOWN_TIMEOUT"
+	RateLimit        = "KEYPORT_RATE_LIMIT"
 )
 
 // Var describes one setting: its environment variable, the flag that
@@ -96,6 +100,7 @@ var Vars = []Var{
 	{Env: SessionAbsolute, Flag: "session-absolute", Default: "8h", Help: "admin session absolute lifetime"},
 	{Env: StaleDays, Flag: "stale-days", Default: "90", Help: "a key unused or older than this many days is flagged stale"},
 	{Env: ShutdownTimeout, Flag: "shutdown-timeout", Default: "90s", Help: "how long SIGTERM waits for in-flight actions to finish (longer than a request's 75 s budget)"},
+	{Env: RateLimit, Flag: "rate-limit", Default: "20", Help: "connects, creates, look-ups and rotations per minute per client IP and per session (bursts of half)"},
 }
 
 // Source resolves a setting: a flag given on the command line wins over the
@@ -245,6 +250,10 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 	case ShutdownTimeout:
 		c.ShutdownTimeout, err = duration(v)
 		return err
+	case RateLimit:
+		if c.RateLimit, err = strconv.Atoi(v); err != nil || c.RateLimit < 2 {
+			return errors.New("want a whole number of attempts per minute >= 2")
+		}
 	case StaleDays:
 		if c.StaleAfterDays, err = strconv.Atoi(v); err != nil || c.StaleAfterDays < 1 {
 			return errors.New("want a whole number of days >= 1")
