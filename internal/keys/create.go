@@ -45,18 +45,9 @@ func ValidateLabel(l string) (string, error) {
 	return l, nil
 }
 
-// ValidFormToken checks a create form's intent id.
-func ValidFormToken(t string) bool {
-	if len(t) < 16 || len(t) > 64 {
-		return false
-	}
-	for _, r := range t {
-		if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-			return false
-		}
-	}
-	return true
-}
+// ValidFormToken checks a create form's intent id (the boundary's Handle
+// kind, and required).
+func ValidFormToken(t string) bool { return t != "" && input.Check(input.Handle, t) == "" }
 
 // NewFormToken returns a fresh one-time id for a create form.
 func NewFormToken() string { return kp.NewToken() }
