@@ -127,3 +127,14 @@ func (h *Handlers) keyLookup(c echo.Context, a *adminCtx) error {
 	}
 	return h.render(c, http.StatusOK, web.LookupPage(h.adminPage(c, a, "Look up a secret"), v))
 }
+
+func flashVerify(a *adminCtx, res *keys.VerifyResult) {
+	kind := "success"
+	if !res.Works {
+		kind = "error"
+	}
+	session.AddFlash(a.sess, kind, res.Message)
+	if res.Warning != "" {
+		session.AddFlash(a.sess, "error", res.Warning)
+	}
+}
