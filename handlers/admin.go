@@ -70,7 +70,7 @@ func (h *Handlers) adminPage(c echo.Context, a *adminCtx, title string) web.Page
 		p.Flashes = append(p.Flashes, web.Flash{Kind: f.Kind, Message: f.Message})
 	}
 	if a.cur != nil {
-		p.Identity = "Connected as " + a.cur.Label()
+		p.Identity = a.cur.Label()
 	}
 	for _, cn := range a.conns {
 		p.Connections = append(p.Connections, web.ConnOption{ID: cn.ID, Label: cn.Label(), Current: a.cur != nil && cn.ID == a.cur.ID, Expired: cn.Expired})

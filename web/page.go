@@ -10,7 +10,7 @@ type AssetURLs interface {
 
 // Flash is a one-time message shown at the top of the next page.
 type Flash struct {
-	Kind    string // "success" or "error"
+	Kind    string // "success", "warning" or "error"
 	Message string
 }
 
@@ -24,7 +24,7 @@ type NavItem struct {
 type Page struct {
 	Title    string
 	Nav      []NavItem
-	Identity string // "Connected as user · tenant · area"; "" when nobody is signed in
+	Identity string // "user · tenant · area"; "" when nobody is signed in
 	// Connections feed the header's switcher (admin pages).
 	Connections []ConnOption
 	// SignedIn shows a sign-out button posting to SignOutURL.
