@@ -96,18 +96,20 @@ func (h *Handlers) keysPage(c echo.Context, a *adminCtx, status int, formErr, la
 		// still show what Keyport knows without CXone (pending creates).
 		v := web.KeysView{Tenant: a.cur.TenantName, Region: string(a.cur.Region), FormToken: keys.NewFormToken(),
 			Label: label, Error: formErr, ListError: msg}
-		if kp.KindOf(err) == kp.Forbidden {
-			// Even the user's own keys are refused: explain the role
-			// instead of CXone's text and a form CXone would refuse.
-			v.NoAccess, v.ListError, v.Disconnect = true, "", "/connections/"+a.cur.ID+"/disconnect"
-			v.You = web.Person{ID: a.cur.UserID, Name: a.cur.UserName}.String()
-		}
 		pending, _ := h.Keys.Pending(ctx, a.cur)
-		ids := []string{}
+		ids := []string{a.cur.UserID}
 		for _, p := range pending {
 			ids = append(ids, p.OwnerUserID)
 		}
-		v.Pending = pendingRows(pending, h.ownerNamer(ctx, a, ids...))
+		person := h.ownerNamer(ctx, a, ids...)
+		v.Pending = pendingRows(pending, person)
+		if kp.KindOf(err) == kp.Forbidden {
+			// Even the user's own keys are refused: explain the role
+			// instead of CXone's text and a form CXone would refuse.
+			you := person(a.cur.UserID)
+			you.You = false // "you (…)" reads oddly in "the own keys of …"
+			v.NoAccess, v.ListError, v.Disconnect, v.You = true, "", "/connections/"+a.cur.ID+"/disconnect", you.String()
+		}
 		if status == http.StatusOK {
 			status = statusFor(err)
 		}

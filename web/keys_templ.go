@@ -182,20 +182,20 @@ func noAccess(v KeysView) templ.Component {
 		}
 		ctx = templ.InitializeContext(ctx)
 		ctx = templ.ClearChildren(ctx)
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "<section class=\"kp-warning\" data-testid=\"no-access\"><h2>This CXone user cannot manage access keys</h2><p>CXone refused to show even the own access keys of ")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 15, "<section class=\"kp-warning\" data-testid=\"no-access\"><h2>This CXone user cannot manage access keys</h2><p>CXone refused to show ")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
 		var templ_7745c5c3_Var7 string
 		templ_7745c5c3_Var7, templ_7745c5c3_Err = templ.JoinStringErrs(v.You)
 		if templ_7745c5c3_Err != nil {
-			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/keys.templ`, Line: 47, Col: 60}
+			return templ.Error{Err: templ_7745c5c3_Err, FileName: `web/keys.templ`, Line: 47, Col: 32}
 		}
 		_, templ_7745c5c3_Err = templ_7745c5c3_Buffer.WriteString(templ.EscapeString(templ_7745c5c3_Var7))
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, ": their CXone role has neither of the two access-key privileges.</p><ul><li><strong>My Access Key</strong> lets a user view, create, deactivate and delete their own keys.</li><li><strong>Access Key</strong> does the same for every user's keys in the tenant.</li></ul><p>Until a CXone administrator adds one of them to this user's role (in CXone's roles and permissions), Keyport can neither list nor create keys as this user. After the change, reload this page; if it still says this, connect again with a new basic token.</p><h3>What you can do in Keyport now</h3><ul><li><a href=\"/connect\" data-testid=\"connect-other\">Connect as another user</a> whose role has one of these privileges.</li><li>See this tenant's <a href=\"/keys/activity\">activity</a> as Keyport recorded it.</li>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 16, " even their own access keys: this user's CXone role has neither of the two access-key privileges.</p><ul><li><strong>My Access Key</strong> lets a user view, create, deactivate and delete their own keys.</li><li><strong>Access Key</strong> does the same for every user's keys in the tenant.</li></ul><p>Until a CXone administrator adds one of them to this user's role (in CXone's roles and permissions), Keyport can neither list nor create keys as this user. After the change, reload this page; if it still says this, connect again with a new basic token.</p><h3>What you can do in Keyport now</h3><ul><li><a href=\"/connect\" data-testid=\"connect-other\">Connect as another user</a> whose role has one of these privileges.</li><li>See this tenant's <a href=\"/keys/activity\">activity</a> as Keyport recorded it.</li>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
