@@ -123,7 +123,7 @@ func (h *Handlers) keyLookup(c echo.Context, a *adminCtx) error {
 	}
 	v.Searched, v.Found = true, res.Found
 	if res.Found {
-		v.Row = keyRowView(*res.Key, time.Now(), nil)
+		v.Row = keyRowView(*res.Key, time.Now(), nil, h.ownerNamer(c.Request().Context(), a, res.Key.OwnerUserID))
 	}
 	return h.render(c, http.StatusOK, web.LookupPage(h.adminPage(c, a, "Look up a secret"), v))
 }

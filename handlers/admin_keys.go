@@ -1,15 +1,20 @@
 package handlers
 
 import (
+	"cmp"
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
+	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/web"
 )
 
@@ -43,7 +48,9 @@ func age(now time.Time, t *time.Time) string {
 	}
 }
 
-func keyRowView(k keys.Key, now time.Time, rotations map[string]string) web.KeyRow {
+// keyRowView is a key as the list and its own page show it; person names
+// its owner (ownerNamer).
+func keyRowView(k keys.Key, now time.Time, rotations map[string]string, person func(string) web.Person) web.KeyRow {
 	state := "inactive"
 	switch {
 	case k.StateUnknown:
@@ -57,7 +64,7 @@ func keyRowView(k keys.Key, now time.Time, rotations map[string]string) web.KeyR
 	} else if k.LastUsedRaw != "" {
 		lastUsed = k.LastUsedRaw
 	}
-	r := web.KeyRow{ID: k.ID, State: state, Owner: k.OwnerUserID, Label: k.Label, CreatedBy: k.CreatedByName,
+	r := web.KeyRow{ID: k.ID, State: state, Owner: person(k.OwnerUserID).String(), Label: k.Label, CreatedBy: k.CreatedByName,
 		Created: fmtTime(k.CreatedAt), Age: age(now, k.CreatedAt), LastUsed: lastUsed, LastVerified: fmtTime(k.LastVerifiedAt),
 		VerifyResult: k.LastVerifyResult, Stale: k.StaleReason, Outside: !k.CreatedInKeyport, SecretLast4: k.SecretLast4,
 		SecretLost: k.SecretLost}
@@ -65,6 +72,14 @@ func keyRowView(k keys.Key, now time.Time, rotations map[string]string) web.KeyR
 		r.Rotation = "/rotations/" + id
 	}
 	return r
+}
+
+// ownerNamer names CXone users for a page of the current connection's
+// tenant, with what Keyport knows (see web.Person). The confirmation pages
+// use it too: h.ownerNamer(ctx, a, k.OwnerUserID)(k.OwnerUserID).String().
+func (h *Handlers) ownerNamer(ctx context.Context, a *adminCtx, ids ...string) func(id string) web.Person {
+	names := h.Keys.UserNames(ctx, a.cur, ids)
+	return func(id string) web.Person { return web.PersonOf(id, names, a.cur.UserID) }
 }
 
 // keysPage lists the connection's keys. formErr and label re-render the
@@ -82,8 +97,18 @@ func (h *Handlers) keysPage(c echo.Context, a *adminCtx, status int, formErr, la
 		v := web.KeysView{Tenant: a.cur.TenantName, Region: string(a.cur.Region), FormToken: keys.NewFormToken(),
 			Label: label, Error: formErr, ListError: msg}
 		pending, _ := h.Keys.Pending(ctx, a.cur)
+		ids := []string{a.cur.UserID}
 		for _, p := range pending {
-			v.Pending = append(v.Pending, web.PendingRow{Label: p.Label, Owner: p.OwnerUserID, State: p.State, Since: fmtTime(&p.CreatedAt)})
+			ids = append(ids, p.OwnerUserID)
+		}
+		person := h.ownerNamer(ctx, a, ids...)
+		v.Pending = pendingRows(pending, person)
+		if kp.KindOf(err) == kp.Forbidden {
+			// Even the user's own keys are refused: explain the role
+			// instead of CXone's text and a form CXone would refuse.
+			you := person(a.cur.UserID)
+			you.You = false // "you (…)" reads oddly in "the own keys of …"
+			v.NoAccess, v.ListError, v.Disconnect, v.You = true, "", "/connections/"+a.cur.ID+"/disconnect", you.String()
 		}
 		if status == http.StatusOK {
 			status = statusFor(err)
@@ -93,25 +118,56 @@ func (h *Handlers) keysPage(c echo.Context, a *adminCtx, status int, formErr, la
 	return h.renderKeys(c, a, status, listing, formErr, label)
 }
 
+// pendingRows shows creates whose outcome is open, naming their owners.
+func pendingRows(pending []keys.Pending, person func(string) web.Person) []web.PendingRow {
+	var out []web.PendingRow
+	for _, p := range pending {
+		out = append(out, web.PendingRow{Label: p.Label, Owner: person(p.OwnerUserID).String(), State: p.State,
+			Since: fmtTime(&p.CreatedAt), Candidates: p.CandidateIDs})
+	}
+	return out
+}
+
 // renderKeys renders the keys page of a listing, with the create form
 // (formErr and label re-render it after a failed submit).
 func (h *Handlers) renderKeys(c echo.Context, a *adminCtx, status int, listing *keys.Listing, formErr, label string) error {
-	rotations, _ := h.Keys.OpenRotations(c.Request().Context(), a.cur)
+	ctx := c.Request().Context()
+	rotations, _ := h.Keys.OpenRotations(ctx, a.cur)
 	now := time.Now()
-	v := web.KeysView{Tenant: a.cur.TenantName, Region: string(a.cur.Region), Owners: listing.Owners, Filter: c.QueryParam("user"),
+	ids := append([]string{a.cur.UserID}, listing.Owners...)
+	for _, p := range listing.Pending {
+		ids = append(ids, p.OwnerUserID)
+	}
+	person := h.ownerNamer(ctx, a, ids...)
+	v := web.KeysView{Tenant: a.cur.TenantName, Region: string(a.cur.Region), Filter: c.QueryParam("user"),
 		OwnOnly: listing.OwnOnly, CanCreateForOthers: !listing.OwnOnly && len(listing.Owners) > 0, FormToken: keys.NewFormToken(),
 		Label: label, Error: formErr, PossiblyIncomplete: listing.PossiblyIncomplete, Notices: listing.Reconciled}
+	for _, id := range listing.Owners {
+		v.Owners = append(v.Owners, person(id))
+	}
+	sortPeople(v.Owners)
 	for _, k := range listing.Keys {
-		row := keyRowView(k, now, rotations)
-		if k.OwnerUserID == a.cur.UserID {
-			row.Owner = "you (" + a.cur.UserName + ")"
-		}
-		v.Rows = append(v.Rows, row)
+		v.Rows = append(v.Rows, keyRowView(k, now, rotations, person))
 	}
-	for _, p := range listing.Pending {
-		v.Pending = append(v.Pending, web.PendingRow{Label: p.Label, Owner: p.OwnerUserID, State: p.State, Since: fmtTime(&p.CreatedAt), Candidates: p.CandidateIDs})
-	}
+	v.Pending = pendingRows(listing.Pending, person)
 	return h.render(c, status, web.KeysPage(h.adminPage(c, a, "Keys"), v))
+}
+
+// sortPeople orders a picker: you first, then by name, then the users
+// Keyport cannot name, by id.
+func sortPeople(ps []web.Person) {
+	rank := func(p web.Person) int {
+		switch {
+		case p.You:
+			return 0
+		case p.Name != "":
+			return 1
+		}
+		return 2
+	}
+	slices.SortStableFunc(ps, func(x, y web.Person) int {
+		return cmp.Or(cmp.Compare(rank(x), rank(y)), cmp.Compare(strings.ToLower(x.Name), strings.ToLower(y.Name)), cmp.Compare(x.ID, y.ID))
+	})
 }
 
 func (h *Handlers) keysList(c echo.Context, a *adminCtx) error {

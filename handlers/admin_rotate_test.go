@@ -30,7 +30,7 @@ func TestRotationWizardCanBeLeftAndResumed(t *testing.T) {
 
 	// Leave: the keys page offers to resume; starting again resumes.
 	keys := b.get("/keys")
-	if href, _ := keys.Doc.Find(`[data-key-id="` + oldID + `"] [data-testid="resume-rotation"]`).Attr("href"); href != wizard {
+	if href, _ := keys.Doc.Find(`[data-key-id="` + oldID + `"] [data-testid="resume-rotation"]`).Closest("form").Attr("action"); href != wizard {
 		t.Fatalf("keys page resume link %q, want %q", href, wizard)
 	}
 	if again := b.post("/keys/"+oldID+"/rotate", nil); again.Location != wizard {

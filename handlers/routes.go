@@ -55,6 +55,7 @@ func (h *Handlers) adminRoutes(e *echo.Echo) {
 	h.get(e, "/keys/lookup", h.withConn(h.keyLookupForm))
 	h.form(e.POST("/keys/lookup", h.withConn(h.keyLookup), limit...))
 	h.get(e, "/keys/activity", h.withConn(h.keyActivity))
+	h.get(e, "/keys/:key", h.withConn(h.keyDetail))
 	for _, op := range []string{"deactivate", "activate", "delete"} {
 		h.get(e, "/keys/:key/"+op, h.withConn(h.keyConfirm(op)))
 	}

@@ -10,11 +10,12 @@ type ConnectView struct {
 	Connections []ConnOption
 }
 
-// KeyRow is one key in the keys table: display-ready strings.
+// KeyRow is one key in the keys table (and on its own page): display-ready
+// strings.
 type KeyRow struct {
 	ID           string
 	State        string // "active", "inactive" or "unknown"
-	Owner        string
+	Owner        string // the owner's name (Person.String), never a bare UUID
 	Label        string
 	CreatedBy    string
 	Created      string
@@ -31,8 +32,9 @@ type KeyRow struct {
 
 // PendingRow is a create whose outcome is not known yet.
 type PendingRow struct {
-	Label, Owner, State, Since string
-	Candidates                 []string
+	Label, State, Since string
+	Owner               string   // Person.String
+	Candidates          []string // full key ids; the page shortens them
 }
 
 // KeysView is the keys page.
@@ -41,7 +43,7 @@ type KeysView struct {
 	Region             string
 	Rows               []KeyRow
 	Pending            []PendingRow
-	Owners             []string
+	Owners             []Person // users whose keys the list holds, for the pickers
 	Filter             string
 	OwnOnly            bool
 	CanCreateForOthers bool
@@ -51,4 +53,11 @@ type KeysView struct {
 	PossiblyIncomplete bool
 	Notices            []string
 	ListError          string // the keys could not be listed; the page says why
+	// NoAccess: CXone refused even the user's own keys (neither "Access
+	// Key" nor "My Access Key"). The page says what the role lacks and what
+	// is left to do, instead of a form CXone would refuse.
+	NoAccess bool
+	You      string // the connected user, for NoAccess's explanation
+	// Disconnect is the current connection's disconnect action.
+	Disconnect string
 }

@@ -190,6 +190,8 @@ func (s *Service) send(ctx context.Context, as connection.Caller, kc *kp.CreateA
 	case kind == cxone.Unauthorized:
 		// §6.4: CXone created nothing, and the bearer has been renewed.
 		return nil, s.failed(ctx, kc, kp.Errorf(kp.Unauthorized, "CXone did not accept Keyport's token for the create, so no key was created. Press Create key again."))
+	case kind == cxone.Forbidden:
+		return nil, s.failed(ctx, kc, createForbidden(err))
 	default:
 		return nil, s.failed(ctx, kc, connection.UpstreamError(err, "create a key"))
 	}
