@@ -19,7 +19,15 @@ import (
 // already up and migrated, and reports the time from exec to the first 200
 // from /readyz (target < 300 ms) and the process's resident memory after a
 // second of idling (target < 40 MB).
-func BenchmarkServeColdStart(b *testing.B) {
+func BenchmarkServeColdStart(b *testing.B) { coldStart(b) }
+
+// BenchmarkTableColdStart is the same measurement as a row of `make bench`'s
+// table (issue 14): report only.
+//
+//	go test -run '^$' -bench TableColdStart -benchtime 1x ./cmd/keyport
+func BenchmarkTableColdStart(b *testing.B) { coldStart(b) }
+
+func coldStart(b *testing.B) {
 	bin := filepath.Join(b.TempDir(), "keyport")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		b.Fatalf("build: %v\n%s", err, out)
