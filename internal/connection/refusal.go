@@ -91,7 +91,7 @@ func refusedToken(f refusalFacts, err error) *kp.Error {
 		msg = fmt.Sprintf("CXone's %s area refused the token although it is for %s%s. A basic token may work only once: if it was already used to connect, generate a new one.",
 			f.chosen, AreaLabel(f.chosen), valid)
 	case f.readable && !f.claims.Expires.IsZero():
-		msg = fmt.Sprintf("CXone's %s area refused the token. It has not expired (it is valid until %s), so the likeliest cause is the area: a token works only in the area of the CXone account that generated it. %s If %s is your area, the token may have been used already (a basic token may work only once); only then generate a new one.",
+		msg = fmt.Sprintf("CXone's %s area refused the token. It has not expired (it is valid until %s), so the likeliest cause is the area: a token works only in its tenant's area. %s If %s is your area, the token may have been used already (a basic token may work only once); only then generate a new one.",
 			f.chosen, f.claims.Expires.UTC().Format("15:04 UTC"), find, f.chosen)
 	default:
 		msg = fmt.Sprintf("CXone's %s area refused the token. Either %s is not your tenant's area (%s), or the token expired or was used already (a basic token is short-lived and may work only once). Check the area first; if it is right, generate a new token.",
