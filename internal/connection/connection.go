@@ -250,7 +250,7 @@ func (s *Service) store(ctx context.Context, req Request, region cxone.Region, t
 // user whose role has neither access-key privilege hears it now, not from a
 // 403 on the keys page. Any other failure says nothing about privileges.
 func (s *Service) probePrivileges(ctx context.Context, c Caller) {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second) // advisory: a slow CXone must not hold up a connect that worked
 	defer cancel()
 	if _, err := s.ListKeys(ctx, c, c.Conn.UserID); cxone.KindOf(err) == cxone.Forbidden {
 		c.Conn.NoKeyPrivileges = true
