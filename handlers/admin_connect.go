@@ -73,7 +73,8 @@ func (h *Handlers) doConnect(c echo.Context, withKey bool) error {
 		} else {
 			v.Error = msg
 		}
-		if wa := (*connection.WrongArea)(nil); errors.As(err, &wa) {
+		var wa *connection.WrongArea
+		if errors.As(err, &wa) {
 			v.RetryArea = string(wa.TokenArea)
 			v.RetryURL = "/connect?" + url.Values{"region": {v.RetryArea}, "next": {next}}.Encode()
 		}
