@@ -1,7 +1,10 @@
 package handlers
 
 import (
+	"errors"
 	"net/http"
+	"net/url"
+	"strings"
 
 	"github.com/keyport/keyport/internal/kp"
 
@@ -15,12 +18,16 @@ import (
 )
 
 func (h *Handlers) connectView(a *adminCtx, region, next string) web.ConnectView {
-	v := web.ConnectView{Region: region, Next: next}
+	v := web.ConnectView{Region: strings.ToLower(strings.TrimSpace(region)), Next: next}
 	if v.Region == "" {
 		v.Region = "na1"
 	}
-	for _, r := range h.Conns.Regions() {
-		v.Regions = append(v.Regions, string(r))
+	for _, ar := range h.Conns.Areas() {
+		label := string(ar.Code)
+		if ar.Name != "" {
+			label += " — " + ar.Name
+		}
+		v.Areas = append(v.Areas, web.AreaOption{Code: string(ar.Code), Label: label, URL: ar.URL})
 	}
 	for _, cn := range a.conns {
 		v.Connections = append(v.Connections, web.ConnOption{ID: cn.ID, Label: cn.Label(), Current: a.cur != nil && cn.ID == a.cur.ID, Expired: cn.Expired})
@@ -66,6 +73,11 @@ func (h *Handlers) doConnect(c echo.Context, withKey bool) error {
 		} else {
 			v.Error = msg
 		}
+		var wa *connection.WrongArea
+		if errors.As(err, &wa) {
+			v.RetryArea = string(wa.TokenArea)
+			v.RetryURL = "/connect?" + url.Values{"region": {v.RetryArea}, "next": {next}}.Encode()
+		}
 		return h.render(c, statusFor(err), web.ConnectPage(h.adminPage(c, a, "Connect"), v))
 	}
 	if err := inputError(c); err != nil {
@@ -90,7 +102,14 @@ func (h *Handlers) doConnect(c echo.Context, withKey bool) error {
 		return fail(err)
 	}
 	a.sess.Values[currentConnKey] = conn.ID
-	session.AddFlash(a.sess, "success", "Connected as "+conn.Label()+".")
+	// The identity bar says who; the flash says only what happened.
+	if conn.NoKeyPrivileges {
+		session.AddFlash(a.sess, "warning", "Connected to "+conn.TenantName+" ("+string(conn.Region)+"), but your CXone role has neither "+
+			"the “My Access Key” nor the “Access Key” privilege, so Keyport can neither list nor create keys for you. "+
+			"Ask a CXone administrator to add “My Access Key” (your own keys) or “Access Key” (everyone's keys) to your role, then connect again with a new basic token.")
+	} else {
+		session.AddFlash(a.sess, "success", "Connected to "+conn.TenantName+" ("+string(conn.Region)+").")
+	}
 	// A new session id on every connect: a cookie planted before sign-in is
 	// worthless after it.
 	if err := h.AdminSessions.Rotate(c.Request(), c.Response(), a.sess); err != nil {
@@ -106,7 +125,7 @@ func (h *Handlers) useConnection(c echo.Context) error {
 		return err
 	}
 	a.sess.Values[currentConnKey] = conn.ID
-	session.AddFlash(a.sess, "success", "Now acting as "+conn.Label()+".")
+	session.AddFlash(a.sess, "success", "Switched to "+conn.TenantName+" ("+string(conn.Region)+").")
 	return h.redirect(c, "/keys")
 }
 

@@ -92,7 +92,7 @@ func (j *journey) connectWith(token string, identity []string) {
 			j.fatalf("identity %q lacks %q", shown, want)
 		}
 	}
-	j.flashContains("Connected as")
+	j.flashContains("Connected to " + identity[1] + " (na1).") // identity is user, tenant, area
 }
 
 func keyRowSelector(id string) string {

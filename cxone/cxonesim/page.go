@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"html/template"
 	"net/http"
+	"strings"
 )
 
 // The Generate Key page stands in for CXone's Support → Downloads →
 // Generate Key. It works without JavaScript (the token is in a read-only
 // textarea); copy.js, served from the simulator so a strict CSP can apply,
-// only adds the Copy to Clipboard button.
+// only adds the Copy to Clipboard button and narrows the user list to the
+// chosen tenant.
 var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 <html lang="en">
 <head>
@@ -27,9 +29,10 @@ var pageTmpl = template.Must(template.New("page").Parse(`<!DOCTYPE html>
 {{end}}</select></p>
 <p><label for="user">User</label>
 <select id="user" name="user" data-testid="user">
-{{range .Tenants}}{{$t := .}}<optgroup label="{{.Name}}">{{range .Users}}<option value="{{$t.ID}}/{{.ID}}"{{if and (eq $t.ID $.TenantID) (eq .ID $.UserID)}} selected{{end}}>{{.Name}} &lt;{{.Email}}&gt;{{if .AccessKey}} · Access Key{{end}}{{if .MyAccessKey}} · My Access Key{{end}} ({{.ID}})</option>
+{{range .Tenants}}{{$t := .}}<optgroup label="{{.Name}}" data-tenant="{{.ID}}">{{range .Users}}<option value="{{$t.ID}}/{{.ID}}"{{if and (eq $t.ID $.TenantID) (eq .ID $.UserID)}} selected{{end}}>{{.Name}} &lt;{{.Email}}&gt;{{if .AccessKey}} · Access Key{{end}}{{if .MyAccessKey}} · My Access Key{{end}} ({{.ID}})</option>
 {{end}}</optgroup>
 {{end}}</select></p>
+<p><small>Only users of the chosen tenant can generate its key; the list shows them (without JavaScript, pick one under the tenant's heading).</small></p>
 <p><button type="submit" data-testid="generate">Generate</button></p>
 </form>
 {{if .Token}}
@@ -66,17 +69,11 @@ func (s *Sim) generateKeyPage(w http.ResponseWriter, r *http.Request) {
 	status := http.StatusOK
 	if r.Method == http.MethodPost {
 		_ = r.ParseForm()
-		d.TenantID = r.PostForm.Get("tenant")
-		d.UserID = r.PostForm.Get("user")
-		// The user select carries "tenant/user" so one choice is enough.
-		for i := 0; i < len(d.UserID); i++ {
-			if d.UserID[i] == '/' {
-				d.TenantID, d.UserID = d.UserID[:i], d.UserID[i+1:]
-				break
-			}
-		}
-		tok, err := s.BasicToken(region, d.TenantID, d.UserID)
-		if err != nil {
+		var msg string
+		d.TenantID, d.UserID, msg = pickUser(d.Tenants, r.PostForm.Get("tenant"), r.PostForm.Get("user"))
+		if msg != "" {
+			status, d.Error = http.StatusUnprocessableEntity, msg
+		} else if tok, err := s.BasicToken(region, d.TenantID, d.UserID); err != nil {
 			status, d.Error = http.StatusUnprocessableEntity, "Pick a user of the chosen tenant."
 		} else {
 			d.Token = tok.Reveal() // shown once, on purpose: this page's whole job
@@ -98,8 +95,61 @@ func (s *Sim) generateKeyPage(w http.ResponseWriter, r *http.Request) {
 	_, _ = w.Write(buf.Bytes())
 }
 
+// pickUser reads the form: the user select carries "tenant/user", so a
+// script-less client may send it alone; when the tenant select is sent
+// too, a user of another tenant is refused rather than silently winning
+// over the tenant chosen.
+func pickUser(tenants []Tenant, tenantID, choice string) (tenant, user, problem string) {
+	tenant, user, ok := strings.Cut(choice, "/")
+	if !ok {
+		tenant, user = tenantID, choice
+	}
+	if tenantID == "" || tenantID == tenant {
+		return tenant, user, ""
+	}
+	name := func(id string) string {
+		for _, t := range tenants {
+			if t.ID == id {
+				return t.Name
+			}
+		}
+		return "another tenant"
+	}
+	userName := "That user"
+	for _, t := range tenants {
+		for _, u := range t.Users {
+			if t.ID == tenant && u.ID == user {
+				userName = u.Name
+			}
+		}
+	}
+	return tenantID, user, userName + " is a user of " + name(tenant) + ", not of " + name(tenantID) +
+		". Pick a user of the chosen tenant, or choose " + name(tenant) + " as the tenant."
+}
+
 const copyJS = `// Copy-to-clipboard for the CXone simulator's Generate Key page.
 document.addEventListener("DOMContentLoaded", function () {
+  // Offer only the chosen tenant's users; the server refuses a mismatch
+  // anyway (422), this only saves the round trip.
+  var tenant = document.querySelector("select[name=tenant]");
+  var user = document.querySelector("select[name=user]");
+  if (tenant && user) {
+    var filter = function () {
+      var first = null;
+      user.querySelectorAll("optgroup").forEach(function (g) {
+        var mine = g.getAttribute("data-tenant") === tenant.value;
+        g.hidden = !mine;
+        g.querySelectorAll("option").forEach(function (o) {
+          o.hidden = !mine;
+          if (mine && !first) { first = o; }
+        });
+      });
+      var sel = user.options[user.selectedIndex];
+      if (first && (!sel || sel.hidden)) { first.selected = true; }
+    };
+    tenant.addEventListener("change", filter);
+    filter();
+  }
   document.querySelectorAll("[data-copy-target]").forEach(function (btn) {
     var target = document.getElementById(btn.getAttribute("data-copy-target"));
     var status = document.querySelector("[data-testid=copy-status]");

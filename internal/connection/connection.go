@@ -41,6 +41,10 @@ type Connection struct {
 	Expired         bool // CXone would not refresh it: a new basic token is needed
 	CanManageOthers *bool
 	AccessExpires   time.Time
+	// NoKeyPrivileges is learnt at connect (not stored): CXone refused to
+	// list even the user's own keys, so the role has neither "My Access
+	// Key" nor "Access Key".
+	NoKeyPrivileges bool
 }
 
 // Label is "user · tenant · area", shown on every page.
@@ -118,14 +122,17 @@ func (s *Service) ParseRegion(v string) (cxone.Region, error) {
 }
 
 // Connect exchanges a basic token from CXone's Generate Key page for a
-// bearer and stores the connection. The basic token is used once and never
-// stored.
+// bearer and stores the connection. The basic token is cleaned of what
+// copying adds (CleanBasicToken), used once and never stored.
 func (s *Service) Connect(ctx context.Context, req Request, region cxone.Region, basic secret.Secret) (*Connection, error) {
-	if strings.TrimSpace(basic.Reveal()) == "" {
+	basic = CleanBasicToken(basic)
+	if basic.IsZero() {
 		return nil, kp.Errorf(kp.Invalid, "Paste the basic token from CXone's Generate Key page.")
 	}
 	return s.connect(ctx, req, region, "basic token", func(ctx context.Context) (*cxone.Tokens, error) {
 		return s.cx.ExchangeBasicToken(ctx, region, basic)
+	}, func(ctx context.Context, err error) error {
+		return s.explainBasicRefusal(ctx, req, region, basic.Reveal(), err)
 	})
 }
 
@@ -140,11 +147,46 @@ func (s *Service) ConnectWithAccessKey(ctx context.Context, req Request, region 
 	}
 	return s.connect(ctx, req, region, "access key", func(ctx context.Context) (*cxone.Tokens, error) {
 		return s.TokenFromAccessKey(ctx, region, keyID, keySecret)
+	}, func(_ context.Context, err error) error {
+		var ce *cxone.Error
+		switch {
+		case errors.As(err, &ce) && ce.Status == 0 && ce.Kind == cxone.BadRequest:
+			return &kp.Error{Kind: kp.Invalid, Err: err, Message: "That access key id or secret is malformed: " + ce.Message}
+		case isRefusal(err):
+			return &kp.Error{Kind: kp.Unauthorized, Err: err, Message: WithUpstream(
+				"CXone ("+AreaLabel(region)+") rejected the access key: the id or secret is wrong, the key is inactive or deleted, or it belongs to another area.", err)}
+		}
+		return UpstreamError(err, "connect")
 	})
 }
 
+// explainBasicRefusal says why a basic token was not exchanged, from CXone's
+// answer and what the token itself says (see refusedToken).
+func (s *Service) explainBasicRefusal(ctx context.Context, req Request, region cxone.Region, raw string, err error) error {
+	var ce *cxone.Error
+	if errors.As(err, &ce) && ce.Status == 0 && ce.Kind == cxone.BadRequest {
+		return malformedToken(raw, err)
+	}
+	if !isRefusal(err) {
+		return UpstreamError(err, "connect")
+	}
+	f := refusalFacts{chosen: region, now: time.Now()}
+	f.chosenURL, _ = s.cx.BaseURL(region) // region was parsed against this table
+	f.claims, f.readable = readClaims(raw, s.Regions())
+	if f.readable && f.claims.Area == "" && f.claims.TenantID != "" {
+		// A tenant lives in one area: where this session reached it before.
+		conns, _ := s.List(ctx, req.SessionHash) // only a hint; a failure just leaves it out
+		for _, c := range conns {
+			if strings.EqualFold(c.TenantID, f.claims.TenantID) {
+				f.knownArea = c.Region
+			}
+		}
+	}
+	return refusedToken(f, err)
+}
+
 func (s *Service) connect(ctx context.Context, req Request, region cxone.Region, how string,
-	exchange func(context.Context) (*cxone.Tokens, error)) (*Connection, error) {
+	exchange func(context.Context) (*cxone.Tokens, error), explain func(context.Context, error) error) (*Connection, error) {
 	// Who is connecting is known only after the exchange; the intent names
 	// the area and session, the outcome the identity.
 	ev := audit.Event{Actor: audit.Actor{Kind: kp.ActorAdmin},
@@ -156,22 +198,7 @@ func (s *Service) connect(ctx context.Context, req Request, region cxone.Region,
 	}
 	tokens, err := exchange(ctx)
 	if err != nil {
-		kerr := UpstreamError(err, "connect")
-		var ce *cxone.Error
-		local := errors.As(err, &ce) && ce.Status == 0 && ce.Kind == cxone.BadRequest
-		switch {
-		case local && how == "basic token":
-			// Refused before anything was sent: not CXone's verdict.
-			kerr = &kp.Error{Kind: kp.Invalid, Err: err, Message: "That does not look like a basic token: it should be three dot-separated parts starting with eyJ. Copy it again from the Generate Key page."}
-		case local:
-			kerr = &kp.Error{Kind: kp.Invalid, Err: err, Message: "That access key id or secret is malformed: " + ce.Message}
-		case cxone.KindOf(err) == cxone.Unauthorized || cxone.KindOf(err) == cxone.BadRequest:
-			msg := "CXone rejected the basic token: it may have expired or been used already. Generate a new one and paste it again."
-			if how == "access key" {
-				msg = "CXone rejected the access key: the id or secret is wrong, or the key is inactive or deleted."
-			}
-			kerr = &kp.Error{Kind: kp.Unauthorized, Message: WithUpstream(msg, err), Err: err}
-		}
+		kerr := explain(ctx, err)
 		s.audit.Outcome(ctx, intent, ev, Failure(err))
 		return nil, kerr
 	}
@@ -181,6 +208,26 @@ func (s *Service) connect(ctx context.Context, req Request, region cxone.Region,
 		s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeFailure, Message: err.Message})
 		return nil, err
 	}
+	conn, err := s.store(ctx, req, region, tokens)
+	if err != nil {
+		s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeFailure, Message: kp.MessageOf(err)})
+		return nil, err
+	}
+	ev.Actor, ev.Scope = conn.Actor(), conn.Scope(req)
+	var warnings []string
+	if !id.Verified {
+		warnings = append(warnings, "bearer signature not verified (no JWKS configured)")
+	}
+	if s.probePrivileges(ctx, Caller{Req: req, Conn: conn}); conn.NoKeyPrivileges {
+		warnings = append(warnings, "the CXone role lacks the access-key privileges (listing the user's own keys was refused)")
+	}
+	s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeSuccess, Details: &audit.Details{Step: how, Warning: strings.Join(warnings, "; ")}})
+	return conn, nil
+}
+
+// store saves a new connection with its tokens sealed.
+func (s *Service) store(ctx context.Context, req Request, region cxone.Region, tokens *cxone.Tokens) (*Connection, error) {
+	id := tokens.Identity
 	row := &db.ConnectionRow{ID: kp.NewUUID(), SessionIDHash: req.SessionHash, Region: region, TenantID: id.TenantID,
 		TenantName: firstNonEmpty(id.TenantName, id.TenantID), UserID: id.UserID, UserName: firstNonEmpty(id.DisplayName, id.UserID),
 		BusinessUnit: id.BusinessUnit, IdentityVerified: id.Verified, AccessExpiresAt: tokens.AccessExpires,
@@ -192,20 +239,23 @@ func (s *Service) connect(ctx context.Context, req Request, region cxone.Region,
 		err = db.New(s.pool).UpdateConnectionTokens(ctx, connID, s.sealTokens(tokens, connID), tokens.AccessExpires, timePtr(tokens.RefreshExpires))
 	}
 	if err != nil {
-		ferr := kp.StoreError(err, "Keyport could not save the connection. Nothing was changed in CXone; try again.")
-		s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeFailure, Message: ferr.Message})
-		return nil, ferr
+		return nil, kp.StoreError(err, "Keyport could not save the connection. Nothing was changed in CXone; try again.")
 	}
 	s.forget(connID)
-	conn := &Connection{ID: connID, Region: region, TenantID: row.TenantID, TenantName: row.TenantName, UserID: row.UserID,
-		UserName: row.UserName, BusinessUnit: row.BusinessUnit, Verified: id.Verified, AccessExpires: tokens.AccessExpires}
-	ev.Actor, ev.Scope = conn.Actor(), conn.Scope(req)
-	warning := ""
-	if !id.Verified {
-		warning = "bearer signature not verified (no JWKS configured)"
+	return &Connection{ID: connID, Region: region, TenantID: row.TenantID, TenantName: row.TenantName, UserID: row.UserID,
+		UserName: row.UserName, BusinessUnit: row.BusinessUnit, Verified: id.Verified, AccessExpires: tokens.AccessExpires}, nil
+}
+
+// probePrivileges lists the user's own keys once, at connect, so that a
+// user whose role has neither access-key privilege hears it now, not from a
+// 403 on the keys page. Any other failure says nothing about privileges.
+func (s *Service) probePrivileges(ctx context.Context, c Caller) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second) // advisory: a slow CXone must not hold up a connect that worked
+	defer cancel()
+	if _, err := s.ListKeys(ctx, c, c.Conn.UserID); cxone.KindOf(err) == cxone.Forbidden {
+		c.Conn.NoKeyPrivileges = true
+		s.SetCanManageOthers(ctx, c.Conn, false) // "Access Key" is missing too
 	}
-	s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeSuccess, Details: &audit.Details{Step: how, Warning: warning}})
-	return conn, nil
 }
 
 // List returns a session's connections.

@@ -171,8 +171,8 @@ func TestConnectRefusesBadBasicTokens(t *testing.T) {
 		wantAudit int // failure outcomes recorded
 	}{
 		{"an empty token is asked for again", "  ", kp.Invalid, "Paste the basic token", 0, 0},
-		{"a malformed token is refused before anything is sent", "not-a-token", kp.Invalid, "does not look like a basic token", 0, 1},
-		{"a used token is CXone's refusal", used.Reveal(), kp.Unauthorized, "CXone rejected the basic token", 1, 1},
+		{"a malformed token is refused before anything is sent", "not-a-token", kp.Invalid, "That is not a basic token", 0, 1},
+		{"a used token is CXone's refusal", used.Reveal(), kp.Unauthorized, "may have been used already", 1, 1},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			sent := e.sim.Calls(cxonesim.EndpointRefresh)

@@ -37,7 +37,8 @@ const (
 	Area
 	// LocalPath is a path on this site (the ?next= of a form).
 	LocalPath
-	// Token is a pasted JWT (a basic token): up to 16 KiB, white space around it allowed.
+	// Token is a pasted JWT (a basic token): up to 16 KiB, white space around
+	// it and line breaks inside allowed (the connect service removes them).
 	Token
 	// KeyID is a CXone access key id: 1 to 256 printable ASCII characters
 	// (the contract promises no more, §5.3), white space around it allowed.
@@ -71,6 +72,7 @@ type spec struct {
 	max   int               // bytes, or characters when runes is set
 	runes bool              // max counts characters, not bytes
 	trim  bool              // white space around the value is allowed (pasted values)
+	wrap  bool              // line breaks and tabs inside are allowed too (a token a text field wrapped)
 	char  func(rune) bool   // every character must pass; nil = any printable
 	shape func(string) bool // the whole value must pass; nil = any
 }
@@ -84,7 +86,7 @@ var specs = map[Kind]spec{
 	TOTPCode:  {what: "a code of digits", max: 16, char: func(r rune) bool { return r == ' ' || r >= '0' && r <= '9' }},
 	Area:      {what: "an area code such as na1", max: 32, char: isWordChar},
 	LocalPath: {what: "a path on this site", max: 2048, char: isVisibleASCII},
-	Token:     {max: 16 << 10, trim: true},
+	Token:     {max: 16 << 10, trim: true, wrap: true},
 	KeyID:     {what: "an access key id", max: 256, trim: true, char: isVisibleASCII},
 	KeySecret: {what: "an access key secret", max: 256, trim: true, char: isVisibleASCII},
 	CXoneID:   {what: "a CXone id", max: 128, char: isIDChar},
@@ -132,6 +134,9 @@ func Check(k Kind, v string) Problem {
 		return Problem(fmt.Sprintf("is longer than %d %s", s.max, unit))
 	}
 	for _, r := range v {
+		if s.wrap && (r == '\n' || r == '\r' || r == '\t') {
+			continue
+		}
 		if unicode.IsControl(r) || r == utf8.RuneError || r == '\u2028' || r == '\u2029' {
 			return "contains a control character"
 		}

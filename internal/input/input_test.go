@@ -32,6 +32,9 @@ func TestCheck(t *testing.T) {
 		{KeyID, strings.Repeat("A", 257), "longer than 256"},
 		{KeySecret, "sécret", "not an access key secret"},
 		{Token, " eyJ.a.b ", ""},
+		{Token, "Basic \"eyJ.a\r\n.b\t\"", ""}, // decorated and wrapped: the connect service cleans it
+		{Token, "eyJ.a\x00.b", "NUL"},
+		{Token, "eyJ.a\x1b.b", "control"},
 		{Token, strings.Repeat("a", 16<<10+1), "longer than 16384"},
 		{UUID, "0b9c2c61-9b2e-4c4e-8f33-3c1f2b1a0d9e", ""},
 		{UUID, "0b9c2c61-9b2e-4c4e-8f33-3c1f2b1a0d9", "not an id"},
