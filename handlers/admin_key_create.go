@@ -52,10 +52,22 @@ func (h *Handlers) keysCreate(c echo.Context, a *adminCtx) error {
 // instance serves what follows (the .env download and "Verify it now" send
 // the secret back from the page). A reload re-posts the form, whose intent
 // id has been used: it says so, every time, and shows no secret.
-func (h *Handlers) showCreated(c echo.Context, a *adminCtx, res *keys.CreateResult, rotation string) error {
-	v := web.CreatedView{KeyID: res.KeyID, Secret: res.Secret.Reveal(), Rotation: rotation,
-		EnvAction: "/keys/" + url.PathEscape(res.KeyID) + "/env", VerifyAction: "/keys/" + url.PathEscape(res.KeyID) + "/verify"}
+func (h *Handlers) showCreated(c echo.Context, a *adminCtx, res *keys.CreateResult, rotationID string) error {
+	v := createdView(res.KeyID, res.Label, res.Secret, rotationID)
 	return h.render(c, http.StatusOK, web.CreatedPage(h.adminPage(c, a, "New key"), v))
+}
+
+// createdView is the creation page of key id, part of rotation rotationID
+// when that is set. The way out ("Done") goes to the keys page, or on to
+// the rotation wizard.
+func createdView(id, label string, sec secret.Secret, rotationID string) web.CreatedView {
+	base := "/keys/" + url.PathEscape(id)
+	v := web.CreatedView{KeyID: id, Label: label, Secret: sec.Reveal(), EnvAction: base + "/env", VerifyAction: base + "/verify", Done: "/keys"}
+	if rotationID != "" {
+		v.RotationID, v.Rotation = rotationID, "/rotations/"+url.PathEscape(rotationID)
+		v.Done = v.Rotation
+	}
+	return v
 }
 
 // keyEnv downloads a key as a .env file, from the secret the creation page

@@ -23,21 +23,27 @@ func (h *Handlers) rotateConfirm(c echo.Context, a *adminCtx) error {
 		return err
 	}
 	v := web.ConfirmView{Title: "Rotate key", Question: "Create a replacement for this key? The wizard then walks you through deploying and verifying it, and deactivating and deleting the old one.",
-		Button: "Create the replacement", KeyID: k.ID, Action: "/keys/" + k.ID + "/rotate", Cancel: "/keys"}
+		Button: "Create the replacement", Key: keyFacts(a, *k), Action: "/keys/" + url.PathEscape(k.ID) + "/rotate", Cancel: "/keys"}
 	return h.render(c, http.StatusOK, web.ConfirmPage(h.adminPage(c, a, "Rotate key"), v))
 }
 
-// rotateStart creates the replacement and shows its secret once.
+// rotateStart creates the replacement and shows its secret once. A second
+// start (a reload of that page) goes to the open rotation and says the
+// secret cannot be shown again, the same words as a reloaded create.
 func (h *Handlers) rotateStart(c echo.Context, a *adminCtx) error {
 	rot, created, err := h.Keys.StartRotation(c.Request().Context(), a.caller(), c.Param("key"))
 	if err != nil {
 		return err
 	}
 	if created == nil { // a rotation was already under way
-		session.AddFlash(a.sess, "success", "A rotation of this key is already under way; continue it here.")
+		msg := "A rotation of this key is already under way; continue it here."
+		if rot.Step == keys.StepCreated {
+			msg += " The replacement is key " + rot.NewKeyID + ". " + keys.SecretShownOnce
+		}
+		session.AddFlash(a.sess, "success", msg)
 		return h.redirect(c, "/rotations/"+rot.ID)
 	}
-	return h.showCreated(c, a, created, "/rotations/"+url.PathEscape(rot.ID))
+	return h.showCreated(c, a, created, rot.ID)
 }
 
 func (h *Handlers) rotationPage(c echo.Context, a *adminCtx) error {
@@ -45,8 +51,16 @@ func (h *Handlers) rotationPage(c echo.Context, a *adminCtx) error {
 	if err != nil {
 		return err
 	}
-	v := web.RotationView{ID: r.ID, OldKeyID: r.OldKeyID, NewKeyID: r.NewKeyID, Step: r.Step}
-	return h.render(c, http.StatusOK, web.RotationPage(h.adminPage(c, a, "Rotate key"), v))
+	return h.renderRotation(c, a, http.StatusOK, r, "")
+}
+
+// renderRotation shows the wizard at r's step, with errMsg from a step
+// that failed.
+func (h *Handlers) renderRotation(c echo.Context, a *adminCtx, status int, r *kp.Rotation, errMsg string) error {
+	oldLabel, newLabel := h.Keys.RotationLabels(c.Request().Context(), a.cur, r)
+	v := web.RotationView{ID: r.ID, OldKeyID: r.OldKeyID, NewKeyID: r.NewKeyID, OldLabel: oldLabel, NewLabel: newLabel,
+		Step: r.Step, Error: errMsg, ConfirmLast4: keys.DeleteConfirmation(r.OldKeyID)}
+	return h.render(c, status, web.RotationPage(h.adminPage(c, a, "Rotate key"), v))
 }
 
 // stepDone is the flash message after each of the wizard's steps.
@@ -61,15 +75,15 @@ var stepDone = map[string]string{
 func (h *Handlers) rotationStep(step string) func(c echo.Context, a *adminCtx) error {
 	return func(c echo.Context, a *adminCtx) error {
 		rid := c.Param("rotation")
-		r, _, err := h.Keys.AdvanceRotation(c.Request().Context(), a.caller(), rid, step, secret.New(c.FormValue("access_key_secret")))
+		in := keys.StepInput{Secret: secret.New(c.FormValue("access_key_secret")), Confirm: c.FormValue("confirm")}
+		r, _, err := h.Keys.AdvanceRotation(c.Request().Context(), a.caller(), rid, step, in)
 		if err != nil {
 			msg, ok := formError(err)
 			if !ok || r == nil {
 				return err
 			}
 			if kp.KindOf(err) == kp.Conflict || kp.KindOf(err) == kp.Invalid {
-				v := web.RotationView{ID: r.ID, OldKeyID: r.OldKeyID, NewKeyID: r.NewKeyID, Step: r.Step, Error: msg}
-				return h.render(c, statusFor(err), web.RotationPage(h.adminPage(c, a, "Rotate key"), v))
+				return h.renderRotation(c, a, statusFor(err), r, msg)
 			}
 			return err
 		}

@@ -23,7 +23,7 @@ func TestRotationWizardCanBeLeftAndResumed(t *testing.T) {
 	}
 	newID := strings.TrimSpace(newPage.Doc.Find(`[data-testid="key-id"]`).Text())
 	newSecret := strings.TrimSpace(newPage.Doc.Find(`[data-testid="key-secret"]`).Text())
-	wizard, ok := newPage.Doc.Find(`[data-testid="rotation-next"]`).Attr("href")
+	wizard, ok := newPage.Doc.Find(`[data-testid="saved-form"]`).Attr("action")
 	if newID == "" || newID == oldID || newSecret == "" || !ok {
 		t.Fatalf("replacement page: id %q, secret %d chars, wizard link %v", newID, len(newSecret), ok)
 	}
@@ -53,12 +53,12 @@ func TestRotationWizardCanBeLeftAndResumed(t *testing.T) {
 		t.Fatalf("skipping to deactivate: %d", p.Status)
 	}
 	step("/deployed", nil, "deployed")
-	if p := b.post(wizard+"/verify", url.Values{"access_key_secret": {otherSecret(newSecret)}}); p.Status != 422 || !strings.Contains(formError(p), "rejected") {
+	if p := b.post(wizard+"/verify", url.Values{"access_key_secret": {otherSecret(newSecret)}}); p.Status != 422 || !strings.Contains(formError(p), "not this key's secret") {
 		t.Fatalf("verify with a wrong secret: %d %q", p.Status, formError(p))
 	}
 	step("/verify", url.Values{"access_key_secret": {newSecret}}, "verified")
 	step("/deactivate-old", nil, "old_deactivated")
-	step("/delete-old", nil, "done")
+	step("/delete-old", url.Values{"confirm": {oldID[len(oldID)-4:]}}, "done")
 
 	rows := b.keyRows(b.get("/keys"))
 	if _, ok := rows[oldID]; ok {

@@ -60,6 +60,9 @@ var formFields = map[string]field{
 	"user_id":           {input.CXoneID, "owner"},
 	"user":              {input.CXoneID, "user filter"},
 	"rotation":          {input.UUID, "rotation"},
+	"confirm":           {input.Label, "confirmation"},
+	"created":           {input.Word, "creation page mark"},
+	"saved":             {input.Word, "saved-secret box"},
 	// security reviewers
 	"username": {input.Username, "username"},
 	"password": {input.Password, "password"},

@@ -110,6 +110,7 @@ func (j *journey) createKeyAndSeeSecretOnce(label string) (keyID, sec string) {
 	if keyID == "" || len(sec) != 56 {
 		j.fatalf("the creation page shows id %q and a %d-character secret", keyID, len(sec))
 	}
+	j.do("tick I have saved the secret", chromedp.Click(css(`[data-testid="saved-secret"]`)))
 	j.click("back to the keys", `[data-testid="back-to-keys"]`)
 	row := keyRowSelector(keyID)
 	j.wait("the new key's row", row)
@@ -150,6 +151,7 @@ func (j *journey) verifyDeactivateDelete(keyID, sec string) {
 
 	j.click("open delete", row+` [data-testid="delete"]`)
 	j.wait("the delete confirmation", `[data-testid="confirm-submit"]`)
+	j.do("type the id's last four", chromedp.SendKeys(css(`[data-testid="confirm-input"]`), keyID[len(keyID)-4:]))
 	j.click("confirm delete", `[data-testid="confirm-submit"]`)
 	j.wait("the keys page after delete", `[data-testid="create-form"]`)
 	j.flashContains("deleted")
@@ -167,9 +169,12 @@ func (j *journey) createAndVerifyFromCreationPage(label string) string {
 	j.wait("the second creation page", `[data-testid="verify-new"]`)
 	key := j.text("second key id", `[data-testid="key-id"]`)
 	j.click("verify it now", `[data-testid="verify-new"]`)
+	j.wait("the answer on the creation page", `[data-testid="verify-result"][data-works="true"]`)
+	j.wait("the secret still shown", `[data-testid="key-secret"]`)
+	j.do("tick I have saved the secret", chromedp.Click(css(`[data-testid="saved-secret"]`)))
+	j.click("back to the keys", `[data-testid="back-to-keys"]`)
 	row := keyRowSelector(key)
 	j.wait("the keys page after verify-new", row)
-	j.flashContains("works")
 	if st := j.text("state", row+` [data-testid="key-state"]`); st != "active" {
 		j.fatalf("the second key is %q, want active", st)
 	}

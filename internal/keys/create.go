@@ -25,6 +25,7 @@ type CreateForm struct {
 type CreateResult struct {
 	State string // created, not_created, secret_lost, ambiguous, unknown
 	KeyID string
+	Label string
 	// Secret is the new key's secret, when State is created: it goes into
 	// the answer to the create and nowhere else (docs/security.md).
 	Secret  secret.Secret
@@ -48,6 +49,10 @@ func ValidateLabel(l string) (string, error) {
 // ValidFormToken checks a create form's intent id (the boundary's Handle
 // kind, and required).
 func ValidFormToken(t string) bool { return t != "" && input.Check(input.Handle, t) == "" }
+
+// SecretShownOnce is what every way back to a creation page says (a
+// reload, the Back button, a second submit): the same words every time.
+const SecretShownOnce = "Its secret was shown once and cannot be shown again: if you did not save it, deactivate and delete this key and create a new one."
 
 // NewFormToken returns a fresh one-time id for a create form.
 func NewFormToken() string { return kp.NewToken() }
@@ -157,7 +162,7 @@ func (s *Service) claim(ctx context.Context, as connection.Caller, token, owner,
 	case err == nil:
 		return kc, nil
 	case prev != nil && prev.AccessKeyID != "":
-		return nil, kp.Errorf(kp.Conflict, "This form was already submitted and created key %s; no second key was created.", prev.AccessKeyID)
+		return nil, kp.Errorf(kp.Conflict, "This form was already submitted and created key %s; no second key was created. %s", prev.AccessKeyID, SecretShownOnce)
 	case kp.KindOf(err) == kp.Conflict:
 		return nil, err
 	default:
@@ -239,7 +244,7 @@ func (s *Service) created(ctx context.Context, as connection.Caller, kc *kp.Crea
 	}
 	s.audit.Outcome(ctx, intent, ev, audit.Result{Outcome: kp.OutcomeSuccess, TargetKeyID: k.ID,
 		Details: &audit.Details{Label: kc.Label, OwnerUserID: kc.OwnerUserID, SecretFingerprint: fp, SecretLast4: last4}})
-	return &CreateResult{State: "created", KeyID: k.ID, Secret: k.Secret}
+	return &CreateResult{State: "created", KeyID: k.ID, Label: kc.Label, Secret: k.Secret}
 }
 
 // checkOtherUser allows acting for another user only with the "Access

@@ -354,7 +354,7 @@ func TestAnAmbiguousCreateStaysOnTheKeysPageUntilItsKeysAreGone(t *testing.T) {
 		if err := e.keys.SetActive(ctx, as, id, false); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.keys.Delete(ctx, as, id); err != nil {
+		if _, err := e.keys.Delete(ctx, as, id, keys.DeleteConfirmation(id)); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -2,10 +2,14 @@ package keys
 
 import (
 	"context"
+	"regexp"
+	"strings"
+	"time"
 
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/connection"
+	"github.com/keyport/keyport/internal/input"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/secret"
 )
@@ -37,10 +41,7 @@ func (s *Service) StartRotation(ctx context.Context, as connection.Caller, oldKe
 	if !old.Active {
 		return nil, nil, kp.Errorf(kp.Conflict, "Only an active key can be rotated; this one is already inactive.")
 	}
-	label := "rotation of " + old.ID[:min(8, len(old.ID))]
-	if old.Label != "" {
-		label = old.Label
-	}
+	label := ReplacementLabel(old.Label, old.ID, s.now())
 	created, _, err = s.create(ctx, as, CreateForm{Token: NewFormToken(), Label: label, UserID: old.OwnerUserID})
 	if err != nil {
 		return nil, nil, err
@@ -58,6 +59,38 @@ func (s *Service) StartRotation(ctx context.Context, as connection.Caller, oldKe
 	return rot, created, nil
 }
 
+// rotatedSuffix marks a replacement's label; a key rotated again keeps one
+// mark, the latest.
+var rotatedSuffix = regexp.MustCompile(` \(rotated \d{4}-\d{2}-\d{2}\)$`)
+
+// ReplacementLabel is the label of the key that replaces one labelled old
+// (id oldID): the old label marked with the day, so the list tells old
+// and new apart. It fits the label's 100-character cap.
+func ReplacementLabel(old, oldID string, now time.Time) string {
+	suffix := " (rotated " + now.UTC().Format(time.DateOnly) + ")"
+	base := strings.TrimSpace(rotatedSuffix.ReplaceAllString(old, ""))
+	if base == "" {
+		base = "replacement of " + oldID[:min(8, len(oldID))]
+	}
+	if r := []rune(base); len(r)+len([]rune(suffix)) > input.MaxLabel {
+		base = strings.TrimSpace(string(r[:input.MaxLabel-len([]rune(suffix))-1])) + "…"
+	}
+	return base + suffix
+}
+
+// RotationLabels returns the labels Keyport keeps for a rotation's old and
+// new keys ("" when it has none), for the wizard to name them.
+func (s *Service) RotationLabels(ctx context.Context, conn *connection.Connection, r *kp.Rotation) (oldLabel, newLabel string) {
+	q := db.New(s.pool)
+	if m, err := q.KeyMeta(ctx, conn.Region, conn.TenantID, r.OldKeyID); err == nil {
+		oldLabel = m.Label
+	}
+	if m, err := q.KeyMeta(ctx, conn.Region, conn.TenantID, r.NewKeyID); err == nil {
+		newLabel = m.Label
+	}
+	return oldLabel, newLabel
+}
+
 // Rotation returns one of the tenant's rotations.
 func (s *Service) Rotation(ctx context.Context, conn *connection.Connection, id string) (*kp.Rotation, error) {
 	r, err := db.New(s.pool).RotationByID(ctx, conn.Region, conn.TenantID, id)
@@ -72,9 +105,16 @@ func (s *Service) OpenRotations(ctx context.Context, conn *connection.Connection
 	return db.New(s.pool).OpenRotations(ctx, conn.Region, conn.TenantID)
 }
 
+// StepInput is what a wizard step's form carries: the new key's secret
+// (verify) and the typed confirmation (deleting the old key).
+type StepInput struct {
+	Secret  secret.Secret
+	Confirm string
+}
+
 // AdvanceRotation performs the rotation's next step. Steps must come in
 // order; each is audited (key.rotate) besides the action it performs.
-func (s *Service) AdvanceRotation(ctx context.Context, as connection.Caller, id, step string, keySecret secret.Secret) (*kp.Rotation, *VerifyResult, error) {
+func (s *Service) AdvanceRotation(ctx context.Context, as connection.Caller, id, step string, in StepInput) (*kp.Rotation, *VerifyResult, error) {
 	r, err := s.Rotation(ctx, as.Conn, id)
 	if err != nil {
 		return nil, nil, err
@@ -86,7 +126,7 @@ func (s *Service) AdvanceRotation(ctx context.Context, as connection.Caller, id,
 	var vr *VerifyResult
 	switch step {
 	case StepVerified:
-		vr, err = s.Verify(ctx, as, r.NewKeyID, keySecret)
+		vr, err = s.Verify(ctx, as, r.NewKeyID, in.Secret)
 		if err != nil {
 			return r, nil, err
 		}
@@ -98,7 +138,7 @@ func (s *Service) AdvanceRotation(ctx context.Context, as connection.Caller, id,
 			return r, nil, err
 		}
 	case StepDone:
-		if _, err := s.Delete(ctx, as, r.OldKeyID); err != nil {
+		if _, err := s.Delete(ctx, as, r.OldKeyID, in.Confirm); err != nil {
 			return r, nil, err
 		}
 	}

@@ -3,6 +3,8 @@ package keys
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/keyport/keyport/cxone"
 	"github.com/keyport/keyport/internal/audit"
@@ -30,10 +32,29 @@ func (s *Service) SetActive(ctx context.Context, as connection.Caller, keyID str
 	})
 }
 
-// Delete deletes an inactive key. Keyport refuses to delete an active key,
-// whatever CXone would allow: deactivate first, see that nothing breaks,
-// then delete (the AWS IAM rule).
-func (s *Service) Delete(ctx context.Context, as connection.Caller, keyID string) (alreadyGone bool, err error) {
+// ErrNotConfirmed is a delete whose typed confirmation does not match: no
+// call was made. Handlers show the confirmation again.
+var ErrNotConfirmed = errors.New("delete not confirmed")
+
+// DeleteConfirmation is what a person types to confirm deleting keyID: its
+// last four characters (AWS asks for the id; four are enough to make the
+// deletion deliberate and to tell it from the key beside it).
+func DeleteConfirmation(keyID string) string { return keyID[max(0, len(keyID)-4):] }
+
+// confirmsDelete reports whether typed confirms deleting keyID. Case and
+// surrounding spaces do not matter: it guards against a slip, not an attacker.
+func confirmsDelete(keyID, typed string) bool {
+	return keyID != "" && strings.EqualFold(strings.TrimSpace(typed), DeleteConfirmation(keyID))
+}
+
+// Delete deletes an inactive key, once confirm holds the key id's last four
+// characters. Keyport refuses to delete an active key, whatever CXone would
+// allow: deactivate first, see that nothing breaks, then delete (the AWS
+// IAM rule).
+func (s *Service) Delete(ctx context.Context, as connection.Caller, keyID, confirm string) (alreadyGone bool, err error) {
+	if !confirmsDelete(keyID, confirm) {
+		return false, kp.Wrap(kp.Invalid, ErrNotConfirmed, fmt.Sprintf("To delete the key, type %s, the last four characters of its id.", DeleteConfirmation(keyID)))
+	}
 	k, err := s.target(ctx, as, kp.KeyDelete, keyID)
 	if errors.Is(err, errGone) {
 		// Lost a race with another delete: the key is gone, as asked.

@@ -20,7 +20,7 @@ func TestAnActiveKeyIsDeactivatedBeforeItIsDeleted(t *testing.T) {
 	as := e.connect(t, ten.ID, admin.ID)
 	id := keyOf(t, ten, admin.ID, true)
 
-	if _, err := e.keys.Delete(ctx, as, id); kp.KindOf(err) != kp.Conflict || !strings.Contains(kp.MessageOf(err), "Deactivate the key first") {
+	if _, err := e.keys.Delete(ctx, as, id, keys.DeleteConfirmation(id)); kp.KindOf(err) != kp.Conflict || !strings.Contains(kp.MessageOf(err), "Deactivate the key first") {
 		t.Fatalf("deleting an active key: %v; want a conflict saying to deactivate it first", err)
 	}
 	if _, ok := e.simKey(t, ten.ID, id); !ok || e.sim.Calls(cxonesim.EndpointDelete) != 0 {
@@ -40,7 +40,7 @@ func TestAnActiveKeyIsDeactivatedBeforeItIsDeleted(t *testing.T) {
 		t.Errorf("%d deactivate outcomes, want 1", n)
 	}
 
-	gone, err := e.keys.Delete(ctx, as, id)
+	gone, err := e.keys.Delete(ctx, as, id, keys.DeleteConfirmation(id))
 	if err != nil || gone {
 		t.Fatalf("deleting the inactive key: already gone %v, %v", gone, err)
 	}
@@ -67,7 +67,7 @@ func TestAnotherTenantsKeyIsNotFound(t *testing.T) {
 	}{
 		{kp.KeyDeactivate, func() error { return e.keys.SetActive(ctx, as, foreign, false) }},
 		{kp.KeyActivate, func() error { return e.keys.SetActive(ctx, as, foreign, true) }},
-		{kp.KeyDelete, func() error { _, err := e.keys.Delete(ctx, as, foreign); return err }},
+		{kp.KeyDelete, func() error { _, err := e.keys.Delete(ctx, as, foreign, keys.DeleteConfirmation(foreign)); return err }},
 		{kp.KeyVerify, func() error { _, err := e.keys.Verify(ctx, as, foreign, secret.New("anything")); return err }},
 		{kp.KeyRotate, func() error { _, _, err := e.keys.StartRotation(ctx, as, foreign); return err }},
 	} {
@@ -126,10 +126,10 @@ func TestTheLoserOfTwoDeletesIsAlreadyGoneNotDenied(t *testing.T) {
 	if err := e.keys.SetActive(ctx, as, res.KeyID, false); err != nil {
 		t.Fatal(err)
 	}
-	if gone, err := e.keys.Delete(ctx, as, res.KeyID); err != nil || gone {
+	if gone, err := e.keys.Delete(ctx, as, res.KeyID, keys.DeleteConfirmation(res.KeyID)); err != nil || gone {
 		t.Fatalf("first delete: gone %v, %v", gone, err)
 	}
-	if gone, err := e.keys.Delete(ctx, as, res.KeyID); err != nil || !gone {
+	if gone, err := e.keys.Delete(ctx, as, res.KeyID, keys.DeleteConfirmation(res.KeyID)); err != nil || !gone {
 		t.Fatalf("second delete: gone %v, %v; want already gone", gone, err)
 	}
 	if n := e.events(t, `action = 'key.delete' AND outcome = 'denied'`); n != 0 {
@@ -139,7 +139,7 @@ func TestTheLoserOfTwoDeletesIsAlreadyGoneNotDenied(t *testing.T) {
 		t.Errorf("%d 'already gone' deletes, want 1", n)
 	}
 	// A made-up id is still a denied probe.
-	if _, err := e.keys.Delete(ctx, as, strings.Repeat("Q", 52)+"===="); kp.KindOf(err) != kp.NotFound {
+	if _, err := e.keys.Delete(ctx, as, strings.Repeat("Q", 52)+"====", "===="); kp.KindOf(err) != kp.NotFound {
 		t.Fatalf("unknown id: %v", err)
 	}
 	if n := e.events(t, `action = 'key.delete' AND outcome = 'denied'`); n != 1 {

@@ -3,6 +3,7 @@ package keys
 import (
 	"context"
 	"crypto/hmac"
+	"errors"
 	"fmt"
 	"strings"
 
@@ -26,8 +27,26 @@ type VerifyResult struct {
 // outcome of its last verification.
 var verifyResults = map[kp.Outcome]string{kp.OutcomeSuccess: "works", kp.OutcomeFailure: "rejected", kp.OutcomeUnknown: "unknown"}
 
+// ErrWrongSecret marks a verify Keyport refused itself: the key is active and
+// the pasted secret is not the one whose fingerprint Keyport recorded when it
+// created the key. Handlers keep the form; errors.Is finds it under the kp.Error.
+var ErrWrongSecret = errors.New("the secret does not match the key's recorded fingerprint")
+
+// secretMatch is what Keyport can tell about a pasted secret by itself.
+type secretMatch int
+
+const (
+	secretUnknown secretMatch = iota // Keyport holds no fingerprint (created outside it)
+	secretMatches
+	secretDiffers
+)
+
 // Verify obtains a token with the key's id and secret, which is how a key is
 // shown to work. The token is discarded; the result is kept as metadata.
+//
+// When the key is active and Keyport holds its secret's fingerprint, a
+// secret that does not match is refused here: asking CXone would only
+// record a working key as "rejected" because of a typo.
 func (s *Service) Verify(ctx context.Context, as connection.Caller, keyID string, keySecret secret.Secret) (*VerifyResult, error) {
 	if keySecret.IsZero() {
 		return nil, kp.Errorf(kp.Invalid, "Paste the key's secret to verify it.")
@@ -36,11 +55,20 @@ func (s *Service) Verify(ctx context.Context, as connection.Caller, keyID string
 	if err != nil {
 		return nil, err
 	}
+	match, last4 := s.matchSecret(ctx, as, k.ID, keySecret)
+	if match == secretDiffers && k.Active && !k.ActiveUnknown {
+		// Only CXone's own answer changes "last verified": nothing is recorded on the key.
+		ev := as.Event(kp.KeyVerify, k.ID)
+		ev.Details.OwnerUserID = k.UserID
+		s.audit.Note(ctx, ev, audit.Result{Outcome: kp.OutcomeDenied, Details: &audit.Details{Result: "wrong secret"},
+			Message: "refused by Keyport without asking CXone: the pasted secret does not match the fingerprint recorded when Keyport created the key"})
+		return nil, kp.Wrap(kp.Invalid, ErrWrongSecret, wrongSecretMessage(last4))
+	}
 	var res *VerifyResult
 	err = s.audit.Do(ctx, as.Event(kp.KeyVerify, k.ID), func(ctx context.Context) (audit.Result, error) {
 		tokens, err := s.conns.TokenFromAccessKey(ctx, as.Conn.Region, k.ID, keySecret)
 		var r audit.Result
-		res, r = verified(as, k, tokens, err)
+		res, r = verified(as, k, match, tokens, err)
 		return r, nil
 	})
 	if err != nil {
@@ -53,10 +81,33 @@ func (s *Service) Verify(ctx context.Context, as connection.Caller, keyID string
 	return res, nil
 }
 
+// matchSecret compares keySecret with the fingerprint Keyport recorded for
+// keyID, and returns the recorded secret's last four characters. A store
+// it cannot read counts as "unknown": CXone then decides.
+func (s *Service) matchSecret(ctx context.Context, as connection.Caller, keyID string, keySecret secret.Secret) (secretMatch, string) {
+	m, err := db.New(s.pool).KeyMeta(ctx, as.Conn.Region, as.Conn.TenantID, keyID)
+	if err != nil || m.SecretFingerprint == "" {
+		return secretUnknown, ""
+	}
+	if hmac.Equal([]byte(m.SecretFingerprint), []byte(s.audit.Keys().Fingerprint(keySecret))) {
+		return secretMatches, m.SecretLast4
+	}
+	return secretDiffers, m.SecretLast4
+}
+
+func wrongSecretMessage(last4 string) string {
+	made := "the secret Keyport made"
+	if last4 != "" {
+		made += " ends in …" + last4
+	}
+	return "This is not this key's secret: " + made + ". Check for a missing or extra character. CXone was not asked, and the key's verification record is unchanged."
+}
+
 // verified reads CXone's answer to a token request with key k: a token
-// means it works; a 400, 401 or 403 means CXone rejected it (a wrong
-// secret, or an inactive or deleted key); anything else leaves it unknown.
-func verified(as connection.Caller, k *cxone.AccessKey, tokens *cxone.Tokens, err error) (*VerifyResult, audit.Result) {
+// means it works; a 400, 401 or 403 means CXone rejected it, and what
+// Keyport knows (the key's state, whether the secret matches its
+// fingerprint) narrows down why; anything else leaves it unknown.
+func verified(as connection.Caller, k *cxone.AccessKey, match secretMatch, tokens *cxone.Tokens, err error) (*VerifyResult, audit.Result) {
 	if err == nil {
 		res := &VerifyResult{Works: true, Outcome: kp.OutcomeSuccess, Message: fmt.Sprintf("Key %s works: CXone issued a token for it.", k.ID)}
 		id := tokens.Identity
@@ -69,13 +120,31 @@ func verified(as connection.Caller, k *cxone.AccessKey, tokens *cxone.Tokens, er
 	switch cxone.KindOf(err) {
 	case cxone.BadRequest, cxone.Unauthorized, cxone.Forbidden:
 		res.Outcome = kp.OutcomeFailure
-		res.Message = connection.WithUpstream("CXone rejected key "+k.ID+": the secret is wrong, or the key is inactive or deleted.", err)
+		res.Message = connection.WithUpstream("CXone rejected key "+k.ID+": "+rejectedBecause(k, match), err)
 	default:
 		res.Outcome = kp.OutcomeUnknown
 		res.Message = "Keyport could not tell whether the key works: " + kp.MessageOf(connection.UpstreamError(err, "verify"))
 	}
 	r.Outcome, r.Details = res.Outcome, &audit.Details{Result: verifyResults[res.Outcome]}
 	return res, r
+}
+
+// rejectedBecause says why CXone most likely refused a token, from what
+// Keyport knows: the key's state as CXone just listed it, and whether the
+// secret matches the fingerprint Keyport recorded.
+func rejectedBecause(k *cxone.AccessKey, match secretMatch) string {
+	switch {
+	case k.ActiveUnknown:
+		return "the secret is wrong, or the key is inactive or was deleted meanwhile (CXone did not say whether it is active)."
+	case !k.Active && match == secretDiffers:
+		return "the key is inactive, and the secret is not the one Keyport made for it."
+	case !k.Active:
+		return "the key is inactive. Reactivate it to use it again."
+	case match == secretMatches:
+		return "the key was active and the secret is the one Keyport made, so it was most likely deactivated or deleted meanwhile (another console or script). Reload the keys page."
+	default:
+		return "the key is active, so the secret is most likely wrong (Keyport did not create this key, so it cannot check the secret itself)."
+	}
 }
 
 // LookupResult is what a leaked-secret lookup found.
