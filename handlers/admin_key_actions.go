@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -46,7 +45,7 @@ func (h *Handlers) renderConfirm(c echo.Context, a *adminCtx, op string, status 
 		return err
 	}
 	v := web.ConfirmView{Title: conf.title, Question: conf.question, Warning: conf.warning, Button: conf.label,
-		Danger: conf.danger, Key: keyFacts(a, *k), Action: "/keys/" + url.PathEscape(k.ID) + "/" + op, Cancel: "/keys", Error: errMsg}
+		Danger: conf.danger, Key: h.keyFacts(c, a, *k), Action: "/keys/" + url.PathEscape(k.ID) + "/" + op, Cancel: "/keys", Error: errMsg}
 	if op == "delete" {
 		v.TypeLast4 = keys.DeleteConfirmation(k.ID)
 		if k.Active {
@@ -56,28 +55,13 @@ func (h *Handlers) renderConfirm(c echo.Context, a *adminCtx, op string, status 
 	return h.render(c, status, web.ConfirmPage(h.adminPage(c, a, conf.title), v))
 }
 
-// keyFacts is what a confirmation shows about k.
-func keyFacts(a *adminCtx, k keys.Key) web.KeyFacts {
-	row := keyRowView(k, time.Now(), nil)
-	return web.KeyFacts{ID: k.ID, Label: k.Label, Owner: ownerDisplay(a, k.OwnerUserID), State: row.State,
+// keyFacts is what a confirmation shows about k, its owner named as the
+// keys list names them.
+func (h *Handlers) keyFacts(c echo.Context, a *adminCtx, k keys.Key) web.KeyFacts {
+	person := h.ownerNamer(c.Request().Context(), a, k.OwnerUserID)
+	row := keyRowView(k, time.Now(), nil, person)
+	return web.KeyFacts{ID: k.ID, Label: k.Label, Owner: row.Owner, State: row.State,
 		LastUsed: row.LastUsed, Created: row.Created, CreatedBy: k.CreatedByName, Outside: !k.CreatedInKeyport}
-}
-
-// ownerDisplay names a key's owner on the confirmation and rotation pages:
-// the caller by name, anyone else by a shortened CXone user id (Keyport
-// learns other users' names on the keys list; this is the one place to
-// use them here).
-func ownerDisplay(a *adminCtx, userID string) string {
-	switch {
-	case userID == "":
-		return "unknown (CXone did not say)"
-	case strings.EqualFold(userID, a.cur.UserID):
-		return "you (" + a.cur.UserName + ")"
-	case len(userID) > 12:
-		return "user " + userID[:8] + "…"
-	default:
-		return "user " + userID
-	}
 }
 
 func (h *Handlers) keySetActive(active bool) func(c echo.Context, a *adminCtx) error {

@@ -23,7 +23,7 @@ func (h *Handlers) rotateConfirm(c echo.Context, a *adminCtx) error {
 		return err
 	}
 	v := web.ConfirmView{Title: "Rotate key", Question: "Create a replacement for this key? The wizard then walks you through deploying and verifying it, and deactivating and deleting the old one.",
-		Button: "Create the replacement", Key: keyFacts(a, *k), Action: "/keys/" + url.PathEscape(k.ID) + "/rotate", Cancel: "/keys"}
+		Button: "Create the replacement", Key: h.keyFacts(c, a, *k), Action: "/keys/" + url.PathEscape(k.ID) + "/rotate", Cancel: "/keys"}
 	return h.render(c, http.StatusOK, web.ConfirmPage(h.adminPage(c, a, "Rotate key"), v))
 }
 
