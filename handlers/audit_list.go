@@ -169,12 +169,13 @@ func tenantName(e *kp.AuditEvent) string {
 	return e.TenantID
 }
 
-// actionView is one action as a grouped list shows it; links (to the event
-// and the key's history) only on the reviewers' pages.
+// actionView is one action as a grouped list shows it; where it happened and
+// links (to the event and the key's history) on the reviewers' pages only:
+// the admins' page is one tenant's and area's, and they cannot open /audit.
 func actionView(a *kp.AuditAction, links bool) web.ActionRowView {
 	e := &a.Event
 	v := web.ActionRowView{EventID: strconv.FormatInt(e.ID, 10), Time: listTime(a.StartedAt), Actor: actorName(e),
-		ActorID: e.ActorUserID, Area: string(e.Region), Action: string(e.Action), KeyID: e.TargetKeyID,
+		ActorID: e.ActorUserID, Action: string(e.Action), KeyID: e.TargetKeyID,
 		Outcome: string(e.Outcome), Message: e.ErrorMessage}
 	switch {
 	case a.Pending():
@@ -186,7 +187,7 @@ func actionView(a *kp.AuditAction, links bool) web.ActionRowView {
 		v.Status = "HTTP " + strconv.Itoa(int(*e.UpstreamStatus))
 	}
 	if links {
-		v.Tenant, v.DetailURL = tenantName(e), eventURL(e.ID)
+		v.Tenant, v.Area, v.DetailURL = tenantName(e), string(e.Region), eventURL(e.ID)
 		if e.TargetKeyID != "" {
 			v.KeyURL = keyHistoryURL(e.TargetKeyID)
 		}
