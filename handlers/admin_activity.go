@@ -3,7 +3,6 @@ package handlers
 import (
 	"net/http"
 	"net/url"
-	"strconv"
 
 	"github.com/labstack/echo/v4"
 
@@ -49,10 +48,10 @@ func (h *Handlers) keyActivity(c echo.Context, a *adminCtx) error {
 		return "/keys/activity"
 	}
 	if p.Older > 0 {
-		v.OlderURL = page("before", strconv.FormatInt(p.Older, 10))
+		v.OlderURL = page("before", itoa64(p.Older))
 	}
 	if p.Newer > 0 {
-		v.NewerURL, v.NewestURL = page("after", strconv.FormatInt(p.Newer, 10)), page()
+		v.NewerURL, v.NewestURL = page("after", itoa64(p.Newer)), page()
 	}
 	v.ReadsURL = "/keys/activity?reads=1"
 	if lq.reads {

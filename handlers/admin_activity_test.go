@@ -55,8 +55,33 @@ func TestKeyHistoryPagesOneRowPerAction(t *testing.T) {
 	if h := strings.TrimSpace(p.Doc.Find(`h1`).Text()); h != "Key history for "+ten.Name || !strings.Contains(p.Doc.Find("title").Text(), "Key history for") {
 		t.Fatalf("heading %q", h)
 	}
-	var rows []string
-	var failures, statuses int
+	rows, failures, statuses, p := walkActivity(t, b, p)
+	joined := " " + strings.Join(rows, " ") + " "
+	if strings.Contains(joined, "key.list") || strings.Count(joined, " key.verify:") != 120 || failures != 12 || statuses != 12 {
+		t.Fatalf("%d rows, %d failures (%d with status and message): %s", len(rows), failures, statuses, joined)
+	}
+	if !strings.Contains(joined, " key.verify:pending ") || !strings.Contains(joined, " connect:success ") {
+		t.Fatalf("no pending verify or connect: %s", joined)
+	}
+	last := p.Doc.Find(`[data-testid="activity-row"][data-outcome="pending"]`)
+	if id, _ := last.Attr("data-event-id"); id != strconv.FormatInt(int64(open), 10) || !strings.Contains(last.Text(), "NO OUTCOME YET") {
+		t.Fatalf("the open intent %d: %q %q", open, id, last.Text())
+	}
+	newer, ok := p.Doc.Find(`[data-testid="page-newer"]`).Attr("href")
+	if !ok || b.get(newer).Doc.Find(`[data-testid="activity-row"]`).Length() != 50 {
+		t.Fatalf("newer link %q", newer)
+	}
+
+	if p := b.get("/keys/activity?before=x"); p.Status != http.StatusUnprocessableEntity {
+		t.Fatalf("bad cursor: %d", p.Status)
+	}
+}
+
+// walkActivity follows the older links from p to the last page: every
+// row's action:outcome, how many failed, how many of those show CXone's
+// status and message, and the last page.
+func walkActivity(t *testing.T, b *browser, p *page) (rows []string, failures, statuses int, last *page) {
+	t.Helper()
 	for pages := 0; ; pages++ {
 		if pages > 5 {
 			t.Fatal("endless pages")
@@ -86,25 +111,7 @@ func TestKeyHistoryPagesOneRowPerAction(t *testing.T) {
 		}
 		p = b.get(older)
 	}
-	joined := " " + strings.Join(rows, " ") + " "
-	if strings.Contains(joined, "key.list") || strings.Count(joined, " key.verify:") != 120 || failures != 12 || statuses != 12 {
-		t.Fatalf("%d rows, %d failures (%d with status and message): %s", len(rows), failures, statuses, joined)
-	}
-	if !strings.Contains(joined, " key.verify:pending ") || !strings.Contains(joined, " connect:success ") {
-		t.Fatalf("no pending verify or connect: %s", joined)
-	}
-	last := p.Doc.Find(`[data-testid="activity-row"][data-outcome="pending"]`)
-	if id, _ := last.Attr("data-event-id"); id != strconv.FormatInt(int64(open), 10) || !strings.Contains(last.Text(), "NO OUTCOME YET") {
-		t.Fatalf("the open intent %d: %q %q", open, id, last.Text())
-	}
-	newer, ok := p.Doc.Find(`[data-testid="page-newer"]`).Attr("href")
-	if !ok || b.get(newer).Doc.Find(`[data-testid="activity-row"]`).Length() != 50 {
-		t.Fatalf("newer link %q", newer)
-	}
-
-	if p := b.get("/keys/activity?before=x"); p.Status != http.StatusUnprocessableEntity {
-		t.Fatalf("bad cursor: %d", p.Status)
-	}
+	return rows, failures, statuses, p
 }
 
 func mustAttr(t *testing.T, p *page, sel, attr string) string {

@@ -113,9 +113,24 @@ func TestGroupedListMatchesActionsByResult(t *testing.T) {
 		})
 	}
 
-	// An intent and its outcome are one row, linked to the outcome's page,
-	// which shows both events with their ids and hashes.
-	p := b.get("/audit?" + url.Values{"key": {sample.TargetKeyID}, "reads": {"1"}}.Encode())
+	checkActionDetail(t, a, b, sample.TargetKeyID)
+
+	// The open intent stands out in words, not colour alone.
+	pending := b.get("/audit?outcome=intent").Doc.Find(`[data-testid="audit-row"][data-outcome="pending"]`)
+	if id, _ := pending.Attr("data-event-id"); id != strconv.FormatInt(int64(open), 10) ||
+		!strings.Contains(pending.Find(`[data-testid="outcome-conspicuous"]`).Text(), "NO OUTCOME YET") {
+		t.Fatalf("pending row %q: %q", id, pending.Text())
+	}
+	if p := b.get("/audit?reads=yes"); p.Status != http.StatusUnprocessableEntity || p.Doc.Find(`[data-testid="filter-error"]`).Length() != 1 {
+		t.Fatalf("reads=yes: %d", p.Status)
+	}
+}
+
+// checkActionDetail: an intent and its outcome are one row, linked to the
+// outcome's page, which shows both events with their ids and hashes.
+func checkActionDetail(t *testing.T, a *testApp, b *browser, keyID string) {
+	t.Helper()
+	p := b.get("/audit?" + url.Values{"key": {keyID}, "reads": {"1"}}.Encode())
 	r := p.Doc.Find(`[data-testid="audit-row"]:not([data-intent-id=""])`).First()
 	outID, _ := r.Attr("data-event-id")
 	inID, _ := r.Attr("data-intent-id")
@@ -133,15 +148,6 @@ func TestGroupedListMatchesActionsByResult(t *testing.T) {
 		}
 	}
 
-	// The open intent stands out in words, not colour alone.
-	pending := b.get("/audit?outcome=intent").Doc.Find(`[data-testid="audit-row"][data-outcome="pending"]`)
-	if id, _ := pending.Attr("data-event-id"); id != strconv.FormatInt(int64(open), 10) ||
-		!strings.Contains(pending.Find(`[data-testid="outcome-conspicuous"]`).Text(), "NO OUTCOME YET") {
-		t.Fatalf("pending row %q: %q", id, pending.Text())
-	}
-	if p := b.get("/audit?reads=yes"); p.Status != http.StatusUnprocessableEntity || p.Doc.Find(`[data-testid="filter-error"]`).Length() != 1 {
-		t.Fatalf("reads=yes: %d", p.Status)
-	}
 }
 
 func eventByID(t *testing.T, a *testApp, id int64) kp.AuditEvent {
