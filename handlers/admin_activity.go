@@ -2,34 +2,60 @@ package handlers
 
 import (
 	"net/http"
+	"net/url"
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/web"
 )
 
-// keyActivity is the admin Activity page: this tenant and area's key actions, newest first.
+// activityPageSize is how many actions one page of the key history shows.
+const activityPageSize = 50
+
+// keyActivity is the admins' key history (/keys/activity): this tenant and
+// area's actions, one row per action, newest first, 50 a page, reads
+// (key lists, lookups) hidden unless reads=1.
 func (h *Handlers) keyActivity(c echo.Context, a *adminCtx) error {
-	events, err := h.Keys.Activity(c.Request().Context(), a.cur, 200)
+	lq, err := parseListQuery(c.QueryParams())
 	if err != nil {
 		return err
 	}
-	v := web.ActivityView{Tenant: a.cur.TenantName, Region: string(a.cur.Region)}
-	for _, e := range events {
-		v.Rows = append(v.Rows, activityRow(e))
+	p, err := h.Trail.TenantActions(c.Request().Context(), a.cur.Region, a.cur.TenantID,
+		audit.ActionQuery{Reads: lq.reads, Before: lq.before, After: lq.after, Limit: activityPageSize})
+	if err != nil {
+		return err
 	}
-	return h.render(c, http.StatusOK, web.ActivityPage(h.adminPage(c, a, "Activity"), v))
-}
-
-func activityRow(e kp.AuditEvent) web.ActivityRow {
-	r := web.ActivityRow{ID: itoa64(e.ID), Time: e.OccurredAt.UTC().Format("2006-01-02 15:04:05"), Actor: e.ActorName,
-		Action: string(e.Action), Key: e.TargetKeyID, Outcome: string(e.Outcome), Message: e.ErrorMessage}
-	if r.Actor == "" {
-		r.Actor = e.ActorUserID
+	tenant := a.cur.TenantName
+	if tenant == "" {
+		tenant = a.cur.TenantID
 	}
-	if e.UpstreamStatus != nil {
-		r.Status = "HTTP " + itoa64(int64(*e.UpstreamStatus))
+	v := web.ActivityView{Tenant: tenant, Region: string(a.cur.Region), Reads: lq.reads}
+	for i := range p.Actions {
+		v.Rows = append(v.Rows, actionView(&p.Actions[i], false))
 	}
-	return r
+	page := func(extra ...string) string {
+		q := url.Values{}
+		if lq.reads {
+			q.Set("reads", "1")
+		}
+		for i := 0; i+1 < len(extra); i += 2 {
+			q.Set(extra[i], extra[i+1])
+		}
+		if s := q.Encode(); s != "" {
+			return "/keys/activity?" + s
+		}
+		return "/keys/activity"
+	}
+	if p.Older > 0 {
+		v.OlderURL = page("before", itoa64(p.Older))
+	}
+	if p.Newer > 0 {
+		v.NewerURL, v.NewestURL = page("after", itoa64(p.Newer)), page()
+	}
+	v.ReadsURL = "/keys/activity?reads=1"
+	if lq.reads {
+		v.ReadsURL = "/keys/activity"
+	}
+	return h.render(c, http.StatusOK, web.ActivityPage(h.adminPage(c, a, web.KeyHistoryTitle(tenant)), v))
 }

@@ -14,11 +14,15 @@ import (
 // activityDays is how far back the activity chart goes.
 const activityDays = 30
 
-// activitySeries are the chart's series, bottom to top.
-var activitySeries = []kp.Outcome{kp.OutcomeSuccess, kp.OutcomeIntent, kp.OutcomeFailure, kp.OutcomeDenied, kp.OutcomeUnknown}
+// activitySeries are the chart's series, bottom to top: an action's
+// results. Intents are left out, so each action counts once, by its result
+// (one still waiting for its outcome is not counted yet).
+var activitySeries = []kp.Outcome{kp.OutcomeSuccess, kp.OutcomeFailure, kp.OutcomeDenied, kp.OutcomeUnknown}
 
-// activity shows events per day for the last 30 days by outcome, and the
-// failures, denials and unknown outcomes, each linking to those events.
+// activity ("Activity by day") shows actions per day for the last 30 days
+// by result, and the failures, denials and unknown outcomes, each linking
+// to those actions. The rollup counts every action, reads included, so the
+// links show reads too (reads=1) and the list holds what the number says.
 func (r *auditUI) activity(c echo.Context) error {
 	rv, err := current(c)
 	if err != nil {
@@ -41,7 +45,7 @@ func (r *auditUI) activity(c echo.Context) error {
 		day := d.Format(time.DateOnly)
 		byDay[day] = len(v.Days)
 		v.Days = append(v.Days, web.AuditActivityDay{Date: day, Counts: make([]int64, len(activitySeries)),
-			URL: "/audit?from=" + day + "&to=" + day})
+			URL: "/audit?from=" + day + "&reads=1&to=" + day})
 	}
 	for _, cnt := range counts {
 		i, ok := byDay[cnt.Day.Format(time.DateOnly)]
@@ -66,8 +70,8 @@ func (r *auditUI) activity(c echo.Context) error {
 		v.Max = max(v.Max, d.Total)
 	}
 	from := first.Format(time.DateOnly)
-	v.FailuresURL = "/audit?from=" + from + "&outcome=failure"
-	v.DenialsURL = "/audit?from=" + from + "&outcome=denied"
-	v.UnknownURL = "/audit?from=" + from + "&outcome=unknown"
-	return r.h.render(c, http.StatusOK, web.AuditActivity(r.reviewerPage(c, rv, "Activity"), v))
+	v.FailuresURL = "/audit?from=" + from + "&outcome=failure&reads=1"
+	v.DenialsURL = "/audit?from=" + from + "&outcome=denied&reads=1"
+	v.UnknownURL = "/audit?from=" + from + "&outcome=unknown&reads=1"
+	return r.h.render(c, http.StatusOK, web.AuditActivity(r.reviewerPage(c, rv, "Activity by day"), v))
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/web"
 )
@@ -68,12 +69,41 @@ func (r *auditUI) detail(c echo.Context) error {
 	if e.IntentID != nil {
 		v.IntentURL, v.IntentID = eventURL(*e.IntentID), intent
 	}
-	for _, o := range d.Outcomes {
-		v.OutcomeURLs = append(v.OutcomeURLs, web.AuditOption{Value: eventURL(o.ID), Label: "#" + strconv.FormatInt(o.ID, 10) + " " + string(o.Outcome)})
+	if e.Outcome == kp.OutcomeIntent {
+		for _, o := range d.Outcomes {
+			v.OutcomeURLs = append(v.OutcomeURLs, web.AuditOption{Value: eventURL(o.ID), Label: "#" + strconv.FormatInt(o.ID, 10) + " " + string(o.Outcome)})
+		}
 	}
 	v.OpenIntent = e.Outcome == kp.OutcomeIntent && len(d.Outcomes) == 0
+	v.ActionEvents = actionEvents(d)
 	if e.TargetKeyID != "" {
 		v.KeyURL = keyHistoryURL(e.TargetKeyID)
 	}
 	return r.h.render(c, http.StatusOK, web.AuditDetail(r.reviewerPage(c, rv, "Audit event "+v.ID), v))
+}
+
+// actionEvents are the events of the action an event belongs to (its intent
+// and the intent's outcomes), oldest first, each with its id and hashes:
+// the grouped list shows an action as one row, and this is where its
+// stored events are seen one by one.
+func actionEvents(d *audit.EventDetail) []web.AuditActionEvent {
+	var evs []*kp.AuditEvent
+	switch {
+	case d.Intent != nil:
+		evs = append(evs, d.Intent)
+	case d.Event.Outcome == kp.OutcomeIntent:
+		evs = append(evs, &d.Event)
+	default:
+		return nil // a single event: the page above is the whole action
+	}
+	for i := range d.Outcomes {
+		evs = append(evs, &d.Outcomes[i])
+	}
+	out := make([]web.AuditActionEvent, len(evs))
+	for i, e := range evs {
+		out[i] = web.AuditActionEvent{ID: strconv.FormatInt(e.ID, 10), URL: eventURL(e.ID), Outcome: string(e.Outcome),
+			Time: e.OccurredAt.UTC().Format("2006-01-02 15:04:05.000000"), PrevHash: hex.EncodeToString(e.PrevHash),
+			Hash: hex.EncodeToString(e.Hash), Current: e.ID == d.Event.ID}
+	}
+	return out
 }

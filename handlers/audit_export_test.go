@@ -25,7 +25,7 @@ func TestExportsParseBackToTheListRowsAndAreAudited(t *testing.T) {
 	b := a.browser()
 	b.signInReviewer("alice")
 	query := url.Values{"tenant": {"33333333-3333-4333-8333-333333333333"}, "outcome": {"success"}}
-	list := b.get("/audit?" + query.Encode())
+	list := b.get("/audit?events=1&" + query.Encode()) // exports are per event, like this view
 	listIDs := rowIDs(list)
 	var want []kp.AuditEvent
 	for _, e := range allEvents(t, a) {
@@ -58,7 +58,8 @@ func TestExportsParseBackToTheListRowsAndAreAudited(t *testing.T) {
 
 	// The view and both exports are in the trail, with their filters.
 	wantFilters := fmt.Sprint(map[string]string{"tenant": query.Get("tenant"), "outcome": "success"})
-	wantRecs := []viewRecord{{"audit.view", "html", fmt.Sprint(map[string]string(nil))}, {"audit.view", "html", wantFilters},
+	viewed := fmt.Sprint(map[string]string{"tenant": query.Get("tenant"), "outcome": "success", "events": "1"})
+	wantRecs := []viewRecord{{"audit.view", "html", fmt.Sprint(map[string]string(nil))}, {"audit.view", "html", viewed},
 		{"audit.export", "csv", wantFilters}, {"audit.export", "jsonl", wantFilters}}
 	if got := viewsAndExports(t, a); !slices.Equal(got, wantRecs) {
 		t.Fatalf("view/export events:\n got %v\nwant %v", got, wantRecs)

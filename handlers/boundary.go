@@ -79,6 +79,8 @@ var formFields = map[string]field{
 	"q":        {input.Filter, "text filter"},
 	"before":   {input.Number, "page cursor"},
 	"after":    {input.Number, "page cursor"},
+	"events":   {input.Word, "every-event switch"},
+	"reads":    {input.Word, "page-views switch"},
 }
 
 // fieldName is how a message names a parameter that has no entry above.

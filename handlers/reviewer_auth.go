@@ -83,9 +83,9 @@ func (r *auditUI) reviewerPage(c echo.Context, rv *signedIn, title string) web.P
 	p := r.h.page(c, title)
 	path := c.Path()
 	p.Nav = []web.NavItem{
-		{Label: "Events", Href: "/audit", Current: path == "/audit" || path == "/audit/:id" || path == "/audit/keys/:id"},
+		{Label: "Audit trail", Href: "/audit", Current: path == "/audit" || path == "/audit/:event" || path == "/audit/keys/:key"},
 		{Label: "Integrity", Href: "/audit/integrity", Current: path == "/audit/integrity"},
-		{Label: "Activity", Href: "/audit/activity", Current: path == "/audit/activity"},
+		{Label: "Activity by day", Href: "/audit/activity", Current: path == "/audit/activity"},
 	}
 	if rv == nil {
 		p.Nav = nil

@@ -66,7 +66,7 @@ type EventDetail struct {
 	Event    kp.AuditEvent
 	Link     kp.AuditLink
 	Intent   *kp.AuditEvent  // for an outcome: its intent
-	Outcomes []kp.AuditEvent // for an intent: its outcomes
+	Outcomes []kp.AuditEvent // for an intent or an outcome: the intent's outcomes (this one included)
 }
 
 // Event records the view, then returns one event in full.
@@ -83,12 +83,15 @@ func (r *Reader) Event(ctx context.Context, who Reviewer, id int64) (*EventDetai
 	if d.Link, err = q.AuditEventLink(ctx, id); err != nil {
 		return nil, err
 	}
+	intent := id // an outcome's page lists its intent's outcomes too: the whole action
 	if e.IntentID != nil {
-		if d.Intent, err = q.AuditEventByID(ctx, *e.IntentID); err != nil && kp.KindOf(err) != kp.NotFound {
+		intent = *e.IntentID
+		if d.Intent, err = q.AuditEventByID(ctx, intent); err != nil && kp.KindOf(err) != kp.NotFound {
 			return nil, err
 		}
-	} else if e.Outcome == kp.OutcomeIntent {
-		if d.Outcomes, err = q.AuditOutcomesOf(ctx, id); err != nil {
+	}
+	if e.IntentID != nil || e.Outcome == kp.OutcomeIntent {
+		if d.Outcomes, err = q.AuditOutcomesOf(ctx, intent); err != nil {
 			return nil, err
 		}
 	}
