@@ -53,29 +53,7 @@ func TestDevSessionIsQuietAndCoherentAcrossRestarts(t *testing.T) {
 	getOK(t, simURL+"/na1/generate-key")
 	keyID := simCreateKey(t, simURL)
 
-	// The tools, run in the checkout with no database URL, use dev.env and say so.
-	out, errOut, code := tool(t, dir, nil, "auditor", "list")
-	if code != 0 || !strings.Contains(out, "reviewer") || !strings.Contains(errOut, "using the development database") ||
-		!strings.Contains(errOut, "127.0.0.1:"+strconv.Itoa(ports[2])+"/keyport") || !strings.Contains(errOut, filepath.Join(".keyport", "dev.env")) {
-		t.Errorf("auditor list: exit %d, stdout %q, stderr %q", code, out, errOut)
-	}
-	out, errOut, code = tool(t, dir, nil, "audit", "verify")
-	if code != 0 || !strings.HasPrefix(out, "verified ") || !strings.Contains(errOut, "using the development database") {
-		t.Errorf("audit verify: exit %d, stdout %q, stderr %q", code, out, errOut)
-	}
-	// A database named explicitly is never paired with the development keys.
-	vals, err := readDevEnv(filepath.Join(dir, ".keyport", "dev.env"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	_, errOut, code = tool(t, dir, []string{"KEYPORT_DATABASE_URL=" + vals["KEYPORT_DATABASE_URL"]}, "audit", "verify")
-	if code != 2 || !strings.Contains(errOut, "KEYPORT_AUDIT_KEY: required") || strings.Contains(errOut, "development database") {
-		t.Errorf("audit verify with a URL but no key: exit %d, stderr %q", code, errOut)
-	}
-	_, errOut, code = tool(t, dir, nil, "reviewer", "list", "--database-url", vals["KEYPORT_DATABASE_URL"])
-	if code != 2 || !strings.Contains(errOut, "KEYPORT_AUDIT_KEY: required") {
-		t.Errorf("reviewer list --database-url with no key: exit %d, stderr %q", code, errOut)
-	}
+	checkToolsUseDevDatabase(t, dir, ports[2])
 
 	dev.stop()
 	if after := strings.TrimSpace(strings.SplitAfter(dev.out(), "Ctrl-C stops the portal, the simulator and PostgreSQL")[1]); !strings.HasPrefix(after, "───") ||
@@ -106,4 +84,34 @@ func TestDevSessionIsQuietAndCoherentAcrossRestarts(t *testing.T) {
 	if s := dev.stderr.String(); !strings.Contains(s, "level=DEBUG msg=request method=GET route=/healthz status=200") || !strings.Contains(s, "cxonesim request") {
 		t.Errorf("no request lines at debug:\n%s", s)
 	}
+}
+
+// checkToolsUseDevDatabase runs the tools in the checkout while keyport dev
+// runs: with no database URL they use dev.env and say so; with one they
+// never take the development keys.
+func checkToolsUseDevDatabase(t *testing.T, dir string, pgPort int) {
+	t.Helper()
+	out, errOut, code := tool(t, dir, nil, "auditor", "list")
+	if code != 0 || !strings.Contains(out, "reviewer") || !strings.Contains(errOut, "using the development database") ||
+		!strings.Contains(errOut, "127.0.0.1:"+strconv.Itoa(pgPort)+"/keyport") || !strings.Contains(errOut, filepath.Join(".keyport", "dev.env")) {
+		t.Errorf("auditor list: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	out, errOut, code = tool(t, dir, nil, "audit", "verify")
+	if code != 0 || !strings.HasPrefix(out, "verified ") || !strings.Contains(errOut, "using the development database") {
+		t.Errorf("audit verify: exit %d, stdout %q, stderr %q", code, out, errOut)
+	}
+	// A database named explicitly is never paired with the development keys.
+	vals, err := readDevEnv(filepath.Join(dir, ".keyport", "dev.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, errOut, code = tool(t, dir, []string{"KEYPORT_DATABASE_URL=" + vals["KEYPORT_DATABASE_URL"]}, "audit", "verify")
+	if code != 2 || !strings.Contains(errOut, "KEYPORT_AUDIT_KEY: required") || strings.Contains(errOut, "development database") {
+		t.Errorf("audit verify with a URL but no key: exit %d, stderr %q", code, errOut)
+	}
+	_, errOut, code = tool(t, dir, nil, "reviewer", "list", "--database-url", vals["KEYPORT_DATABASE_URL"])
+	if code != 2 || !strings.Contains(errOut, "KEYPORT_AUDIT_KEY: required") {
+		t.Errorf("reviewer list --database-url with no key: exit %d, stderr %q", code, errOut)
+	}
+
 }

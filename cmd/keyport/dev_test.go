@@ -269,4 +269,3 @@ func simCreateKey(t *testing.T, simURL string) string {
 	k := send("/access-key-management/v1/access-keys", bearer, `{"userId":"`+ten.Users[0].ID+`","tenantId":"`+ten.ID+`"}`)
 	return k["accessKey"].(map[string]any)["accessKeyId"].(string)
 }
-
