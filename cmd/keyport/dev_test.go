@@ -269,3 +269,19 @@ func simCreateKey(t *testing.T, simURL string) string {
 	k := send("/access-key-management/v1/access-keys", bearer, `{"userId":"`+ten.Users[0].ID+`","tenantId":"`+ten.ID+`"}`)
 	return k["accessKey"].(map[string]any)["accessKeyId"].(string)
 }
+
+// keyport sim --state refuses a file it cannot read, naming it, rather than
+// starting afresh and forgetting the keys Keyport knows of.
+func TestSimStateRefusesAnUnreadableFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "sim.json")
+	if err := os.WriteFile(path, []byte(`{"version":1,"tenants":[`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := runCmd(t, nil, "sim", "--addr", "127.0.0.1:0", "--state", path)
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "corrupt") {
+		t.Fatalf("sim --state on a corrupt file: %v", err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != `{"version":1,"tenants":[` {
+		t.Error("the file was overwritten")
+	}
+}
