@@ -51,6 +51,7 @@ func TestDevSessionIsQuietAndCoherentAcrossRestarts(t *testing.T) {
 		getOK(t, portal+p)
 	}
 	getOK(t, simURL+"/na1/generate-key")
+	connectPortal(t, portal, simURL)
 	keyID := simCreateKey(t, simURL)
 
 	checkToolsUseDevDatabase(t, dir, ports[2])
@@ -60,7 +61,7 @@ func TestDevSessionIsQuietAndCoherentAcrossRestarts(t *testing.T) {
 		strings.TrimSpace(strings.TrimLeft(after, "─")) != "PostgreSQL stopped." {
 		t.Errorf("stdout after the banner = %q, want only the stop", after)
 	}
-	if s := dev.stderr.String(); strings.Contains(s, "msg=request") || strings.Contains(s, "cxonesim request") {
+	if s := dev.stderr.String(); strings.Contains(s, "msg=request") || strings.Contains(s, "cxonesim request") || strings.Contains(s, "cxone call") {
 		t.Errorf("request lines at the default level:\n%s", s)
 	}
 	for _, f := range []string{"dev.env", "sim.json"} {
@@ -79,9 +80,10 @@ func TestDevSessionIsQuietAndCoherentAcrossRestarts(t *testing.T) {
 		t.Error("the simulator forgot a key across the restart")
 	}
 	getOK(t, portal+"/healthz")
-	simCreateKey(t, simURL)
+	connectPortal(t, portal, simURL)
 	dev.stop()
-	if s := dev.stderr.String(); !strings.Contains(s, "level=DEBUG msg=request method=GET route=/healthz status=200") || !strings.Contains(s, "cxonesim request") {
+	if s := dev.stderr.String(); !strings.Contains(s, "level=DEBUG msg=request method=GET route=/healthz status=200") ||
+		!strings.Contains(s, "level=DEBUG msg=\"cxone call\"") || !strings.Contains(s, "cxonesim request") {
 		t.Errorf("no request lines at debug:\n%s", s)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -228,22 +229,48 @@ func getOK(t *testing.T, u string) []byte {
 	return b.Bytes()
 }
 
-// simCreateKey makes a key in the running simulator as the first na1
-// tenant's admin, through the API Keyport uses, and returns its id.
-func simCreateKey(t *testing.T, simURL string) string {
+// na1Admin returns the first na1 tenant of the running simulator and its admin.
+func na1Admin(t *testing.T, simURL string) (tenantID, userID string) {
 	t.Helper()
 	var tenants []cxonesim.Tenant
 	if err := json.Unmarshal(getOK(t, simURL+"/control/tenants"), &tenants); err != nil {
 		t.Fatal(err)
 	}
-	var ten cxonesim.Tenant
 	for _, x := range tenants {
 		if x.Region == "na1" {
-			ten = x
-			break
+			return x.ID, x.Users[0].ID
 		}
 	}
-	basic, err := cxonesim.RequestBasicToken(t.Context(), simURL, "na1", ten.ID, ten.Users[0].ID)
+	t.Fatal("no na1 tenant")
+	return "", ""
+}
+
+// connectPortal connects to the simulator through the portal's form, as an
+// admin does after Generate Key, so that the portal calls CXone.
+func connectPortal(t *testing.T, portal, simURL string) {
+	t.Helper()
+	ten, user := na1Admin(t, simURL)
+	basic, err := cxonesim.RequestBasicToken(t.Context(), simURL, "na1", ten, user)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.PostForm(portal+"/connect", url.Values{"region": {"na1"}, "basic_token": {basic.Reveal()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusSeeOther {
+		t.Fatalf("connect: %d", res.StatusCode)
+	}
+}
+
+// simCreateKey makes a key in the running simulator as the first na1
+// tenant's admin, through the API Keyport uses, and returns its id.
+func simCreateKey(t *testing.T, simURL string) string {
+	t.Helper()
+	tenantID, userID := na1Admin(t, simURL)
+	basic, err := cxonesim.RequestBasicToken(t.Context(), simURL, "na1", tenantID, userID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -266,7 +293,7 @@ func simCreateKey(t *testing.T, simURL string) string {
 		return out
 	}
 	bearer := send("/public/user/refresh", "", `{"token":"`+basic.Reveal()+`"}`)["token"].(string)
-	k := send("/access-key-management/v1/access-keys", bearer, `{"userId":"`+ten.Users[0].ID+`","tenantId":"`+ten.ID+`"}`)
+	k := send("/access-key-management/v1/access-keys", bearer, `{"userId":"`+userID+`","tenantId":"`+tenantID+`"}`)
 	return k["accessKey"].(map[string]any)["accessKeyId"].(string)
 }
 

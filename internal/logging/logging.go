@@ -56,9 +56,19 @@ func RequestLevelFor(log *slog.Logger, status int) slog.Level {
 		return slog.LevelError
 	}
 	if h, ok := log.Handler().(requestIDHandler); ok {
-		return h.requests
+		return h.RequestLevel(status)
 	}
 	return slog.LevelInfo
+}
+
+// RequestLevel is RequestLevelFor for a logger made by New. It is a method
+// of the handler so that a package that may not import this one (the cxone
+// client, for its one line per call) can ask for it through an interface.
+func (h requestIDHandler) RequestLevel(status int) slog.Level {
+	if status >= http.StatusInternalServerError {
+		return slog.LevelError
+	}
+	return h.requests
 }
 
 type requestIDHandler struct {
