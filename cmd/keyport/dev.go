@@ -44,6 +44,7 @@ type devSetup struct {
 	pgPort       int
 	sim          *cxonesim.Sim
 	cluster      *pglocal.Cluster
+	settings     map[string]string // dev.env: the development keys and the database URL
 	reviewerNote string
 }
 
@@ -85,11 +86,7 @@ func cmdDev(ctx context.Context, e env, args []string) error {
 	}()
 	devEnv[config.CXoneURLTemplate] = d.sim.URLTemplate()
 	devEnv[config.CXoneJWKSURL] = d.sim.JWKSURL()
-	vals, err := readDevEnv(filepath.Join(d.dir, "dev.env"))
-	if err != nil {
-		return err
-	}
-	for k, v := range vals {
+	for k, v := range d.settings {
 		devEnv[k] = v
 	}
 	cfg, err := src.Load()
@@ -143,6 +140,7 @@ func (d *devSetup) prepare(ctx context.Context, e env, early config.Config) erro
 	if err := writeDevEnv(envPath, vals); err != nil {
 		return err
 	}
+	d.settings = vals
 	if err := ensureDatabase(ctx, d.cluster.URL("postgres"), "keyport"); err != nil {
 		return err
 	}
