@@ -9,6 +9,10 @@ DATE    ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 GO      ?= go
 FUZZTIME ?= 5s
+# make dev's ports: the portal, the CXone simulator, the local PostgreSQL.
+PORT     ?= 8080
+SIM_PORT ?= 8081
+PG_PORT  ?= 55432
 
 .PHONY: help deps build dev test generate generate-check lint unit fuzz bench bench-queries clean
 
@@ -21,8 +25,8 @@ deps: ## install PostgreSQL server binaries and Chromium when missing (apt-get a
 build: ## build bin/keyport
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/keyport ./cmd/keyport
 
-dev: deps build ## run Postgres, the CXone simulator and the portal locally (Ctrl-C stops all)
-	bin/keyport dev
+dev: deps build ## run Postgres, the CXone simulator and the portal locally (Ctrl-C stops all); PORT, SIM_PORT, PG_PORT move them
+	bin/keyport dev --addr 127.0.0.1:$(PORT) --sim-addr 127.0.0.1:$(SIM_PORT) --pg-port $(PG_PORT)
 
 generate: ## regenerate templ code
 	$(GO) tool templ generate

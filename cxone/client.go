@@ -375,7 +375,11 @@ func (c *Client) attempt(ctx context.Context, req request, payload []byte, n int
 	if len(b) > maxBody {
 		return nil, true, errBodyTooLarge
 	}
-	c.log.Info("cxone call", append(logAttrs, "status", hresp.StatusCode, "duration", c.now().Sub(start))...)
+	level := slog.LevelInfo
+	if h, ok := c.log.Handler().(interface{ RequestLevel(int) slog.Level }); ok {
+		level = h.RequestLevel(hresp.StatusCode) // one line per call is a request line: keyport dev keeps them at debug
+	}
+	c.log.Log(ctx, level, "cxone call", append(logAttrs, "status", hresp.StatusCode, "duration", c.now().Sub(start))...)
 	return &response{status: hresp.StatusCode, header: hresp.Header, body: b, url: hresp.Request.URL,
 		corrID: Sanitize(hresp.Header.Get("CorrelationId")), attempt: n}, true, nil
 }

@@ -67,7 +67,7 @@ func (h *Handlers) observe(next echo.HandlerFunc) echo.HandlerFunc {
 		if route == "" || res.Status == http.StatusNotFound && route == "/*" {
 			route = "unmatched"
 		}
-		h.Log.InfoContext(req.Context(), "request",
+		h.Log.Log(req.Context(), logging.RequestLevelFor(h.Log, res.Status), "request",
 			"method", req.Method, "route", route, "status", res.Status,
 			"duration_ms", float64(d.Microseconds())/1000, "bytes_out", res.Size, "ip", c.RealIP())
 		if h.Metrics != nil {

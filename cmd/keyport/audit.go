@@ -17,7 +17,7 @@ func cmdAudit(ctx context.Context, e env, args []string) error {
 	if len(args) > 0 && args[0] == "seed" {
 		return cmdAuditSeed(ctx, e, args[1:])
 	}
-	fs := newFlagSet(e, "audit", "audit [flags] verify|checkpoint\n\n  verify      check every event's hash and link and every signed checkpoint;\n              prints \"verified N events, head <hash>\" or the first broken event (exit 1)\n  checkpoint  sign and store the current chain head now\n  seed        (development only) append synthetic events: audit seed --events N; see audit seed --help\n\nNeeds KEYPORT_DATABASE_URL and KEYPORT_AUDIT_KEY (the other keys are not read).")
+	fs := newFlagSet(e, "audit", "audit [flags] verify|checkpoint\n\n  verify      check every event's hash and link and every signed checkpoint;\n              prints \"verified N events, head <hash>\" or the first broken event (exit 1)\n  checkpoint  sign and store the current chain head now\n  seed        (development only) append synthetic events: audit seed --events N; see audit seed --help\n\nNeeds KEYPORT_DATABASE_URL and KEYPORT_AUDIT_KEY (the other keys are not read); without a database URL,\nrun where `make dev` runs, it reads both from .keyport/dev.env and says so.")
 	src := registerTrail(fs, e)
 	if help, err := parse(fs, e, args); help || err != nil {
 		return err
@@ -65,10 +65,11 @@ func cmdAudit(ctx context.Context, e env, args []string) error {
 }
 
 // registerTrail adds the flags of the settings the commands that write to
-// or check the trail read: the database URL and the audit key, so an
-// reviewer's machine needs no session or encryption key.
+// or check the trail read: the database URL and the audit key, so a
+// reviewer's machine needs no session or encryption key. Without a
+// database URL they are read from `keyport dev`'s dev.env, if there is one.
 func registerTrail(fs *flag.FlagSet, e env) *config.Source {
-	return config.Register(fs, e.getenv, config.DatabaseURL, config.AuditKey)
+	return config.Register(fs, devGetenv(e), config.DatabaseURL, config.AuditKey)
 }
 
 // openTrail opens a database with a current schema and an audit writer

@@ -36,6 +36,8 @@ one line from standard input when that is not a terminal; never from a flag.
 
 Needs KEYPORT_DATABASE_URL and KEYPORT_AUDIT_KEY (every change is an audit
 event), and KEYPORT_ENCRYPTION_KEY for --totp (the secret is stored sealed).
+Without a database URL, run where 'make dev' runs, they are read from
+.keyport/dev.env (the development database), and it says so.
 'keyport auditor' is another name for 'keyport reviewer'.`
 }
 
@@ -89,7 +91,7 @@ func runReviewer(ctx context.Context, e env, cmd string, args []string) error {
 // action may read registered on it.
 func reviewerFlags(e env, cmd, action string) (*flag.FlagSet, *config.Source) {
 	fs := newFlagSet(e, cmd+" "+action, reviewerUsage(cmd))
-	src := config.Register(fs, e.getenv, config.DatabaseURL, config.AuditKey, config.EncryptionKey)
+	src := config.Register(fs, devGetenv(e), config.DatabaseURL, config.AuditKey, config.EncryptionKey)
 	fs.Lookup("encryption-key-file").Usage = "file holding the encryption key, read only for --totp; overrides env KEYPORT_ENCRYPTION_KEY"
 	return fs, src
 }

@@ -38,7 +38,7 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return usageError(err)
 	}
-	log := logging.New(e.stderr, cfg.LogFormat, cfg.LogLevel)
+	log := logging.New(e.stderr, cfg.LogFormat, cfg.LogLevel, logging.RequestLevel(cfg.LogRequests))
 	return serve(ctx, cfg, log, serveOptions{migrate: *migrateFirst})
 }
 

@@ -16,13 +16,21 @@ func cmdSim(ctx context.Context, e env, args []string) error {
 	if len(args) > 0 && args[0] == "basic-token" {
 		return cmdSimBasicToken(ctx, e, args[1:])
 	}
-	fs := newFlagSet(e, "sim", "sim [--addr host:port] [--seed N]\n       keyport sim basic-token --region na1 --tenant ID --user ID [--sim URL]\n\nRuns the CXone simulator standalone: every area under /{region}/…, its Generate Key page at\n/{region}/generate-key, and /control/… for fault injection. Not CXone: for development and tests.")
+	fs := newFlagSet(e, "sim", "sim [--addr host:port] [--seed N] [--state FILE]\n       keyport sim basic-token --region na1 --tenant ID --user ID [--sim URL]\n\nRuns the CXone simulator standalone: every area under /{region}/…, its Generate Key page at\n/{region}/generate-key, and /control/… for fault injection. Not CXone: for development and tests.\nWith --state, tenants, users, keys and issued tokens survive a restart (keyport dev keeps them in .keyport/sim.json).")
 	addr := fs.String("addr", "127.0.0.1:8081", "listen address")
 	seed := fs.Int64("seed", 1, "seed for the deterministic tenants, users and keys")
-	if help, err := parse(fs, e, args); help || err != nil {
+	state := fs.String("state", "", "keep the state in this `file` (created if missing, refused if unreadable); empty = in memory only")
+	help, err := parse(fs, e, args)
+	if help || err != nil {
 		return err
 	}
-	sim := cxonesim.New(cxonesim.Options{Seed: *seed, Logger: logging.New(e.stderr, "text", nil)})
+	opts := cxonesim.Options{Seed: *seed, Logger: logging.New(e.stderr, "text", nil)}
+	var sim *cxonesim.Sim
+	if *state == "" {
+		sim = cxonesim.New(opts)
+	} else if sim, err = cxonesim.Open(*state, opts); err != nil {
+		return err
+	}
 	host, port, err := net.SplitHostPort(*addr)
 	if err != nil {
 		return usageError(fmt.Errorf("--addr: want host:port, got %q", *addr))

@@ -32,7 +32,7 @@ func (s *Sim) Handler() http.Handler {
 	mux.HandleFunc("GET /sim/static/copy.js", serveCopyJS)
 	mux.HandleFunc("GET /{$}", s.indexPage)
 	s.controlRoutes(mux)
-	return mux
+	return s.saving(mux)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) int {

@@ -134,7 +134,8 @@ type tokenRec struct {
 	revoked                  bool
 }
 
-// Sim is the simulator. All state is in memory behind one mutex.
+// Sim is the simulator. All state is in memory behind one mutex; a Sim
+// made by Open also keeps it in a file (state.go).
 type Sim struct {
 	mu       sync.Mutex
 	opts     Options
@@ -143,7 +144,9 @@ type Sim struct {
 	key      *rsa.PrivateKey
 	kid      string
 	base     string
+	src      *mrand.ChaCha8 // rng's source, kept to save and restore its position
 	rng      *mrand.Rand
+	store    *store // nil: in memory only
 	regions  []string
 	tenants  []*tenant
 	tokens   map[string]*tokenRec // by jti
@@ -170,13 +173,15 @@ func New(opts Options) *Sim {
 	if opts.BasicLifetime <= 0 {
 		opts.BasicLifetime = time.Hour
 	}
+	src := mrand.NewChaCha8(seedBytes(opts.Seed))
 	s := &Sim{
 		opts:     opts,
 		now:      opts.Now,
 		log:      opts.Logger,
 		key:      opts.SigningKey,
 		base:     strings.TrimRight(opts.BaseURL, "/"),
-		rng:      mrand.New(mrand.NewChaCha8(seedBytes(opts.Seed))),
+		src:      src,
+		rng:      mrand.New(src),
 		regions:  slices.Clone(defaultRegions),
 		tokens:   map[string]*tokenRec{},
 		calls:    map[string]int{},

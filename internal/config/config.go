@@ -41,9 +41,12 @@ type Config struct {
 	TrustedProxies   []*net.IPNet
 	LogLevel         slog.Level
 	LogFormat        string // "json" or "text"
-	SessionIdle      time.Duration
-	SessionAbsolute  time.Duration
-	StaleAfterDays   int
+	// LogRequests is the level of the one line per request; a 5xx is
+	// always logged at error. keyport dev sets debug to keep its terminal quiet.
+	LogRequests     slog.Level
+	SessionIdle     time.Duration
+	SessionAbsolute time.Duration
+	StaleAfterDays  int
 	// ShutdownTimeout bounds the drain after SIGTERM: longer than the
 	// longest action (a request's own budget is 75 s).
 	ShutdownTimeout time.Duration
@@ -66,6 +69,7 @@ const (
 	TrustedProxies   = "KEYPORT_TRUSTED_PROXIES"
 	LogLevel         = "KEYPORT_LOG_LEVEL"
 	LogFormat        = "KEYPORT_LOG_FORMAT"
+	LogRequests      = "KEYPORT_LOG_REQUESTS"
 	SessionIdle      = "KEYPORT_SESSION_IDLE"
 	SessionAbsolute  = "KEYPORT_SESSION_ABSOLUTE"
 	StaleDays        = "KEYPORT_STALE_DAYS"
@@ -96,6 +100,7 @@ var Vars = []Var{
 	{Env: TrustedProxies, Flag: "trusted-proxies", Help: "comma-separated CIDRs whose X-Forwarded-For is believed; empty = none"},
 	{Env: LogLevel, Flag: "log-level", Default: "info", Help: "debug, info, warn or error"},
 	{Env: LogFormat, Flag: "log-format", Default: "json", Help: "json or text"},
+	{Env: LogRequests, Flag: "log-requests", Default: "info", Help: "level of the one line per request: debug, info, warn or error (a 5xx is always error)"},
 	{Env: SessionIdle, Flag: "session-idle", Default: "30m", Help: "admin session idle timeout"},
 	{Env: SessionAbsolute, Flag: "session-absolute", Default: "8h", Help: "admin session absolute lifetime"},
 	{Env: StaleDays, Flag: "stale-days", Default: "90", Help: "a key unused or older than this many days is flagged stale"},
@@ -235,6 +240,10 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 		return err
 	case LogLevel:
 		if err := c.LogLevel.UnmarshalText([]byte(v)); err != nil {
+			return errors.New("want debug, info, warn or error")
+		}
+	case LogRequests:
+		if err := c.LogRequests.UnmarshalText([]byte(v)); err != nil {
 			return errors.New("want debug, info, warn or error")
 		}
 	case LogFormat:

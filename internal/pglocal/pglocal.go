@@ -79,6 +79,10 @@ type Options struct {
 	// StartTimeout bounds how long Start waits for the server to accept
 	// connections, within the context's deadline; zero means 30 s.
 	StartTimeout time.Duration
+	// Port is the TCP port to listen on; zero picks a free one (and retries
+	// another if it is taken meanwhile). A fixed port keeps a long-lived
+	// cluster's URL the same from one start to the next.
+	Port int
 }
 
 // FastSettings returns settings that trade durability for speed: for test
@@ -205,7 +209,7 @@ func (c *Cluster) Start(ctx context.Context) error {
 		if err == nil {
 			break
 		}
-		if !errors.Is(err, errPortInUse) || attempt == portAttempts {
+		if !errors.Is(err, errPortInUse) || attempt == portAttempts || c.opts.Port != 0 {
 			return fmt.Errorf("start postgres in %s: %w", c.dir, err)
 		}
 		c.log.Info("postgres port taken, retrying", "dir", c.dir, "attempt", attempt)

@@ -21,11 +21,16 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// startOnce starts postgres on a fresh free port and waits for it.
+// startOnce starts postgres on Options.Port, or a fresh free port, and
+// waits for it.
 func (c *Cluster) startOnce(ctx context.Context) error {
-	port, err := freePort()
-	if err != nil {
-		return err
+	port := c.opts.Port
+	if port == 0 {
+		p, err := freePort()
+		if err != nil {
+			return err
+		}
+		port = p
 	}
 	logf, err := os.OpenFile(c.LogPath(), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o640)
 	if err != nil {
@@ -71,7 +76,7 @@ func (c *Cluster) startOnce(ctx context.Context) error {
 		_ = signalAndWait(cmd.Process, exited, 10*time.Second)
 		logTail := readLogFrom(c.LogPath(), logStart)
 		if bytes.Contains(logTail, []byte("Address already in use")) {
-			return errPortInUse
+			return fmt.Errorf("%w: 127.0.0.1:%d", errPortInUse, port)
 		}
 		return fmt.Errorf("%w; server log %s ends with:\n%s", err, c.LogPath(), tail(logTail, 20))
 	}
