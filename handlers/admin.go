@@ -60,7 +60,7 @@ func (h *Handlers) adminPage(c echo.Context, a *adminCtx, title string) web.Page
 	path := c.Path()
 	p.Nav = []web.NavItem{
 		{Label: "Keys", Href: "/keys", Current: path == "/keys"},
-		{Label: "Activity", Href: "/keys/activity", Current: path == "/keys/activity"},
+		{Label: "Key history", Href: "/keys/activity", Current: path == "/keys/activity"},
 		{Label: "Connect", Href: "/connect", Current: path == "/connect"},
 	}
 	if a == nil {
