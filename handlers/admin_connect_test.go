@@ -9,12 +9,13 @@ import (
 	"github.com/keyport/keyport/cxone/cxonesim"
 )
 
-// flashes are the flash messages a page shows, with their kinds.
+// flashes maps each flash message's text (without its kind in words) to its
+// class.
 func flashes(p *page) map[string]string {
 	out := map[string]string{}
 	p.Doc.Find(`[data-testid="flash"]`).Each(func(_ int, s *goquerySelection) {
 		cls, _ := s.Attr("class")
-		out[strings.TrimSpace(s.Text())] = cls
+		out[strings.TrimSpace(s.Find(`[data-testid="flash-message"]`).Text())] = cls
 	})
 	return out
 }
