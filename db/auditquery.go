@@ -291,27 +291,6 @@ func (q *Queries) AuditEventLink(ctx context.Context, id int64) (kp.AuditLink, e
 	return l, nil
 }
 
-// TenantActivity returns the newest audit events of one tenant in one
-// region (the tenant admin's activity view), newest first.
-func (q *Queries) TenantActivity(ctx context.Context, region kp.Region, tenantID string, limit int) ([]kp.AuditEvent, error) {
-	const sql = `SELECT ` + auditColumns + ` FROM audit_events WHERE tenant_id = $1 AND region = $2
-		ORDER BY occurred_at DESC, id DESC LIMIT $3`
-	rows, err := q.db.Query(ctx, sql, tenantID, region, limit)
-	if err != nil {
-		return nil, fmt.Errorf("list tenant activity: %w", err)
-	}
-	defer rows.Close()
-	var out []kp.AuditEvent
-	for rows.Next() {
-		var e kp.AuditEvent
-		if err := rows.Scan(auditScanTargets(&e)...); err != nil {
-			return nil, fmt.Errorf("read tenant activity: %w", err)
-		}
-		out = append(out, e)
-	}
-	return out, rows.Err()
-}
-
 // AuditKeyHistory returns up to limit events about one access key, oldest
 // first: its whole recorded life (create, verify, deactivate, delete,
 // lookups). It walks audit_events_key.

@@ -212,12 +212,3 @@ func (s *Service) reconcile(ctx context.Context, as connection.Caller, list keyL
 	}
 	return msgs, nil
 }
-
-// Activity returns the tenant's audit events in the connection's area.
-func (s *Service) Activity(ctx context.Context, conn *connection.Connection, limit int) ([]kp.AuditEvent, error) {
-	ev, err := db.New(s.pool).TenantActivity(ctx, conn.Region, conn.TenantID, limit)
-	if err != nil {
-		return nil, kp.StoreError(err, "Keyport cannot read the activity right now.")
-	}
-	return ev, nil
-}
