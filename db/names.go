@@ -22,21 +22,7 @@ func (q *Queries) UserNames(ctx context.Context, region kp.Region, tenantID stri
 	if len(ids) == 0 {
 		return out, nil
 	}
-	const sql = `SELECT u.id, n.name FROM unnest($3::text[]) AS u(id)
-		CROSS JOIN LATERAL (
-			SELECT name FROM (
-				(SELECT actor_name AS name, occurred_at AS seen FROM audit_events
-				  WHERE actor_user_id = ANY (ARRAY[u.id, lower(u.id), upper(u.id)])
-				    AND tenant_id = $2 AND region = $1 AND actor_kind = 'admin'
-				    AND actor_name <> '' AND actor_name <> actor_user_id
-				  ORDER BY id DESC LIMIT 1)
-				UNION ALL
-				(SELECT user_name, created_at FROM connections
-				  WHERE lower(user_id) = lower(u.id) AND tenant_id = $2 AND region = $1
-				    AND user_name <> '' AND user_name <> user_id
-				  ORDER BY created_at DESC LIMIT 1)
-			) seen ORDER BY seen DESC LIMIT 1
-		) n`
+	const sql = `SELECT u.id, n.name FROM unnest($3::text[]) AS u(id) CROSS JOIN LATERAL (` + latestName + `) n`
 	rows, err := q.db.Query(ctx, sql, region, tenantID, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read user names: %w", err)
@@ -51,3 +37,20 @@ func (q *Queries) UserNames(ctx context.Context, region kp.Region, tenantID stri
 	}
 	return out, rows.Err()
 }
+
+// latestName is the latest display name seen for the user id u.id in
+// tenant $2 of region $1: from the trail (every admin
+// action records its actor's name from their token) or from a connection.
+// Both lookups ride an index (audit_events_actor; connections by session).
+const latestName = `SELECT name FROM (
+		(SELECT actor_name AS name, occurred_at AS seen FROM audit_events
+		  WHERE actor_user_id = ANY (ARRAY[u.id, lower(u.id), upper(u.id)])
+		    AND tenant_id = $2 AND region = $1 AND actor_kind = 'admin'
+		    AND actor_name <> '' AND actor_name <> actor_user_id
+		  ORDER BY id DESC LIMIT 1)
+		UNION ALL
+		(SELECT user_name, created_at FROM connections
+		  WHERE lower(user_id) = lower(u.id) AND tenant_id = $2 AND region = $1
+		    AND user_name <> '' AND user_name <> user_id
+		  ORDER BY created_at DESC LIMIT 1)
+	) seen ORDER BY seen DESC LIMIT 1`

@@ -91,3 +91,73 @@ func (q *Queries) DeleteExpiredSessions(ctx context.Context, kind string, now ti
 	}
 	return tag.RowsAffected(), nil
 }
+
+// SessionPreload, put in a request's context by WithSessionPreload, asks the
+// session store to read the session's connections in the statement that
+// loads the session: an admin page needs both, and every statement saved
+// is a round trip saved on every view (issue 14).
+type SessionPreload struct {
+	Done  bool            // the store loaded the session this way (a new session has no connections)
+	Conns []ConnectionRow // the session's connections, oldest first
+}
+
+type sessionPreloadKey struct{}
+
+// WithSessionPreload returns ctx carrying an empty SessionPreload.
+func WithSessionPreload(ctx context.Context) (context.Context, *SessionPreload) {
+	p := &SessionPreload{}
+	return context.WithValue(ctx, sessionPreloadKey{}, p), p
+}
+
+// SessionPreloadFrom is ctx's SessionPreload, or nil.
+func SessionPreloadFrom(ctx context.Context) *SessionPreload {
+	p, _ := ctx.Value(sessionPreloadKey{}).(*SessionPreload)
+	return p
+}
+
+// LoadSessionWithConnections is LoadSession that also returns the session's
+// connections, in one statement.
+func (q *Queries) LoadSessionWithConnections(ctx context.Context, h []byte, kind string, now time.Time, idle time.Duration) (*SessionRow, []ConnectionRow, error) {
+	const sql = `SELECT s.id_hash, s.kind, s.data, s.created_at, s.last_seen_at, s.expires_at,
+			c.id::text, c.session_id_hash, c.region, c.tenant_id, c.tenant_name, c.user_id, c.user_name, c.business_unit,
+			c.identity_verified, c.tokens, c.access_expires_at, c.refresh_expires_at, c.state, c.can_manage_others, c.created_at
+		FROM sessions s LEFT JOIN connections c ON c.session_id_hash = s.id_hash
+		WHERE s.id_hash = $1 AND s.kind = $2 AND s.expires_at > $3 AND s.last_seen_at > $4
+		ORDER BY c.created_at, c.id`
+	rows, err := q.db.Query(ctx, sql, h, kind, now, now.Add(-idle))
+	if err != nil {
+		return nil, nil, fmt.Errorf("load session: %w", err)
+	}
+	defer rows.Close()
+	var s *SessionRow
+	var conns []ConnectionRow
+	for rows.Next() {
+		var row SessionRow
+		var id, region, tenantID, tenantName, userID, userName, bu, state *string
+		var verified, manage *bool
+		var sessHash, tokens []byte
+		var access, refresh, created *time.Time
+		if err := rows.Scan(&row.IDHash, &row.Kind, &row.Data, &row.CreatedAt, &row.LastSeenAt, &row.ExpiresAt,
+			&id, &sessHash, &region, &tenantID, &tenantName, &userID, &userName, &bu, &verified, &tokens, &access,
+			&refresh, &state, &manage, &created); err != nil {
+			return nil, nil, fmt.Errorf("read session: %w", err)
+		}
+		if s == nil {
+			s = &row
+		}
+		if id == nil {
+			continue // a session without connections
+		}
+		conns = append(conns, ConnectionRow{ID: *id, SessionIDHash: sessHash, Region: kp.Region(*region), TenantID: *tenantID,
+			TenantName: *tenantName, UserID: *userID, UserName: *userName, BusinessUnit: *bu, IdentityVerified: *verified,
+			Tokens: tokens, AccessExpiresAt: *access, RefreshExpiresAt: refresh, State: *state, CanManageOthers: manage,
+			CreatedAt: *created})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, nil, fmt.Errorf("load session: %w", err)
+	}
+	if s == nil {
+		return nil, nil, kp.Errorf(kp.NotFound, "session expired")
+	}
+	return s, conns, nil
+}

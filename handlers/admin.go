@@ -27,6 +27,7 @@ type adminCtx struct {
 }
 
 func (h *Handlers) adminContext(c echo.Context) (*adminCtx, error) {
+	c.SetRequest(c.Request().WithContext(connection.Preloaded(c.Request().Context())))
 	sess, err := h.adminSession(c)
 	if err != nil {
 		return nil, err

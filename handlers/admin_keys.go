@@ -131,14 +131,9 @@ func pendingRows(pending []keys.Pending, person func(string) web.Person) []web.P
 // renderKeys renders the keys page of a listing, with the create form
 // (formErr and label re-render it after a failed submit).
 func (h *Handlers) renderKeys(c echo.Context, a *adminCtx, status int, listing *keys.Listing, formErr, label string) error {
-	ctx := c.Request().Context()
-	rotations, _ := h.Keys.OpenRotations(ctx, a.cur)
 	now := time.Now()
-	ids := append([]string{a.cur.UserID}, listing.Owners...)
-	for _, p := range listing.Pending {
-		ids = append(ids, p.OwnerUserID)
-	}
-	person := h.ownerNamer(ctx, a, ids...)
+	rotations := listing.Rotations
+	person := func(id string) web.Person { return web.PersonOf(id, listing.Names, a.cur.UserID) }
 	v := web.KeysView{Tenant: a.cur.TenantName, Region: string(a.cur.Region), Filter: c.QueryParam("user"),
 		OwnOnly: listing.OwnOnly, CanCreateForOthers: !listing.OwnOnly && len(listing.Owners) > 0, FormToken: keys.NewFormToken(),
 		Label: label, Error: formErr, PossiblyIncomplete: listing.PossiblyIncomplete, Notices: listing.Reconciled}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/PuerkitoBio/goquery"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyport/keyport/cxone"
@@ -53,6 +54,7 @@ func randomKey() string {
 type testSetup struct {
 	Config  *config.Config
 	Options *app.Options
+	Tracer  pgx.QueryTracer // sees every statement on the portal's pool
 }
 
 // fastCXone makes the CXone client's retries and timeouts test-sized.
@@ -86,10 +88,16 @@ func newTestApp(t *testing.T, mutate ...func(*testSetup)) *testApp {
 		t.Fatal(err)
 	}
 	opts := app.Options{Log: nil, Version: "test", CXone: fastCXone}
+	setup := testSetup{Config: &cfg, Options: &opts}
 	for _, m := range mutate {
-		m(&testSetup{Config: &cfg, Options: &opts})
+		m(&setup)
 	}
-	pool, err := pgxpool.New(context.Background(), url)
+	pcfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pcfg.ConnConfig.Tracer = setup.Tracer
+	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -258,8 +258,17 @@ func (s *Service) probePrivileges(ctx context.Context, c Caller) {
 	}
 }
 
-// List returns a session's connections.
+// List returns a session's connections: those the session store read with
+// the session, the first time in a request that asked for it (Preloaded).
 func (s *Service) List(ctx context.Context, sessionHash []byte) ([]Connection, error) {
+	if p := db.SessionPreloadFrom(ctx); p != nil && p.Done {
+		p.Done = false // once: later calls in this request see what it changed
+		out := make([]Connection, 0, len(p.Conns))
+		for i := range p.Conns {
+			out = append(out, fromRow(&p.Conns[i]))
+		}
+		return out, nil
+	}
 	if sessionHash == nil {
 		return nil, nil
 	}
@@ -360,4 +369,13 @@ func (s *Service) Get(ctx context.Context, sessionHash []byte, id string) (*Conn
 	}
 	c := fromRow(r)
 	return &c, nil
+}
+
+// Preloaded returns ctx asking the session store to load the session's
+// connections with the session itself (one statement); List then uses them.
+// Only a request's first load of the session can do that: a session
+// already loaded leaves List to query.
+func Preloaded(ctx context.Context) context.Context {
+	ctx, _ = db.WithSessionPreload(ctx)
+	return ctx
 }

@@ -32,7 +32,9 @@ type Listing struct {
 	Owners             []string // users seen in the list, for the filter
 	OwnOnly            bool     // the user lacks "Access Key": own keys only
 	PossiblyIncomplete bool
-	Reconciled         []string // messages about creates reconciled just now
+	Reconciled         []string          // messages about creates reconciled just now
+	Rotations          map[string]string // old key id → its open rotation's id
+	Names              map[string]string // lower-case user id → name (see UserNames)
 }
 
 // List lists the connection's keys (or userFilter's), merging Keyport's
@@ -52,29 +54,51 @@ func (s *Service) List(ctx context.Context, as connection.Caller, userFilter str
 // and records that the keys were listed.
 func (s *Service) listing(ctx context.Context, as connection.Caller, list keyList, userFilter string) (*Listing, error) {
 	out := &Listing{OwnOnly: list.ownOnly, PossiblyIncomplete: list.PossiblyIncomplete}
-	msgs, err := s.reconcile(ctx, as, list)
+	notes, err := s.notes(ctx, as.Conn, list)
 	if err != nil {
-		s.log.WarnContext(ctx, "reconcile on list", "err", err)
+		return nil, err
 	}
-	out.Reconciled = msgs
-	meta, err := db.New(s.pool).TenantKeyMeta(ctx, as.Conn.Region, as.Conn.TenantID)
-	if err != nil {
-		return nil, kp.StoreError(err, "Keyport cannot read its notes on these keys right now. Try again in a moment.")
-	}
-	out.Keys, out.Owners = s.mergeAll(list.Keys, meta)
-	if pending, err := s.Pending(ctx, as.Conn); err == nil {
-		for _, p := range pending {
-			if userFilter == "" || p.OwnerUserID == userFilter {
-				out.Pending = append(out.Pending, p)
-			}
+	if msgs, settled := s.reconcile(ctx, as, list, notes.Pending); settled {
+		out.Reconciled = msgs
+		if notes, err = s.notes(ctx, as.Conn, list); err != nil { // what settling changed
+			return nil, err
 		}
 	}
-	out.Pending = append(out.Pending, s.ambiguous(ctx, as, list.Keys, userFilter)...)
+	out.Keys, out.Owners = s.mergeAll(list.Keys, notes.Meta)
+	for _, p := range notes.Pending {
+		if userFilter == "" || p.OwnerUserID == userFilter {
+			out.Pending = append(out.Pending, pendingOf(p, nil))
+		}
+	}
+	out.Pending = append(out.Pending, ambiguous(notes.Ambiguous, list.Keys, userFilter)...)
+	out.Rotations, out.Names = notes.Rotations, notes.Names
+	if as.Conn.UserName != "" && as.Conn.UserName != as.Conn.UserID {
+		out.Names[strings.ToLower(as.Conn.UserID)] = as.Conn.UserName // the freshest: this very token
+	}
 	if err := s.audit.Record(ctx, as.Event(kp.KeyList, ""), audit.Result{Outcome: kp.OutcomeSuccess,
 		Details: &audit.Details{Count: int64(len(out.Keys)), Filters: map[string]string{"user": userFilter}}}); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// notes reads, in one statement, what Keyport keeps about the tenant's keys
+// and the names of the list's owners.
+func (s *Service) notes(ctx context.Context, conn *connection.Connection, list keyList) (*db.TenantNotes, error) {
+	ids := []string{conn.UserID}
+	for _, k := range list.Keys {
+		ids = append(ids, k.UserID)
+	}
+	notes, err := db.New(s.pool).TenantNotes(ctx, conn.Region, conn.TenantID, uniqueIDs(ids))
+	if err != nil {
+		return nil, kp.StoreError(err, "Keyport cannot read its notes on these keys right now. Try again in a moment.")
+	}
+	return notes, nil
+}
+
+func pendingOf(p kp.CreateAttempt, candidates []string) Pending {
+	return Pending{FormToken: p.FormToken, OwnerUserID: p.OwnerUserID, Label: p.Label, State: p.State,
+		CandidateIDs: candidates, CreatedAt: p.CreatedAt}
 }
 
 // mergeAll merges Keyport's notes into listed keys, Keyport's own newest
@@ -119,15 +143,10 @@ func (s *Service) Pending(ctx context.Context, conn *connection.Connection) ([]P
 	return out, nil
 }
 
-// ambiguous returns the tenant's ambiguous creates that still name keys in
+// ambiguous keeps the tenant's ambiguous creates that still name keys in
 // listed: they stay on the keys page, with their candidates, until none of
 // those keys exists any more (the person has sorted them out).
-func (s *Service) ambiguous(ctx context.Context, as connection.Caller, listed []cxone.AccessKey, userFilter string) []Pending {
-	rows, err := db.New(s.pool).AmbiguousKeyCreates(ctx, as.Conn.Region, as.Conn.TenantID)
-	if err != nil {
-		s.log.WarnContext(ctx, "read ambiguous creates", "err", err)
-		return nil
-	}
+func ambiguous(rows []kp.CreateAttempt, listed []cxone.AccessKey, userFilter string) []Pending {
 	var out []Pending
 	for _, p := range rows {
 		if userFilter != "" && p.OwnerUserID != userFilter {
@@ -140,8 +159,7 @@ func (s *Service) ambiguous(ctx context.Context, as connection.Caller, listed []
 			}
 		}
 		if len(still) > 0 {
-			out = append(out, Pending{FormToken: p.FormToken, OwnerUserID: p.OwnerUserID, Label: p.Label, State: p.State,
-				CandidateIDs: still, CreatedAt: p.CreatedAt})
+			out = append(out, pendingOf(p, still))
 		}
 	}
 	return out
@@ -193,22 +211,18 @@ func (s *Service) list(ctx context.Context, as connection.Caller, user string) (
 }
 
 // reconcile settles the tenant's pending creates whose owner the list
-// covers.
-func (s *Service) reconcile(ctx context.Context, as connection.Caller, list keyList) ([]string, error) {
-	pending, err := db.New(s.pool).PendingKeyCreates(ctx, as.Conn.Region, as.Conn.TenantID)
-	if err != nil || len(pending) == 0 {
-		return nil, err
-	}
-	var msgs []string
+// covers, and says whether it tried any (the notes are then stale).
+func (s *Service) reconcile(ctx context.Context, as connection.Caller, list keyList, pending []kp.CreateAttempt) (msgs []string, settled bool) {
 	for i := range pending {
 		p := &pending[i]
 		if !list.covers(p.OwnerUserID) {
 			continue // a list of another user's keys says nothing about this owner's
 		}
+		settled = true
 		r := s.settle(ctx, as, p, list.KeyList)
 		if r.State != "unknown" {
 			msgs = append(msgs, r.Message)
 		}
 	}
-	return msgs, nil
+	return msgs, settled
 }

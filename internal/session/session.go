@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/gorilla/securecookie"
@@ -118,7 +120,7 @@ func (s *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 		return sess, nil
 	}
 	h := hashID(id)
-	row, err := db.New(s.pool).LoadSession(r.Context(), h, string(s.o.Kind), s.o.Now(), s.o.Idle)
+	row, err := s.load(r.Context(), h)
 	if kp.KindOf(err) == kp.NotFound {
 		return sess, nil
 	}
@@ -136,9 +138,59 @@ func (s *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 	for k, v := range values {
 		sess.Values[k] = v
 	}
+	sess.Values[loadedKey] = loadedMark(plain, row.LastSeenAt)
 	sess.ID = id
 	sess.IsNew = false
 	return sess, nil
+}
+
+// load reads the session row; when the request asked for it (see
+// db.WithSessionPreload), the session's connections come in the same
+// statement.
+func (s *Store) load(ctx context.Context, h []byte) (*db.SessionRow, error) {
+	p := db.SessionPreloadFrom(ctx)
+	if p == nil {
+		return db.New(s.pool).LoadSession(ctx, h, string(s.o.Kind), s.o.Now(), s.o.Idle)
+	}
+	row, conns, err := db.New(s.pool).LoadSessionWithConnections(ctx, h, string(s.o.Kind), s.o.Now(), s.o.Idle)
+	if err == nil || kp.KindOf(err) == kp.NotFound {
+		p.Done, p.Conns = true, conns
+	}
+	return row, err
+}
+
+// loadedKey holds, in memory only (encodeValues skips it), what the stored
+// row said when the session was loaded: a hash of its values and when it
+// was last seen. Save then skips the write when nothing changed and the
+// row was marked seen less than refreshEvery ago: most page views change
+// nothing, and a write on every view is a round trip and a contended row.
+const loadedKey = "\x00loaded"
+
+func loadedMark(plain []byte, seen time.Time) string {
+	sum := sha256.Sum256(plain)
+	return base64.RawStdEncoding.EncodeToString(sum[:]) + "|" + strconv.FormatInt(seen.UnixNano(), 10)
+}
+
+// refreshEvery is how often an unchanged session's last-seen time is
+// written: at most once a minute, and often enough for short idle limits.
+func (s *Store) refreshEvery() time.Duration {
+	return min(time.Minute, s.o.Idle/10)
+}
+
+// unchanged reports whether data is what sess was loaded with and the row
+// was marked seen recently enough to skip this save.
+func (s *Store) unchanged(sess *sessions.Session, data []byte, now time.Time) bool {
+	mark, _ := sess.Values[loadedKey].(string)
+	hash, seen, ok := strings.Cut(mark, "|")
+	if !ok {
+		return false
+	}
+	ns, err := strconv.ParseInt(seen, 10, 64)
+	if err != nil || now.Sub(time.Unix(0, ns)) >= s.refreshEvery() {
+		return false
+	}
+	sum := sha256.Sum256(data)
+	return hash == base64.RawStdEncoding.EncodeToString(sum[:])
 }
 
 // Save writes the session (creating its row on first save) and sets the
@@ -161,6 +213,9 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Sess
 		return err
 	}
 	now := s.o.Now()
+	if sess.ID != "" && s.unchanged(sess, data, now) {
+		return s.setCookie(w, sess)
+	}
 	if sess.ID != "" {
 		h := hashID(sess.ID)
 		err := q.UpdateSession(ctx, h, s.sealer.Seal(data, h), now)
@@ -254,6 +309,9 @@ func hashID(id string) []byte {
 func encodeValues(v map[interface{}]interface{}) ([]byte, error) {
 	m := make(map[string]string, len(v))
 	for k, val := range v {
+		if k == loadedKey {
+			continue
+		}
 		ks, ok1 := k.(string)
 		vs, ok2 := val.(string)
 		if !ok1 || !ok2 {
