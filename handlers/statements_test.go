@@ -87,4 +87,3 @@ func listSQL(counts map[string]int) string {
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")
 }
-
