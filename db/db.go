@@ -21,16 +21,31 @@ type Querier interface {
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 }
 
-// Open creates a pool and checks, within the context's deadline, that the
-// database answers. The caller closes the pool.
-func Open(ctx context.Context, databaseURL string) (*pgxpool.Pool, error) {
+// PoolConfig is the pool Keyport runs on: maxConns connections (Open's
+// callers pass KEYPORT_DB_MAX_CONNS), a 5 s connect timeout, and the
+// application name PostgreSQL shows in pg_stat_activity.
+func PoolConfig(databaseURL string, maxConns int32) (*pgxpool.Config, error) {
 	cfg, err := pgxpool.ParseConfig(databaseURL)
 	if err != nil {
 		// pgx's parse errors can echo the URL, password included: say less.
 		return nil, fmt.Errorf("parse database URL: invalid connection string")
 	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
 	cfg.ConnConfig.ConnectTimeout = 5 * time.Second
 	cfg.ConnConfig.RuntimeParams["application_name"] = "keyport"
+	return cfg, nil
+}
+
+// Open creates a pool of maxConns connections (pgx's default when 0) and
+// checks, within the context's deadline, that the database answers. The
+// caller closes the pool.
+func Open(ctx context.Context, databaseURL string, maxConns int32) (*pgxpool.Pool, error) {
+	cfg, err := PoolConfig(databaseURL, maxConns)
+	if err != nil {
+		return nil, err
+	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open database pool: %w", err)

@@ -59,6 +59,14 @@ func TestAdminPagesStayWithinTheirStatements(t *testing.T) {
 	if updates := countLike(counts, "UPDATE sessions"); updates == 0 {
 		t.Errorf("a deactivate (a flash to keep) wrote no session:\n%s", listSQL(counts))
 	}
+	// The pool's waits are visible, to size KEYPORT_DB_MAX_CONNS by.
+	m := b.get("/metrics")
+	for _, want := range []string{"keyport_db_pool_max_conns", "keyport_db_pool_empty_acquire_wait_seconds_total",
+		"keyport_db_pool_acquire_wait_seconds_total"} {
+		if !strings.Contains(m.Body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
 }
 
 func total(counts map[string]int) int {

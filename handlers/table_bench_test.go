@@ -19,6 +19,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyport/keyport/cxone/cxonesim"
+	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/app"
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/kp"
@@ -56,12 +57,11 @@ func newBenchPortal(b *testing.B) *benchPortal {
 	if err != nil {
 		b.Fatal(err)
 	}
-	// The pool db.Open would make (default size), plus the tracer.
-	pcfg, err := pgxpool.ParseConfig(dbURL)
+	// The pool db.Open makes (KEYPORT_DB_MAX_CONNS's default), plus the tracer.
+	pcfg, err := db.PoolConfig(dbURL, cfg.DBMaxConns)
 	if err != nil {
 		b.Fatal(err)
 	}
-	pcfg.ConnConfig.RuntimeParams["application_name"] = "keyport"
 	tracer := &statementTracer{}
 	pcfg.ConnConfig.Tracer = tracer
 	pool, err := pgxpool.NewWithConfig(context.Background(), pcfg)

@@ -269,7 +269,7 @@ func ensureDevReviewer(ctx context.Context, dbURL, auditKey, passwordFile string
 	if err != nil {
 		return "", err
 	}
-	pool, err := db.Open(ctx, dbURL)
+	pool, err := db.Open(ctx, dbURL, 4)
 	if err != nil {
 		return "", err
 	}

@@ -138,7 +138,7 @@ func drain(ctx context.Context, srv *http.Server, timeout time.Duration, log *sl
 func openDB(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
 	octx, cancel := context.WithTimeout(ctx, dbOpenTimeout)
 	defer cancel()
-	pool, err := db.Open(octx, cfg.DatabaseURL.Reveal())
+	pool, err := db.Open(octx, cfg.DatabaseURL.Reveal(), cfg.DBMaxConns)
 	if err != nil {
 		return nil, fmt.Errorf("KEYPORT_DATABASE_URL: %w", err)
 	}

@@ -53,6 +53,8 @@ type Config struct {
 	// RateLimit is connects, creates, look-ups and rotations per minute per
 	// client IP and per session, shared by every instance.
 	RateLimit int
+	// DBMaxConns is the pgx pool's size (db.DefaultMaxConns unless set).
+	DBMaxConns int32
 }
 
 // The environment variable of every setting. Commands that need only some
@@ -75,6 +77,7 @@ const (
 	StaleDays        = "KEYPORT_STALE_DAYS"
 	ShutdownTimeout  = "KEYPORT_SHUTDOWN_TIMEOUT"
 	RateLimit        = "KEYPORT_RATE_LIMIT"
+	DBMaxConns       = "KEYPORT_DB_MAX_CONNS"
 )
 
 // Var describes one setting: its environment variable, the flag that
@@ -106,6 +109,7 @@ var Vars = []Var{
 	{Env: StaleDays, Flag: "stale-days", Default: "90", Help: "a key unused or older than this many days is flagged stale"},
 	{Env: ShutdownTimeout, Flag: "shutdown-timeout", Default: "90s", Help: "how long SIGTERM waits for in-flight actions to finish (longer than a request's 75 s budget)"},
 	{Env: RateLimit, Flag: "rate-limit", Default: "20", Help: "connects, creates, look-ups and rotations per minute per client IP and per session (bursts of half)"},
+	{Env: DBMaxConns, Flag: "db-max-conns", Default: "16", Help: "PostgreSQL connections in this instance's pool (each instance holds its own; the server's max_connections must cover them all)"},
 }
 
 // Source resolves a setting: a flag given on the command line wins over the
@@ -259,6 +263,12 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 	case ShutdownTimeout:
 		c.ShutdownTimeout, err = duration(v)
 		return err
+	case DBMaxConns:
+		n, perr := strconv.ParseInt(v, 10, 32)
+		if perr != nil || n < 2 || n > 1000 {
+			return errors.New("want a whole number of connections from 2 to 1000")
+		}
+		c.DBMaxConns = int32(n)
 	case RateLimit:
 		if c.RateLimit, err = strconv.Atoi(v); err != nil || c.RateLimit < 2 {
 			return errors.New("want a whole number of attempts per minute >= 2")

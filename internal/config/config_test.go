@@ -90,6 +90,7 @@ func TestEveryProblemReportedOnOneLineEach(t *testing.T) {
 		"KEYPORT_COOKIE_SECURE":      "maybe",
 		"KEYPORT_TRUSTED_PROXIES":    "10.0.0.1",
 		"KEYPORT_LOG_FORMAT":         "xml",
+		"KEYPORT_DB_MAX_CONNS":       "1",
 		"KEYPORT_CXONE_URL_TEMPLATE": "http://sim.local/na1",
 	}
 	_, err := load(t, m)
@@ -98,7 +99,7 @@ func TestEveryProblemReportedOnOneLineEach(t *testing.T) {
 	}
 	lines := strings.Split(err.Error(), "\n")
 	wantPrefixes := []string{"KEYPORT_DATABASE_URL:", "KEYPORT_SESSION_KEY: too short", "KEYPORT_ENCRYPTION_KEY: too weak",
-		"KEYPORT_AUDIT_KEY: not valid", "KEYPORT_CXONE_URL_TEMPLATE:", "KEYPORT_COOKIE_SECURE:", "KEYPORT_TRUSTED_PROXIES:", "KEYPORT_LOG_FORMAT:"}
+		"KEYPORT_AUDIT_KEY: not valid", "KEYPORT_CXONE_URL_TEMPLATE:", "KEYPORT_COOKIE_SECURE:", "KEYPORT_TRUSTED_PROXIES:", "KEYPORT_LOG_FORMAT:", "KEYPORT_DB_MAX_CONNS:"}
 	if len(lines) != len(wantPrefixes) {
 		t.Fatalf("got %d lines, want %d:\n%s", len(lines), len(wantPrefixes), err)
 	}

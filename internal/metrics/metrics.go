@@ -48,19 +48,21 @@ func (h *HTTP) Observe(method, route string, status int, d time.Duration) {
 }
 
 var (
-	poolAcquired = prometheus.NewDesc("keyport_db_pool_acquired_conns", "Connections currently in use.", nil, nil)
-	poolIdle     = prometheus.NewDesc("keyport_db_pool_idle_conns", "Idle connections.", nil, nil)
-	poolTotal    = prometheus.NewDesc("keyport_db_pool_total_conns", "Open connections.", nil, nil)
-	poolMax      = prometheus.NewDesc("keyport_db_pool_max_conns", "Maximum pool size.", nil, nil)
-	poolAcquires = prometheus.NewDesc("keyport_db_pool_acquires_total", "Successful connection acquisitions.", nil, nil)
-	poolWait     = prometheus.NewDesc("keyport_db_pool_acquire_wait_seconds_total", "Time spent waiting for a connection.", nil, nil)
-	poolEmpty    = prometheus.NewDesc("keyport_db_pool_empty_acquires_total", "Acquisitions that had to wait for a connection.", nil, nil)
+	poolAcquired  = prometheus.NewDesc("keyport_db_pool_acquired_conns", "Connections currently in use.", nil, nil)
+	poolIdle      = prometheus.NewDesc("keyport_db_pool_idle_conns", "Idle connections.", nil, nil)
+	poolTotal     = prometheus.NewDesc("keyport_db_pool_total_conns", "Open connections.", nil, nil)
+	poolMax       = prometheus.NewDesc("keyport_db_pool_max_conns", "Maximum pool size.", nil, nil)
+	poolAcquires  = prometheus.NewDesc("keyport_db_pool_acquires_total", "Successful connection acquisitions.", nil, nil)
+	poolWait      = prometheus.NewDesc("keyport_db_pool_acquire_wait_seconds_total", "Time spent waiting for a connection.", nil, nil)
+	poolEmpty     = prometheus.NewDesc("keyport_db_pool_empty_acquires_total", "Acquisitions that had to wait for a connection.", nil, nil)
+	poolEmptyWait = prometheus.NewDesc("keyport_db_pool_empty_acquire_wait_seconds_total",
+		"Time spent waiting because the pool had no idle connection (pool too small when it grows fast).", nil, nil)
 )
 
 type poolCollector struct{ pool *pgxpool.Pool }
 
 func (poolCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{poolAcquired, poolIdle, poolTotal, poolMax, poolAcquires, poolWait, poolEmpty} {
+	for _, d := range []*prometheus.Desc{poolAcquired, poolIdle, poolTotal, poolMax, poolAcquires, poolWait, poolEmpty, poolEmptyWait} {
 		ch <- d
 	}
 }
@@ -74,6 +76,7 @@ func (p poolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(poolAcquires, prometheus.CounterValue, float64(s.AcquireCount()))
 	ch <- prometheus.MustNewConstMetric(poolWait, prometheus.CounterValue, s.AcquireDuration().Seconds())
 	ch <- prometheus.MustNewConstMetric(poolEmpty, prometheus.CounterValue, float64(s.EmptyAcquireCount()))
+	ch <- prometheus.MustNewConstMetric(poolEmptyWait, prometheus.CounterValue, s.EmptyAcquireWaitTime().Seconds())
 }
 
 // AuditOutcomeFailures exports the count of audit outcome writes that
