@@ -45,7 +45,15 @@ func scanConnection(row pgx.Row) (*ConnectionRow, error) {
 // replacing the tokens of an existing one (reconnecting after expiry keeps
 // the connection's id). It returns the stored row's id.
 func (q *Queries) UpsertConnection(ctx context.Context, c *ConnectionRow) (string, error) {
-	const sql = `INSERT INTO connections (id, session_id_hash, region, tenant_id, tenant_name, user_id, user_name,
+	// The user's name is remembered for pages that show names (cxone_users),
+	// in the same statement.
+	const sql = `WITH named AS (
+			INSERT INTO cxone_users (region, tenant_id, user_key, user_id, name, seen_at)
+			SELECT $3, $4, lower($6), $6, $7, $13 WHERE $7 <> '' AND $7 <> $6 AND $6 <> ''
+			ON CONFLICT (region, tenant_id, user_key) DO UPDATE SET user_id = EXCLUDED.user_id, name = EXCLUDED.name,
+				seen_at = EXCLUDED.seen_at WHERE cxone_users.seen_at <= EXCLUDED.seen_at
+		)
+		INSERT INTO connections (id, session_id_hash, region, tenant_id, tenant_name, user_id, user_name,
 			business_unit, identity_verified, tokens, access_expires_at, refresh_expires_at, state, created_at)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'active', $13)
 		ON CONFLICT (session_id_hash, region, tenant_id, user_id) DO UPDATE SET

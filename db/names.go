@@ -9,14 +9,10 @@ import (
 )
 
 // UserNames returns the latest display name Keyport has seen for each of
-// ids in one tenant: from the tenant's audit trail (every admin action
-// records its actor's name from their token) and from live connections. A
-// user who never connected has no name here. The map is keyed by the id in
-// lower case, because CXone's ids compare case-insensitively.
-//
-// The lateral lookups ride audit_events_actor (actor_user_id, id DESC), so
-// the cost is one short index scan per id, not a pass over the trail; the
-// id is matched as given and in either case to stay index-friendly.
+// ids in one tenant: the name in their token when they last connected
+// (cxone_users; migration 010 filled it from the trail and the connections
+// of before). A user who never connected has no name here. The map is keyed
+// by the id in lower case, because CXone's ids compare case-insensitively.
 func (q *Queries) UserNames(ctx context.Context, region kp.Region, tenantID string, ids []string) (map[string]string, error) {
 	out := map[string]string{}
 	if len(ids) == 0 {
@@ -38,19 +34,6 @@ func (q *Queries) UserNames(ctx context.Context, region kp.Region, tenantID stri
 	return out, rows.Err()
 }
 
-// latestName is the latest display name seen for the user id u.id in
-// tenant $2 of region $1: from the trail (every admin
-// action records its actor's name from their token) or from a connection.
-// Both lookups ride an index (audit_events_actor; connections by session).
-const latestName = `SELECT name FROM (
-		(SELECT actor_name AS name, occurred_at AS seen FROM audit_events
-		  WHERE actor_user_id = ANY (ARRAY[u.id, lower(u.id), upper(u.id)])
-		    AND tenant_id = $2 AND region = $1 AND actor_kind = 'admin'
-		    AND actor_name <> '' AND actor_name <> actor_user_id
-		  ORDER BY id DESC LIMIT 1)
-		UNION ALL
-		(SELECT user_name, created_at FROM connections
-		  WHERE lower(user_id) = lower(u.id) AND tenant_id = $2 AND region = $1
-		    AND user_name <> '' AND user_name <> user_id
-		  ORDER BY created_at DESC LIMIT 1)
-	) seen ORDER BY seen DESC LIMIT 1`
+// latestName is the name kept for the user id u.id in tenant $2 of region
+// $1 (cxone_users, kept by UpsertConnection): one primary-key probe.
+const latestName = `SELECT name FROM cxone_users WHERE region = $1 AND tenant_id = $2 AND user_key = lower(u.id)`
