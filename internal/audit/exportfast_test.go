@@ -1,0 +1,97 @@
+package audit
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"io"
+	"strings"
+	"testing"
+
+	"github.com/keyport/keyport/internal/kp"
+)
+
+// The fast encoders write byte for byte what encoding/json and encoding/csv
+// write for the same records, whatever the text holds.
+func TestFastEncodersMatchTheStandardLibrary(t *testing.T) {
+	evs := chainedEvents()
+	odd := []string{"", " lead", "tab\there", "quote \" and , comma", "line\nbreak\r\n", `\.`, "<b>&amp;</b>",
+		"bad \xff utf8", "sep \u2028 \u2029", "nul \x00 \x1f", "émoji 🔑", "\u00a0nbsp first"}
+	for i, s := range odd {
+		e := evs[i%len(evs)]
+		e.ID = int64(10 + i)
+		e.ActorName, e.UserAgent, e.ErrorMessage = s, s, s
+		evs = append(evs, e)
+	}
+	var slowJ, fastJ, slowC, fastC bytes.Buffer
+	sj := json.NewEncoder(&slowJ)
+	sj.SetEscapeHTML(false)
+	sc := csv.NewWriter(&slowC)
+	sc.Write(exportColumns)
+	fj, fc := &fastJSONL{w: &fastJ}, newFastCSV(&fastC)
+	var row []string
+	for i := range evs {
+		x := exportRecord(&evs[i])
+		if err := sj.Encode(&x); err != nil {
+			t.Fatal(err)
+		}
+		row = x.csvRow(row)
+		sc.Write(row)
+		if err := fj.Encode(&evs[i]); err != nil {
+			t.Fatal(err)
+		}
+		if err := fc.Encode(&evs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sc.Flush()
+	fc.Close()
+	for name, pair := range map[string][2]string{"jsonl": {slowJ.String(), fastJ.String()}, "csv": {slowC.String(), fastC.String()}} {
+		slow, fast := strings.Split(pair[0], "\n"), strings.Split(pair[1], "\n")
+		if len(slow) != len(fast) {
+			t.Fatalf("%s: %d lines, want %d", name, len(fast), len(slow))
+		}
+		for i := range slow {
+			if slow[i] != fast[i] {
+				t.Errorf("%s line %d:\n fast %q\n want %q", name, i, fast[i], slow[i])
+			}
+		}
+	}
+	var empty bytes.Buffer
+	ec := newFastCSV(&empty)
+	ec.Close()
+	if got := empty.String(); got != strings.Join(exportColumns, ",")+"\n" {
+		t.Errorf("an empty CSV export is %q, want the header", got)
+	}
+}
+
+func BenchmarkEncoders(b *testing.B) {
+	evs := chainedEvents()
+	for _, c := range []struct {
+		name string
+		enc  func(io.Writer) ExportEncoder
+	}{{"csv-std", func(w io.Writer) ExportEncoder { return stdCSV(w) }}, {"csv-fast", func(w io.Writer) ExportEncoder { return newFastCSV(w) }},
+		{"jsonl-std", func(w io.Writer) ExportEncoder { return stdJSONL(w) }}, {"jsonl-fast", func(w io.Writer) ExportEncoder { return &fastJSONL{w: w} }}} {
+		b.Run(c.name, func(b *testing.B) {
+			enc := c.enc(io.Discard)
+			for b.Loop() {
+				for i := range evs {
+					enc.Encode(&evs[i])
+				}
+			}
+		})
+	}
+}
+
+func stdCSV(w io.Writer) ExportEncoder {
+	cw := csv.NewWriter(w)
+	return &csvEncoder{w: cw, row: make([]string, 0, len(exportColumns))}
+}
+
+func stdJSONL(w io.Writer) ExportEncoder {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return jsonlEncoder{enc}
+}
+
+var _ = kp.ActorAdmin
