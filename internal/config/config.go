@@ -53,7 +53,7 @@ type Config struct {
 	// RateLimit is connects, creates, look-ups and rotations per minute per
 	// client IP and per session, shared by every instance.
 	RateLimit int
-	// DBMaxConns is the pgx pool's size (db.DefaultMaxConns unless set).
+	// DBMaxConns is the pgx pool's size (KEYPORT_DB_MAX_CONNS, default 8).
 	DBMaxConns int32
 }
 
@@ -109,7 +109,7 @@ var Vars = []Var{
 	{Env: StaleDays, Flag: "stale-days", Default: "90", Help: "a key unused or older than this many days is flagged stale"},
 	{Env: ShutdownTimeout, Flag: "shutdown-timeout", Default: "90s", Help: "how long SIGTERM waits for in-flight actions to finish (longer than a request's 75 s budget)"},
 	{Env: RateLimit, Flag: "rate-limit", Default: "20", Help: "connects, creates, look-ups and rotations per minute per client IP and per session (bursts of half)"},
-	{Env: DBMaxConns, Flag: "db-max-conns", Default: "16", Help: "PostgreSQL connections in this instance's pool (each instance holds its own; the server's max_connections must cover them all)"},
+	{Env: DBMaxConns, Flag: "db-max-conns", Default: "8", Help: "PostgreSQL connections in this instance's pool (each instance holds its own; the server's max_connections must cover them all)"},
 }
 
 // Source resolves a setting: a flag given on the command line wins over the
