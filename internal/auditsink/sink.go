@@ -3,7 +3,7 @@
 // id order, at least once. The trail in PostgreSQL stays the record: a sink
 // that is down delays only its own copy, never an admin's action.
 //
-// Each sink has a cursor row (migration 010): the last id it acknowledged.
+// Each sink has a cursor row (migration 011): the last id it acknowledged.
 // One instance at a time delivers a given sink (a session advisory lock), so
 // two portals never interleave; a crash between sending and advancing the
 // cursor sends that batch again, which receivers see as duplicates of ids
