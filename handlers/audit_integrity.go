@@ -4,6 +4,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -36,7 +37,34 @@ func (r *auditUI) integrity(c echo.Context) error {
 		run := runView(in.Run)
 		v.Run = &run
 	}
+	v.Sinks, v.SinksError = r.sinkViews(c)
 	return r.h.render(c, http.StatusOK, web.AuditIntegrity(r.reviewerPage(c, rv, "Integrity"), v))
+}
+
+// sinkViews shows every sink with a cursor: the panel is the same on every
+// instance, whichever of them delivers.
+func (r *auditUI) sinkViews(c echo.Context) ([]web.AuditSinkView, string) {
+	if r.h.SinkHealth == nil {
+		return nil, ""
+	}
+	hs, err := r.h.SinkHealth(c.Request().Context())
+	if err != nil {
+		return nil, "Keyport cannot read the sinks' state right now."
+	}
+	var out []web.AuditSinkView
+	for _, h := range hs {
+		v := web.AuditSinkView{Name: h.Name, Target: h.Target, Cursor: strconv.FormatInt(h.LastID, 10),
+			LagEvents: strconv.FormatInt(h.LagEvents, 10), LagAge: (time.Duration(h.LagSeconds) * time.Second).String(),
+			DeliveredAt: "never", Failing: h.Failures > 0, Failures: strconv.FormatInt(h.Failures, 10), LastError: h.LastError}
+		if h.DeliveredAt != nil {
+			v.DeliveredAt = listTime(*h.DeliveredAt)
+		}
+		if h.LastErrorAt != nil {
+			v.LastErrorAt = listTime(*h.LastErrorAt)
+		}
+		out = append(out, v)
+	}
+	return out, ""
 }
 
 // verifyNow starts a background verification (or finds the running one)

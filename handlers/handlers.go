@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/auditsink"
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/metrics"
@@ -42,6 +43,9 @@ type Deps struct {
 	Reviewers        *reviewer.Service
 	// Trail is the audit trail's read side, for the reviewers' pages.
 	Trail *audit.Reader
+	// SinkHealth reads the audit sinks' cursors for the Integrity page
+	// (nil: the page says none is configured).
+	SinkHealth func(context.Context) ([]auditsink.Health, error)
 	// Ready reports whether the portal can serve (GET /readyz): nil, or a
 	// *kp.Error whose message says what is missing.
 	Ready func(context.Context) error

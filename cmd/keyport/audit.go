@@ -5,10 +5,13 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"text/tabwriter"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/auditsink"
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/logging"
 )
@@ -17,18 +20,21 @@ func cmdAudit(ctx context.Context, e env, args []string) error {
 	if len(args) > 0 && args[0] == "seed" {
 		return cmdAuditSeed(ctx, e, args[1:])
 	}
-	fs := newFlagSet(e, "audit", "audit [flags] verify|checkpoint\n\n  verify      check every event's hash and link and every signed checkpoint;\n              prints \"verified N events, head <hash>\" or the first broken event (exit 1)\n  checkpoint  sign and store the current chain head now\n  seed        (development only) append synthetic events: audit seed --events N; see audit seed --help\n\nNeeds KEYPORT_DATABASE_URL and KEYPORT_AUDIT_KEY (the other keys are not read); without a database URL,\nrun where `make dev` runs, it reads both from .keyport/dev.env and says so.")
+	fs := newFlagSet(e, "audit", "audit [flags] verify|checkpoint|sinks\n\n  verify      check every event's hash and link and every signed checkpoint;\n              prints \"verified N events, head <hash>\" or the first broken event (exit 1)\n  checkpoint  sign and store the current chain head now\n  sinks       each audit sink's cursor, lag and last error (KEYPORT_AUDIT_SINKS)\n  seed        (development only) append synthetic events: audit seed --events N; see audit seed --help\n\nNeeds KEYPORT_DATABASE_URL and KEYPORT_AUDIT_KEY (the other keys are not read); without a database URL,\nrun where `make dev` runs, it reads both from .keyport/dev.env and says so.")
 	src := registerTrail(fs, e)
 	if help, err := parse(fs, e, args); help || err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
 		fs.Usage()
-		return usageError(errors.New("audit: want exactly one of: verify, checkpoint"))
+		return usageError(errors.New("audit: want exactly one of: verify, checkpoint, sinks"))
 	}
 	action := fs.Arg(0)
+	if action == "sinks" {
+		return auditSinks(ctx, e, src)
+	}
 	if action != "verify" && action != "checkpoint" {
-		return usageError(fmt.Errorf("audit: unknown action %q, want verify or checkpoint", action))
+		return usageError(fmt.Errorf("audit: unknown action %q, want verify, checkpoint or sinks", action))
 	}
 	cfg, err := src.Load()
 	if err != nil {
@@ -85,4 +91,41 @@ func openTrail(ctx context.Context, e env, cfg config.Config) (*pgxpool.Pool, *a
 		return nil, nil, err
 	}
 	return pool, audit.NewWriter(pool, keys, logging.New(e.stderr, "text", nil)), nil
+}
+
+// auditSinks prints every sink's cursor, lag and last error, as the
+// portals recorded them (it needs only the database).
+func auditSinks(ctx context.Context, e env, src *config.Source) error {
+	cfg, err := src.Load(config.DatabaseURL)
+	if err != nil {
+		return usageError(err)
+	}
+	pool, err := openCurrent(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	hs, err := auditsink.Read(ctx, pool)
+	if err != nil {
+		return err
+	}
+	if len(hs) == 0 {
+		fmt.Fprintln(e.stdout, auditsink.ErrNoSinks.Error())
+		return nil
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "SINK\tCURSOR\tLAG\tDELIVERED\tFAILURES\tLAST ERROR\tTARGET")
+	for _, h := range hs {
+		delivered := "never"
+		if h.DeliveredAt != nil {
+			delivered = h.DeliveredAt.UTC().Format(time.RFC3339)
+		}
+		lastErr := "-"
+		if h.Failures > 0 {
+			lastErr = h.LastError
+		}
+		fmt.Fprintf(tw, "%s\t%d\t%d events, %s\t%s\t%d\t%s\t%s\n", h.Name, h.LastID, h.LagEvents,
+			(time.Duration(h.LagSeconds) * time.Second).String(), delivered, h.Failures, lastErr, h.Target)
+	}
+	return tw.Flush()
 }

@@ -38,6 +38,9 @@ func cmdServe(ctx context.Context, e env, args []string) error {
 	if err != nil {
 		return usageError(err)
 	}
+	if _, err := app.Sinks(app.Options{Config: cfg}); err != nil { // a bad sink list is a usage error, found before anything starts
+		return usageError(err)
+	}
 	log := logging.New(e.stderr, cfg.LogFormat, cfg.LogLevel, logging.RequestLevel(cfg.LogRequests))
 	return serve(ctx, cfg, log, serveOptions{migrate: *migrateFirst})
 }

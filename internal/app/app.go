@@ -10,6 +10,7 @@ import (
 	"context"
 	"log/slog"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,6 +19,7 @@ import (
 	"github.com/keyport/keyport/cxone"
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/handlers"
+	"github.com/keyport/keyport/internal/auditsink"
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/metrics"
@@ -47,6 +49,8 @@ type Options struct {
 	CXone func(*cxone.Config)
 	// Reviewer sets the reviewers' sign-in thresholds and clock (zero: defaults).
 	Reviewer reviewer.Options
+	// SinkOptions tune audit streaming (zero: defaults; tests shorten them).
+	SinkOptions auditsink.Options
 }
 
 // App is a wired portal: the domain services and the HTTP layer over them.
@@ -82,6 +86,9 @@ func New(o Options) (*App, error) {
 	}
 	reg, httpMetrics := metrics.NewRegistry(o.Pool)
 	reg.MustRegister(metrics.AuditOutcomeFailures(svc.Audit.OutcomeFailures), metrics.AuditNoteFailures(svc.Audit.NoteFailures))
+	if svc.Sinks != nil {
+		reg.MustRegister(svc.Sinks.Collector())
+	}
 	e := handlers.New(handlers.Deps{
 		Log:              o.Log,
 		Assets:           assets,
@@ -96,6 +103,7 @@ func New(o Options) (*App, error) {
 		Keys:             svc.Keys,
 		Reviewers:        svc.Reviewers,
 		Trail:            svc.Trail,
+		SinkHealth:       func(ctx context.Context) ([]auditsink.Health, error) { return auditsink.Read(ctx, o.Pool) },
 		Ready:            ready(o.Pool),
 		Limiter:          svc.Limiter,
 	})
@@ -126,6 +134,25 @@ func (a *App) Handler() http.Handler { return a.Echo }
 // RunBackground runs the periodic jobs (audit checkpoints, expired-session
 // cleanup) until ctx ends, then writes a final checkpoint.
 func (a *App) RunBackground(ctx context.Context) {
+	var sinks sync.WaitGroup
+	defer sinks.Wait() // the pool closes after RunBackground: the sinks stop first
+	if a.Sinks != nil {
+		sinks.Add(1)
+		go func() {
+			defer sinks.Done()
+			// A sink never holds up the portal: its cursor rows are made
+			// here, retried until the database answers.
+			for ctx.Err() == nil {
+				if err := a.Sinks.Prepare(ctx); err != nil {
+					a.o.Log.WarnContext(ctx, "audit sinks: cannot create their cursors; retrying", "err", err)
+					time.Sleep(5 * time.Second)
+					continue
+				}
+				a.Sinks.Run(ctx)
+				return
+			}
+		}()
+	}
 	go a.every(ctx, 10*time.Minute, "delete expired admin sessions", a.AdminSessions.Cleanup)
 	go a.every(ctx, 10*time.Minute, "delete expired reviewer sessions", a.ReviewerSessions.Cleanup)
 	go a.every(ctx, 10*time.Minute, "delete idle rate limits", a.Limiter.Cleanup)

@@ -9,6 +9,7 @@ import (
 	"github.com/keyport/keyport/cxone"
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/auditsink"
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/ratelimit"
@@ -32,6 +33,8 @@ type Services struct {
 	// Instance is this process's instance lock (db.Instance); Close
 	// releases it after the drain.
 	Instance *db.Instance
+	// Sinks streams the trail to KEYPORT_AUDIT_SINKS (nil when none).
+	Sinks *auditsink.Streamer
 }
 
 // Close releases what the services hold outside the pool.
@@ -77,6 +80,29 @@ func NewServices(o Options) (*Services, error) {
 		ro.Log = o.Log
 	}
 	reviewers := reviewer.New(o.Pool, trail, totp, ro)
+	sinks, err := Sinks(o)
+	if err != nil {
+		inst.Release(context.Background())
+		return nil, err
+	}
 	return &Services{Audit: trail, CXone: cx, Conns: conns, Keys: keySvc, Reviewers: reviewers,
-		Trail: audit.NewReader(o.Pool, trail, reviewers.Now, o.Log), Limiter: ratelimit.New(o.Pool, cmp.Or(o.RateLimit, cfg.RateLimit)), Instance: inst}, nil
+		Trail: audit.NewReader(o.Pool, trail, reviewers.Now, o.Log), Limiter: ratelimit.New(o.Pool, cmp.Or(o.RateLimit, cfg.RateLimit)),
+		Instance: inst, Sinks: sinks}, nil
+}
+
+// Sinks reads KEYPORT_AUDIT_SINKS and its token file; nil when no sink is
+// configured. serve calls it before anything starts, so a bad list exits 2.
+func Sinks(o Options) (*auditsink.Streamer, error) {
+	tok, err := auditsink.ReadToken(o.Config.AuditSinkTokenFile)
+	if err != nil {
+		return nil, err
+	}
+	targets, err := auditsink.Parse(o.Config.AuditSinks, tok)
+	if err != nil {
+		return nil, fmt.Errorf("KEYPORT_AUDIT_SINKS: %w", err)
+	}
+	if len(targets) == 0 {
+		return nil, nil
+	}
+	return auditsink.New(o.Pool, targets, o.Log, o.SinkOptions), nil
 }

@@ -91,6 +91,7 @@ var rules = []rule{
 	{pkg: "internal/pglocal", allow: []string{}},
 	{pkg: "internal/pgtest", allow: []string{"db", "migrations", "internal/pglocal"}},
 	{pkg: "internal/browsertest", allow: []string{}},
+	{pkg: "internal/auditsink/sinktest", allow: []string{"internal/audit"}},
 	{pkg: "internal/config", allow: []string{"cxone"}},
 	{pkg: "internal/logging", allow: []string{}},
 	{pkg: "internal/metrics", allow: []string{}},
@@ -102,6 +103,10 @@ var rules = []rule{
 	{pkg: "internal/keys", allow: []string{"db", "cxone", "internal/audit", "internal/connection", "internal/logging"}, banned: httpLibs},
 	{pkg: "internal/ratelimit", allow: []string{"db"}, banned: httpLibs},
 	{pkg: "internal/reviewer", allow: []string{"db", "internal/audit", "internal/seal", "internal/logging"}, banned: httpLibs},
+	// Audit sinks send the trail out (an HTTPS collector is an HTTP client),
+	// but serve nothing: no router, no pages, no sessions.
+	{pkg: "internal/auditsink", allow: []string{"db", "internal/audit"},
+		banned: []string{"github.com/labstack/echo/v4", "github.com/a-h/templ", "github.com/gorilla/sessions"}},
 	// Tools run by make (scripts/benchtable): standalone programs importing no Keyport package.
 	{pkg: "scripts/...", allow: []string{}},
 }

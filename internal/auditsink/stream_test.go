@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/auditsink/sinktest"
 	"github.com/keyport/keyport/internal/pgtest"
 )
 
@@ -165,15 +166,15 @@ func TestTwoInstancesDeliverEveryEventInOrderThroughOutages(t *testing.T) {
 		defer p.Close()
 		pools[i] = p
 	}
-	sys := newSyslogReceiver(t)
-	web := newHTTPSReceiver(t, false)
+	sys := sinktest.NewSyslog(t)
+	web := sinktest.NewHTTPS(t, false)
 	file := filepath.Join(t.TempDir(), "audit.jsonl")
-	targets, err := Parse("file://"+file+"#file,syslog+tcp://"+sys.addr+"#syslog,"+web.srv.URL+"/in#web", "")
+	targets, err := Parse("file://"+file+"#file,syslog+tcp://"+sys.Addr+"#syslog,"+web.Srv.URL+"/in#web", "")
 	if err != nil {
 		t.Fatal(err)
 	}
 	for i := range targets {
-		targets[i].roots = web.roots()
+		targets[i].roots = web.Roots()
 	}
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	first, second := New(pools[0], targets, log, quick()), New(pools[1], targets, log, quick())
@@ -188,13 +189,13 @@ func TestTwoInstancesDeliverEveryEventInOrderThroughOutages(t *testing.T) {
 
 	const total = 5000
 	go appendEvents(t, ctx, pools[2], total)
-	waitFor(t, func() bool { return len(sys.got.all()) > 500 })
-	sys.down()
-	web.down.Store(true)
+	waitFor(t, func() bool { return len(sys.Got.All()) > 500 })
+	sys.Down()
+	web.Down.Store(true)
 	time.Sleep(400 * time.Millisecond)
-	sys.up()
-	web.down.Store(false)
-	waitFor(t, func() bool { return len(web.got.all()) > 2500 })
+	sys.Up()
+	web.Down.Store(false)
+	waitFor(t, func() bool { return len(web.Got.All()) > 2500 })
 	stopFirst() // an instance stops; the other takes its sinks over
 	waitFor(t, func() bool {
 		h, err := second.Health(ctx)
@@ -211,8 +212,8 @@ func TestTwoInstancesDeliverEveryEventInOrderThroughOutages(t *testing.T) {
 	cancel()
 	wg.Wait()
 
-	checkStream(t, "syslog", sys.got.all(), total)
-	checkStream(t, "https", web.got.all(), total)
+	sinktest.CheckStream(t, "syslog", sys.Got.All(), total)
+	sinktest.CheckStream(t, "https", web.Got.All(), total)
 	var fromFile []audit.ExportRecord
 	f, _ := os.Open(file)
 	sc := bufio.NewScanner(f)
@@ -225,8 +226,8 @@ func TestTwoInstancesDeliverEveryEventInOrderThroughOutages(t *testing.T) {
 		fromFile = append(fromFile, x)
 	}
 	f.Close()
-	checkStream(t, "file", fromFile, total)
-	if web.posts.Load() == int64(len(web.got.all())) {
+	sinktest.CheckStream(t, "file", fromFile, total)
+	if web.Posts.Load() == int64(len(web.Got.All())) {
 		t.Fatalf("the HTTPS receiver never refused a batch: the outage was not exercised")
 	}
 }

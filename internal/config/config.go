@@ -55,6 +55,11 @@ type Config struct {
 	RateLimit int
 	// DBMaxConns is the pgx pool's size (KEYPORT_DB_MAX_CONNS, default 8).
 	DBMaxConns int32
+	// AuditSinks is the comma-separated list of sink URLs the trail is
+	// streamed to (internal/auditsink parses and checks it at start).
+	AuditSinks string
+	// AuditSinkTokenFile names the file holding the HTTPS sinks' token.
+	AuditSinkTokenFile string
 }
 
 // The environment variable of every setting. Commands that need only some
@@ -78,6 +83,8 @@ const (
 	ShutdownTimeout  = "KEYPORT_SHUTDOWN_TIMEOUT"
 	RateLimit        = "KEYPORT_RATE_LIMIT"
 	DBMaxConns       = "KEYPORT_DB_MAX_CONNS"
+	AuditSinks       = "KEYPORT_AUDIT_SINKS"
+	AuditSinkToken   = "KEYPORT_AUDIT_SINK_TOKEN_FILE"
 )
 
 // Var describes one setting: its environment variable, the flag that
@@ -109,6 +116,8 @@ var Vars = []Var{
 	{Env: StaleDays, Flag: "stale-days", Default: "90", Help: "a key unused or older than this many days is flagged stale"},
 	{Env: ShutdownTimeout, Flag: "shutdown-timeout", Default: "90s", Help: "how long SIGTERM waits for in-flight actions to finish (longer than a request's 75 s budget)"},
 	{Env: RateLimit, Flag: "rate-limit", Default: "20", Help: "connects, creates, look-ups and rotations per minute per client IP and per session (bursts of half)"},
+	{Env: AuditSinks, Flag: "audit-sinks", Help: "comma-separated audit sink URLs: file:///path, syslog+tcp://host:port, syslog+tls://host:port, https://…, splunk-hec+https://… (#name names one); empty = none"},
+	{Env: AuditSinkToken, Flag: "audit-sink-token-file", Help: "file holding the HTTPS sinks' token (Splunk HEC: 'Authorization: Splunk <token>'; other HTTPS sinks: a bearer token)"},
 	{Env: DBMaxConns, Flag: "db-max-conns", Default: "8", Help: "PostgreSQL connections in this instance's pool (each instance holds its own; the server's max_connections must cover them all)"},
 }
 
@@ -263,12 +272,13 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 	case ShutdownTimeout:
 		c.ShutdownTimeout, err = duration(v)
 		return err
+	case AuditSinks:
+		c.AuditSinks = v
+	case AuditSinkToken:
+		c.AuditSinkTokenFile = v
 	case DBMaxConns:
-		n, perr := strconv.ParseInt(v, 10, 32)
-		if perr != nil || n < 2 || n > 1000 {
-			return errors.New("want a whole number of connections from 2 to 1000")
-		}
-		c.DBMaxConns = int32(n)
+		c.DBMaxConns, err = poolSize(v)
+		return err
 	case RateLimit:
 		if c.RateLimit, err = strconv.Atoi(v); err != nil || c.RateLimit < 2 {
 			return errors.New("want a whole number of attempts per minute >= 2")
@@ -379,4 +389,13 @@ func (c Config) LogValue() slog.Value {
 		slog.String("session_absolute", c.SessionAbsolute.String()),
 		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
 	)
+}
+
+// poolSize reads KEYPORT_DB_MAX_CONNS.
+func poolSize(v string) (int32, error) {
+	n, err := strconv.ParseInt(v, 10, 32)
+	if err != nil || n < 2 || n > 1000 {
+		return 0, errors.New("want a whole number of connections from 2 to 1000")
+	}
+	return int32(n), nil
 }

@@ -1,15 +1,22 @@
-package auditsink
+// Package sinktest holds receivers for the audit sinks' tests: a syslog
+// receiver (RFC 6587 octet counting) and an HTTPS collector that can each be
+// taken down and brought back, and the check a receiver can make of what it
+// got from the lines alone. Only tests import it.
+package sinktest
 
 import (
 	"bufio"
 	"bytes"
 	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -19,29 +26,29 @@ import (
 	"github.com/keyport/keyport/internal/audit"
 )
 
-// received is what one receiver holds, in arrival order, duplicates kept.
-type received struct {
+// Received is what one receiver holds, in arrival order, duplicates kept.
+type Received struct {
 	mu   sync.Mutex
 	recs []audit.ExportRecord
 }
 
-func (r *received) add(x audit.ExportRecord) {
+func (r *Received) add(x audit.ExportRecord) {
 	r.mu.Lock()
 	r.recs = append(r.recs, x)
 	r.mu.Unlock()
 }
 
-func (r *received) all() []audit.ExportRecord {
+func (r *Received) All() []audit.ExportRecord {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return append([]audit.ExportRecord(nil), r.recs...)
 }
 
-// checkStream is what a receiver can check from the lines alone: after
+// CheckStream is what a receiver can check from the lines alone: after
 // dropping ids it already holds, the events are 1..want in order; every
 // hash recomputes and links to the previous event's. A repeat may only
 // restart from an earlier point (a resend), never skip ahead.
-func checkStream(t *testing.T, name string, recs []audit.ExportRecord, want int64) {
+func CheckStream(t testing.TB, name string, recs []audit.ExportRecord, want int64) {
 	t.Helper()
 	var next int64 = 1
 	prev := strings.Repeat("00", 32)
@@ -70,27 +77,27 @@ func checkStream(t *testing.T, name string, recs []audit.ExportRecord, want int6
 	t.Logf("%s: %d events, %d duplicates", name, want, dups)
 }
 
-// syslogReceiver is an RFC 6587 octet-counting TCP receiver that can be
+// Syslog is an RFC 6587 octet-counting TCP receiver that can be
 // taken down (listener and connections closed) and brought back on its port.
-type syslogReceiver struct {
-	t     *testing.T
-	addr  string
-	got   received
+type Syslog struct {
+	t     testing.TB
+	Addr  string
+	Got   Received
 	mu    sync.Mutex
 	ln    net.Listener
 	conns []net.Conn
 	wg    sync.WaitGroup
 }
 
-func newSyslogReceiver(t *testing.T) *syslogReceiver {
-	r := &syslogReceiver{t: t}
-	r.up()
-	t.Cleanup(r.down)
+func NewSyslog(t testing.TB) *Syslog {
+	r := &Syslog{t: t}
+	r.Up()
+	t.Cleanup(r.Down)
 	return r
 }
 
-func (r *syslogReceiver) up() {
-	addr := r.addr
+func (r *Syslog) Up() {
+	addr := r.Addr
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
@@ -99,7 +106,7 @@ func (r *syslogReceiver) up() {
 		r.t.Fatal(err)
 	}
 	r.mu.Lock()
-	r.ln, r.addr = ln, ln.Addr().String()
+	r.ln, r.Addr = ln, ln.Addr().String()
 	r.mu.Unlock()
 	r.wg.Add(1)
 	go func() {
@@ -118,7 +125,7 @@ func (r *syslogReceiver) up() {
 	}()
 }
 
-func (r *syslogReceiver) down() {
+func (r *Syslog) Down() {
 	r.mu.Lock()
 	if r.ln != nil {
 		r.ln.Close()
@@ -134,7 +141,7 @@ func (r *syslogReceiver) down() {
 
 // read parses "<len> <msg>" frames; the event is the JSON after the
 // structured data.
-func (r *syslogReceiver) read(c net.Conn) {
+func (r *Syslog) read(c net.Conn) {
 	br := bufio.NewReader(c)
 	for {
 		n, err := br.ReadString(' ')
@@ -162,29 +169,29 @@ func (r *syslogReceiver) read(c net.Conn) {
 		if !bytes.Contains(msg, []byte(fmt.Sprintf(`id="%d" hash="%s" prev_hash="%s"`, x.ID, x.Hash, x.PrevHash))) {
 			r.t.Errorf("structured data disagrees with the body of event %d", x.ID)
 		}
-		r.got.add(x)
+		r.Got.add(x)
 	}
 }
 
-// httpsReceiver accepts JSON-array batches (or Splunk HEC events) over TLS
+// HTTPS accepts JSON-array batches (or Splunk HEC events) over TLS
 // and answers 503 while it is "down".
-type httpsReceiver struct {
-	srv   *httptest.Server
-	got   received
-	down  atomic.Bool
-	auth  atomic.Value // the last Authorization header
-	posts atomic.Int64
+type HTTPS struct {
+	Srv   *httptest.Server
+	Got   Received
+	Down  atomic.Bool  // answer 503 to every POST
+	Auth  atomic.Value // the last Authorization header
+	Posts atomic.Int64
 }
 
-func newHTTPSReceiver(t *testing.T, splunk bool) *httpsReceiver {
-	r := &httpsReceiver{}
-	r.srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		r.posts.Add(1)
-		if r.down.Load() {
+func NewHTTPS(t testing.TB, splunk bool) *HTTPS {
+	r := &HTTPS{}
+	r.Srv = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		r.Posts.Add(1)
+		if r.Down.Load() {
 			http.Error(w, "down", http.StatusServiceUnavailable)
 			return
 		}
-		r.auth.Store(req.Header.Get("Authorization"))
+		r.Auth.Store(req.Header.Get("Authorization"))
 		dec := json.NewDecoder(req.Body)
 		var batch []audit.ExportRecord
 		if splunk {
@@ -203,16 +210,58 @@ func newHTTPSReceiver(t *testing.T, splunk bool) *httpsReceiver {
 			return
 		}
 		for _, x := range batch {
-			r.got.add(x)
+			r.Got.add(x)
 		}
 		w.WriteHeader(http.StatusOK)
 	}))
-	t.Cleanup(r.srv.Close)
+	t.Cleanup(r.Srv.Close)
 	return r
 }
 
-func (r *httpsReceiver) roots() *x509.CertPool {
+func (r *HTTPS) Roots() *x509.CertPool {
 	p := x509.NewCertPool()
-	p.AddCert(r.srv.Certificate())
+	p.AddCert(r.Srv.Certificate())
+	return p
+}
+
+// ReadFile is every record of a file sink, in the order written.
+func ReadFile(t testing.TB, path string) []audit.ExportRecord {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []audit.ExportRecord
+	for _, line := range bytes.Split(b, []byte("\n")) {
+		if len(line) == 0 {
+			continue
+		}
+		var x audit.ExportRecord
+		if err := json.Unmarshal(line, &x); err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		out = append(out, x)
+	}
+	return out
+}
+
+// Holds reports whether recs hold every id from 1 to n (duplicates allowed).
+func Holds(recs []audit.ExportRecord, n int64) bool {
+	var next int64 = 1
+	for _, x := range recs {
+		if x.ID == next {
+			next++
+		}
+	}
+	return next > n
+}
+
+// CertFile writes the collector's certificate as PEM into dir, for a child
+// process's SSL_CERT_FILE.
+func (r *HTTPS) CertFile(t testing.TB, dir string) string {
+	p := filepath.Join(dir, "collector.pem")
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.Srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	return p
 }
