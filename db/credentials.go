@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"time"
+
+	"github.com/keyport/keyport/internal/kp"
 )
 
 // SeenKey is one key as CXone listed it.
@@ -73,4 +75,63 @@ func (q *Queries) RecordCredentialGone(ctx context.Context, region, tenantID, ke
 		return fmt.Errorf("record credential %s gone: %w", keyID, err)
 	}
 	return nil
+}
+
+// ScanCredentials calls fn for every report row matching f, by tenant,
+// area and key, reading limit rows per query (keyset), so a CSV of any
+// size streams in constant memory.
+func (q *Queries) ScanCredentials(ctx context.Context, f kp.CredentialFilter, limit int, fn func(*kp.Credential) error) error {
+	const sql = `SELECT r.region, r.tenant_id, coalesce(s.tenant_name, ''), r.access_key_id, r.owner_user_id,
+			coalesce(u.name, ''), coalesce(m.label, ''), r.active, m.created_at, coalesce(m.created_by_name, ''),
+			r.last_used_at, m.last_verified_at, coalesce(m.last_verify_result, ''), coalesce(m.secret_lost, false),
+			(r.last_used_at < $1 OR m.created_at < $1) AS stale, r.first_seen, r.last_seen, r.gone_at, s.as_of
+		FROM credential_report r
+		LEFT JOIN key_metadata m USING (region, tenant_id, access_key_id)
+		LEFT JOIN credential_scans s USING (region, tenant_id)
+		LEFT JOIN cxone_users u ON u.region = r.region AND u.tenant_id = r.tenant_id AND u.user_key = lower(r.owner_user_id)
+		WHERE (r.region, r.tenant_id, r.access_key_id) > ($2, $3, $4)
+		  AND ($5 = '' OR r.region = $5)
+		  AND ($6 = '' OR r.tenant_id = $6 OR s.tenant_name ILIKE '%' || $6 || '%')
+		  AND ($7 = '' OR r.owner_user_id = $7 OR u.name ILIKE '%' || $7 || '%')
+		  AND ($8 = '' OR ($8 = 'active' AND r.active) OR ($8 = 'inactive' AND NOT r.active) OR ($8 = 'unknown' AND r.active IS NULL))
+		  AND (NOT $9 OR r.last_used_at < $1 OR m.created_at < $1)
+		  AND (NOT $10 OR m.created_at IS NULL)
+		  AND (NOT $11 OR m.last_verified_at IS NULL)
+		  AND (NOT $12 OR m.secret_lost)
+		  AND (($13 = '' AND r.gone_at IS NULL) OR ($13 = 'yes' AND r.gone_at IS NOT NULL) OR $13 = 'all')
+		ORDER BY r.region, r.tenant_id, r.access_key_id
+		LIMIT $14`
+	after := [3]string{}
+	for {
+		rows, err := q.db.Query(ctx, sql, f.StaleBefore, after[0], after[1], after[2], f.Region, f.Tenant, f.Owner, f.State,
+			f.Stale, f.Outside, f.NeverVerified, f.SecretLost, f.Gone, limit)
+		if err != nil {
+			return fmt.Errorf("read the credential report: %w", err)
+		}
+		n := 0
+		var c kp.Credential
+		for rows.Next() {
+			var stale *bool
+			if err := rows.Scan(&c.Region, &c.TenantID, &c.TenantName, &c.KeyID, &c.OwnerID, &c.OwnerName, &c.Label, &c.Active,
+				&c.CreatedAt, &c.CreatedBy, &c.LastUsed, &c.LastVerified, &c.VerifyResult, &c.SecretLost, &stale,
+				&c.FirstSeen, &c.LastSeen, &c.GoneAt, &c.AsOf); err != nil {
+				rows.Close()
+				return fmt.Errorf("read a credential: %w", err)
+			}
+			c.Stale = stale != nil && *stale
+			n++
+			after = [3]string{c.Region, c.TenantID, c.KeyID}
+			if err := fn(&c); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("read the credential report: %w", err)
+		}
+		if n < limit {
+			return nil
+		}
+	}
 }

@@ -238,6 +238,7 @@ func (s *Service) created(ctx context.Context, as connection.Caller, kc *kp.Crea
 		CreatedByName: conn.UserName, CreatedAt: &now, SecretFingerprint: fp, SecretLast4: last4}); err != nil {
 		s.log.ErrorContext(ctx, "store new key's metadata", "key", k.ID, "err", err)
 	}
+	s.observeKey(ctx, conn, cxone.AccessKey{ID: k.ID, UserID: kc.OwnerUserID, TenantID: conn.TenantID, Active: true})
 	kc.State, kc.AccessKeyID, kc.UpdatedAt = "created", k.ID, now
 	if err := q.UpdateKeyCreate(ctx, kc); err != nil {
 		s.log.ErrorContext(ctx, "record create", "err", err)

@@ -54,6 +54,7 @@ func (s *Service) List(ctx context.Context, as connection.Caller, userFilter str
 // and records that the keys were listed.
 func (s *Service) listing(ctx context.Context, as connection.Caller, list keyList, userFilter string) (*Listing, error) {
 	out := &Listing{OwnOnly: list.ownOnly, PossiblyIncomplete: list.PossiblyIncomplete}
+	s.observeList(ctx, as.Conn, list)
 	notes, err := s.notes(ctx, as.Conn, list)
 	if err != nil {
 		return nil, err

@@ -35,12 +35,19 @@ type Service struct {
 	// instance is this process's instance lock key (db.Instance): a
 	// create in flight is marked with it, so a crash can be told apart.
 	instance int32
+	// seen is what this process last recorded in the credential report.
+	seen sightings
 }
 
 // New returns a Service. Keys unused (or never used and older) than
 // staleAfter are flagged stale.
 func New(pool *pgxpool.Pool, conns *connection.Service, w *audit.Writer, log *slog.Logger, now func() time.Time, staleAfter time.Duration, instance int32) *Service {
 	return &Service{pool: pool, conns: conns, audit: w, log: log, now: now, staleAfter: staleAfter, instance: instance}
+}
+
+// StaleAfter is the age past which an unused key is flagged stale.
+func (s *Service) StaleAfter() time.Duration {
+	return s.staleAfter
 }
 
 // Key is one access key as Keyport shows it: CXone's state merged with

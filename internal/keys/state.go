@@ -28,6 +28,9 @@ func (s *Service) SetActive(ctx context.Context, as connection.Caller, keyID str
 		if err := s.conns.SetActive(ctx, as, k.ID, k.UserID, active); err != nil {
 			return connection.Failure(err), connection.UpstreamError(err, "change the key")
 		}
+		changed := *k
+		changed.Active, changed.ActiveUnknown = active, false
+		s.observeKey(ctx, as.Conn, changed)
 		return audit.Result{Outcome: kp.OutcomeSuccess}, nil
 	})
 }
@@ -59,6 +62,7 @@ func (s *Service) Delete(ctx context.Context, as connection.Caller, keyID, confi
 	if errors.Is(err, errGone) {
 		// Lost a race with another delete: the key is gone, as asked.
 		s.audit.Note(ctx, as.Event(kp.KeyDelete, keyID), audit.Result{Outcome: kp.OutcomeSuccess, UpstreamStatus: 404, Message: "already gone"})
+		s.observeGone(ctx, as.Conn, keyID)
 		return true, nil
 	}
 	if err != nil {
@@ -75,11 +79,13 @@ func (s *Service) Delete(ctx context.Context, as connection.Caller, keyID, confi
 		err := s.conns.DeleteKey(ctx, as, k.ID)
 		if cxone.KindOf(err) == cxone.NotFound {
 			alreadyGone = true
+			s.observeGone(ctx, as.Conn, k.ID)
 			return audit.Result{Outcome: kp.OutcomeSuccess, Message: "already gone", UpstreamStatus: 404}, nil
 		}
 		if err != nil {
 			return connection.Failure(err), connection.UpstreamError(err, "delete the key")
 		}
+		s.observeGone(ctx, as.Conn, k.ID)
 		return audit.Result{Outcome: kp.OutcomeSuccess}, nil
 	})
 	return alreadyGone, err
