@@ -102,6 +102,10 @@ var rules = []rule{
 	{pkg: "internal/keys", allow: []string{"db", "cxone", "internal/audit", "internal/connection", "internal/logging"}, banned: httpLibs},
 	{pkg: "internal/ratelimit", allow: []string{"db"}, banned: httpLibs},
 	{pkg: "internal/reviewer", allow: []string{"db", "internal/audit", "internal/seal", "internal/logging"}, banned: httpLibs},
+	// The OIDC protocol (an HTTP client of the provider, so net/http; no server side).
+	{pkg: "internal/oidc", allow: []string{}, banned: []string{"github.com/labstack/echo/v4", "github.com/a-h/templ", "github.com/gorilla/sessions", module + "/db"}},
+	// Tests' in-process OpenID provider (zitadel): nothing of Keyport.
+	{pkg: "internal/oidctest", allow: []string{}},
 	// Tools run by make (scripts/benchtable): standalone programs importing no Keyport package.
 	{pkg: "scripts/...", allow: []string{}},
 }
