@@ -53,6 +53,8 @@ type Config struct {
 	// RateLimit is connects, creates, look-ups and rotations per minute per
 	// client IP and per session, shared by every instance.
 	RateLimit int
+	// OIDC is the reviewers' OpenID Connect sign-in (oidc.go).
+	OIDC OIDC
 }
 
 // The environment variable of every setting. Commands that need only some
@@ -106,6 +108,7 @@ var Vars = []Var{
 	{Env: StaleDays, Flag: "stale-days", Default: "90", Help: "a key unused or older than this many days is flagged stale"},
 	{Env: ShutdownTimeout, Flag: "shutdown-timeout", Default: "90s", Help: "how long SIGTERM waits for in-flight actions to finish (longer than a request's 75 s budget)"},
 	{Env: RateLimit, Flag: "rate-limit", Default: "20", Help: "connects, creates, look-ups and rotations per minute per client IP and per session (bursts of half)"},
+	oidcVars[0], oidcVars[1], oidcVars[2], oidcVars[3], oidcVars[4], oidcVars[5], oidcVars[6], oidcVars[7],
 }
 
 // Source resolves a setting: a flag given on the command line wins over the
@@ -193,6 +196,9 @@ func (s *Source) Load(only ...string) (Config, error) {
 	if c.SessionIdle > 0 && c.SessionAbsolute > 0 && c.SessionIdle > c.SessionAbsolute {
 		errs = append(errs, errors.New("KEYPORT_SESSION_IDLE: must not exceed KEYPORT_SESSION_ABSOLUTE"))
 	}
+	if slices.Contains(only, OIDCIssuer) {
+		errs = append(errs, c.OIDC.check(s.readFile)...)
+	}
 	return c, errors.Join(errs...)
 }
 
@@ -263,6 +269,8 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 		if c.RateLimit, err = strconv.Atoi(v); err != nil || c.RateLimit < 2 {
 			return errors.New("want a whole number of attempts per minute >= 2")
 		}
+	case OIDCIssuer, OIDCClientID, OIDCClientSecretFile, OIDCRedirectURL, OIDCScopes, OIDCGroupsClaim, OIDCReviewerGroups, LocalReviewers:
+		return c.OIDC.set(env, v)
 	case StaleDays:
 		if c.StaleAfterDays, err = strconv.Atoi(v); err != nil || c.StaleAfterDays < 1 {
 			return errors.New("want a whole number of days >= 1")
