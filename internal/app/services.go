@@ -76,6 +76,7 @@ func NewServices(o Options) (*Services, error) {
 	if ro.Log == nil {
 		ro.Log = o.Log
 	}
+	ro.LocalOff = ro.LocalOff || cfg.OIDC.LocalOff
 	reviewers := reviewer.New(o.Pool, trail, totp, ro)
 	return &Services{Audit: trail, CXone: cx, Conns: conns, Keys: keySvc, Reviewers: reviewers,
 		Trail: audit.NewReader(o.Pool, trail, reviewers.Now, o.Log), Limiter: ratelimit.New(o.Pool, cmp.Or(o.RateLimit, cfg.RateLimit)), Instance: inst}, nil

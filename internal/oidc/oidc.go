@@ -268,6 +268,19 @@ func (c *Client) LogoutURL() string {
 	return u.String()
 }
 
+// LogoutOrigin is the origin (scheme://host) of the provider's end-session
+// endpoint, or "" when it has none: a signed-in OIDC reviewer's pages allow
+// it as a form-action, since the sign-out form's redirect goes there.
+func (c *Client) LogoutOrigin() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	u, err := url.Parse(c.logout)
+	if c.logout == "" || err != nil || u.Host == "" || strings.ContainsAny(u.Host, " ;,'\"") {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
 // ProviderName names a provider for people from its issuer URL: the big
 // ones by their product names, any other by its host.
 func ProviderName(issuer string) string {
