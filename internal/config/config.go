@@ -376,5 +376,7 @@ func (c Config) LogValue() slog.Value {
 		slog.String("session_idle", c.SessionIdle.String()),
 		slog.String("session_absolute", c.SessionAbsolute.String()),
 		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
+		slog.String("oidc_issuer", cmp.Or(c.OIDC.Issuer, "(none)")),
+		slog.Bool("local_reviewers", !c.OIDC.LocalOff),
 	)
 }

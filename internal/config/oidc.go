@@ -58,7 +58,9 @@ func (o OIDC) Enabled() bool { return o.Issuer != "" }
 func (o *OIDC) set(env, v string) error {
 	switch env {
 	case OIDCIssuer:
-		if o.Issuer = strings.TrimRight(v, "/"); v != "" && !secureURL(v) {
+		// Kept exactly as given: discovery and the ID token's iss must
+		// match it byte for byte (some providers' issuers end with "/").
+		if o.Issuer = v; v != "" && !secureURL(v) {
 			return errors.New("want an https URL (http only for localhost)")
 		}
 	case OIDCClientID:

@@ -28,7 +28,7 @@ func TestOIDCSettingsLoadWithTheirDefaults(t *testing.T) {
 		t.Fatalf("valid OIDC settings rejected: %v", err)
 	}
 	o := c.OIDC
-	if !o.Enabled() || o.Issuer != "https://login.example.com/realms/acme" || o.ClientID != "keyport" ||
+	if !o.Enabled() || o.Issuer != "https://login.example.com/realms/acme/" || o.ClientID != "keyport" ||
 		o.ClientSecret.Reveal() != "the-client-secret" || strings.Join(o.Scopes, " ") != "openid profile email" ||
 		o.GroupsClaim != "groups" || strings.Join(o.ReviewerGroups, "|") != "security-reviewers|audit" || o.LocalOff {
 		t.Fatalf("got %+v", o)
