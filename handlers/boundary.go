@@ -81,6 +81,11 @@ var formFields = map[string]field{
 	"after":    {input.Number, "page cursor"},
 	"events":   {input.Word, "every-event switch"},
 	"reads":    {input.Word, "page-views switch"},
+	// the identity provider's answer (OIDC callback)
+	"code":              {input.Token, "authorization code"},
+	"state":             {input.Handle, "sign-in state"},
+	"error":             {input.Word, "provider error"},
+	"error_description": {input.Text, "provider error description"},
 }
 
 // fieldName is how a message names a parameter that has no entry above.

@@ -20,6 +20,7 @@ import (
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/metrics"
+	"github.com/keyport/keyport/internal/oidc"
 	"github.com/keyport/keyport/internal/ratelimit"
 	"github.com/keyport/keyport/internal/reviewer"
 	"github.com/keyport/keyport/internal/session"
@@ -52,6 +53,9 @@ type Deps struct {
 	// Limiter bounds connects, creates, look-ups and rotations per client IP
 	// and per session, shared by every instance.
 	Limiter *ratelimit.Limiter
+	// OIDC is the reviewers' sign-in with the company's identity provider
+	// (issue 16); nil when it is not configured.
+	OIDC *oidc.Client
 }
 
 // Handlers holds the dependencies shared by every route.

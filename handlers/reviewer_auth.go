@@ -41,10 +41,12 @@ func (r *auditUI) requireReviewer(next echo.HandlerFunc) echo.HandlerFunc {
 			return err
 		}
 		name, _ := sess.Values[reviewerKey].(string)
-		if name == "" {
+		if name != "" {
+			err = r.reviewers.RequireActive(c.Request().Context(), name)
+		} else if name, err = r.oidcReviewer(c, sess); name == "" && err == nil {
 			return r.toLogin(c)
 		}
-		if err := r.reviewers.RequireActive(c.Request().Context(), name); err != nil {
+		if err != nil {
 			if kp.KindOf(err) != kp.Unauthorized {
 				return err
 			}
@@ -104,10 +106,10 @@ func (r *auditUI) loginForm(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if name, _ := sess.Values[reviewerKey].(string); name != "" {
+	if name, _ := sess.Values[reviewerKey].(string); name != "" || sess.Values[oidcReviewerKey] != nil {
 		return r.h.redirect(c, "/audit")
 	}
-	return r.h.render(c, http.StatusOK, web.ReviewerLogin(r.reviewerPage(c, nil, "Reviewer sign-in"), web.ReviewerLoginView{}))
+	return r.loginPage(c, http.StatusOK, "")
 }
 
 // login checks the form. Every failure shows the same sentence (or the
@@ -121,7 +123,7 @@ func (r *auditUI) login(c echo.Context) error {
 	username := c.FormValue("username")
 	if err := inputError(c); err != nil {
 		return r.h.render(c, http.StatusUnprocessableEntity, web.ReviewerLogin(r.reviewerPage(c, nil, "Reviewer sign-in"),
-			web.ReviewerLoginView{Username: username, Error: kp.MessageOf(err)}))
+			r.loginView(username, kp.MessageOf(err))))
 	}
 	name, err := r.reviewers.SignIn(c.Request().Context(), reviewer.Attempt{
 		Username: username, Password: secret.New(c.FormValue("password")), TOTP: c.FormValue("totp"),
@@ -133,7 +135,7 @@ func (r *auditUI) login(c echo.Context) error {
 			status = http.StatusTooManyRequests
 		}
 		return r.h.render(c, status, web.ReviewerLogin(r.reviewerPage(c, nil, "Reviewer sign-in"),
-			web.ReviewerLoginView{Username: username, Error: kp.MessageOf(err)}))
+			r.loginView(username, kp.MessageOf(err))))
 	}
 	if err != nil {
 		return err
@@ -155,13 +157,18 @@ func (r *auditUI) logout(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	to := "/reviewer/login"
 	if name, _ := sess.Values[reviewerKey].(string); name != "" {
 		if err := r.reviewers.Logout(c.Request().Context(), name, r.scope(c, sess)); err != nil {
+			return err
+		}
+	} else if sess.Values[oidcReviewerKey] != nil {
+		if to, err = r.oidcLogout(c, sess); err != nil { // the provider's end-session page, if it has one
 			return err
 		}
 	}
 	if err := r.h.ReviewerSessions.Destroy(c.Request(), c.Response(), sess); err != nil {
 		return err
 	}
-	return r.h.redirect(c, "/reviewer/login")
+	return r.h.redirect(c, to)
 }

@@ -213,7 +213,7 @@ func reviewerList(ctx context.Context, e env, cmd string, args []string) error {
 	}
 	const when = "2006-01-02 15:04 UTC"
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "USERNAME\tSTATE\tTOTP\tCREATED\tLAST SIGN-IN")
+	fmt.Fprintln(tw, "USERNAME\tSOURCE\tSTATE\tTOTP\tCREATED\tLAST SIGN-IN")
 	for _, a := range accts {
 		state, totp, last := "active", "no", "never"
 		if a.Disabled {
@@ -225,7 +225,7 @@ func reviewerList(ctx context.Context, e env, cmd string, args []string) error {
 		if a.LastLoginAt != nil {
 			last = a.LastLoginAt.UTC().Format(when)
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.Username, state, totp, a.CreatedAt.UTC().Format(when), last)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.Username, a.Source, state, totp, a.CreatedAt.UTC().Format(when), last)
 	}
 	return tw.Flush()
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/metrics"
+	"github.com/keyport/keyport/internal/oidc"
 	"github.com/keyport/keyport/internal/reviewer"
 	"github.com/keyport/keyport/internal/session"
 	"github.com/keyport/keyport/static"
@@ -106,11 +107,28 @@ func New(o Options) (*App, error) {
 		SinkHealth:       func(ctx context.Context) ([]auditsink.Health, error) { return auditsink.Read(ctx, o.Pool) },
 		Ready:            ready(o.Pool),
 		Limiter:          svc.Limiter,
+		OIDC:             newOIDC(cfg.OIDC, o.Log),
 	})
 	if o.CheckpointInterval <= 0 {
 		o.CheckpointInterval = 5 * time.Minute
 	}
 	return &App{Services: svc, Echo: e, AdminSessions: adminStore, ReviewerSessions: reviewerStore, o: o}, nil
+}
+
+// newOIDC builds the reviewers' OIDC sign-in when it is configured and tries
+// discovery once: a provider that does not answer is a warning (logged by
+// Discover), not a failed start; the sign-in button answers 503 and tries
+// again until it does.
+func newOIDC(c config.OIDC, log *slog.Logger) *oidc.Client {
+	if !c.Enabled() {
+		return nil
+	}
+	client := oidc.New(oidc.Config{Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURL: c.RedirectURL,
+		Scopes: c.Scopes, GroupsClaim: c.GroupsClaim, ReviewerGroups: c.ReviewerGroups, Log: log})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = client.Discover(ctx) // logged; retried lazily
+	return client
 }
 
 // ready is the portal's readiness check: the database answers and its schema

@@ -79,6 +79,7 @@ func NewServices(o Options) (*Services, error) {
 	if ro.Log == nil {
 		ro.Log = o.Log
 	}
+	ro.LocalOff = ro.LocalOff || cfg.OIDC.LocalOff
 	reviewers := reviewer.New(o.Pool, trail, totp, ro)
 	sinks, err := Sinks(o)
 	if err != nil {

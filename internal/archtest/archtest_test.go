@@ -107,6 +107,10 @@ var rules = []rule{
 	// but serve nothing: no router, no pages, no sessions.
 	{pkg: "internal/auditsink", allow: []string{"db", "internal/audit"},
 		banned: []string{"github.com/labstack/echo/v4", "github.com/a-h/templ", "github.com/gorilla/sessions"}},
+	// The OIDC protocol (an HTTP client of the provider, so net/http; no server side).
+	{pkg: "internal/oidc", allow: []string{}, banned: []string{"github.com/labstack/echo/v4", "github.com/a-h/templ", "github.com/gorilla/sessions", module + "/db"}},
+	// Tests' in-process OpenID provider (zitadel): nothing of Keyport.
+	{pkg: "internal/oidctest", allow: []string{}},
 	// Tools run by make (scripts/benchtable): standalone programs importing no Keyport package.
 	{pkg: "scripts/...", allow: []string{}},
 }

@@ -69,6 +69,7 @@ type Details struct {
 	CorrelationID     string            `json:"correlation_id,omitempty"`
 	Step              string            `json:"step,omitempty"`
 	PreviousKeyID     string            `json:"previous_key_id,omitempty"`
+	Identity          *Identity         `json:"identity,omitempty"` // an OIDC reviewer's (identity.go)
 }
 
 // Event is one thing to record.
@@ -430,6 +431,7 @@ func scrubDetails(d Details) Details {
 	d.CorrelationID = field(d.CorrelationID, 100)
 	d.Step = field(d.Step, 40)
 	d.PreviousKeyID = keyID(d.PreviousKeyID)
+	d.Identity = scrubIdentity(d.Identity)
 	return d
 }
 

@@ -60,6 +60,8 @@ type Config struct {
 	AuditSinks string
 	// AuditSinkTokenFile names the file holding the HTTPS sinks' token.
 	AuditSinkTokenFile string
+	// OIDC is the reviewers' OpenID Connect sign-in (oidc.go).
+	OIDC OIDC
 }
 
 // The environment variable of every setting. Commands that need only some
@@ -119,6 +121,7 @@ var Vars = []Var{
 	{Env: AuditSinks, Flag: "audit-sinks", Help: "comma-separated audit sink URLs: file:///path, syslog+tcp://host:port, syslog+tls://host:port, https://…, splunk-hec+https://… (#name names one); empty = none"},
 	{Env: AuditSinkToken, Flag: "audit-sink-token-file", Help: "file holding the HTTPS sinks' token (Splunk HEC: 'Authorization: Splunk <token>'; other HTTPS sinks: a bearer token)"},
 	{Env: DBMaxConns, Flag: "db-max-conns", Default: "8", Help: "PostgreSQL connections in this instance's pool (each instance holds its own; the server's max_connections must cover them all)"},
+	oidcVars[0], oidcVars[1], oidcVars[2], oidcVars[3], oidcVars[4], oidcVars[5], oidcVars[6], oidcVars[7],
 }
 
 // Source resolves a setting: a flag given on the command line wins over the
@@ -206,6 +209,9 @@ func (s *Source) Load(only ...string) (Config, error) {
 	if c.SessionIdle > 0 && c.SessionAbsolute > 0 && c.SessionIdle > c.SessionAbsolute {
 		errs = append(errs, errors.New("KEYPORT_SESSION_IDLE: must not exceed KEYPORT_SESSION_ABSOLUTE"))
 	}
+	if slices.Contains(only, OIDCIssuer) {
+		errs = append(errs, c.OIDC.check(s.readFile)...)
+	}
 	return c, errors.Join(errs...)
 }
 
@@ -272,10 +278,8 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 	case ShutdownTimeout:
 		c.ShutdownTimeout, err = duration(v)
 		return err
-	case AuditSinks:
-		c.AuditSinks = v
-	case AuditSinkToken:
-		c.AuditSinkTokenFile = v
+	case AuditSinks, AuditSinkToken:
+		c.setSinks(env, v)
 	case DBMaxConns:
 		c.DBMaxConns, err = poolSize(v)
 		return err
@@ -283,6 +287,8 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 		if c.RateLimit, err = strconv.Atoi(v); err != nil || c.RateLimit < 2 {
 			return errors.New("want a whole number of attempts per minute >= 2")
 		}
+	case OIDCIssuer, OIDCClientID, OIDCClientSecretFile, OIDCRedirectURL, OIDCScopes, OIDCGroupsClaim, OIDCReviewerGroups, LocalReviewers:
+		return c.OIDC.set(env, v)
 	case StaleDays:
 		if c.StaleAfterDays, err = strconv.Atoi(v); err != nil || c.StaleAfterDays < 1 {
 			return errors.New("want a whole number of days >= 1")
@@ -388,6 +394,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("session_idle", c.SessionIdle.String()),
 		slog.String("session_absolute", c.SessionAbsolute.String()),
 		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
+		slog.String("oidc_issuer", cmp.Or(c.OIDC.Issuer, "(none)")),
+		slog.Bool("local_reviewers", !c.OIDC.LocalOff),
 	)
 }
 
@@ -398,4 +406,14 @@ func poolSize(v string) (int32, error) {
 		return 0, errors.New("want a whole number of connections from 2 to 1000")
 	}
 	return int32(n), nil
+}
+
+// setSinks keeps the audit sinks' settings as given: internal/auditsink
+// parses and checks them at start (config imports no service).
+func (c *Config) setSinks(env, v string) {
+	if env == AuditSinks {
+		c.AuditSinks = v
+	} else {
+		c.AuditSinkTokenFile = v
+	}
 }

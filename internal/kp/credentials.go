@@ -23,9 +23,9 @@ type Credential struct {
 // CredentialFilter narrows the report; zero values match everything but
 // keys that are gone (Gone: "yes" only those, "all" both).
 type CredentialFilter struct {
-	Region, Tenant, Owner, State string // Tenant and Owner match an id or part of a name
-	Stale, Outside, NeverVerified    bool
-	SecretLost                       bool
-	Gone                             string
-	StaleBefore                      time.Time // unused or created before this is stale
+	Region, Tenant, Owner, State  string // Tenant and Owner match an id or part of a name
+	Stale, Outside, NeverVerified bool
+	SecretLost                    bool
+	Gone                          string
+	StaleBefore                   time.Time // unused or created before this is stale
 }

@@ -51,6 +51,9 @@ type Options struct {
 	// Params.Memory), so a flood of sign-ins cannot exhaust memory. Default 4.
 	MaxConcurrentHashes int
 	Log                 *slog.Logger
+	// LocalOff refuses every local account's sign-in and session
+	// (KEYPORT_LOCAL_REVIEWERS=off: only OIDC reviewers, issue 16).
+	LocalOff bool
 }
 
 func (o *Options) defaults() {
@@ -131,6 +134,8 @@ func NewTOTPSealer(encryptionKey secret.Secret) (*seal.Sealer, error) {
 // Account is what `keyport reviewer list` shows.
 type Account struct {
 	Username    string
+	Source      string // "local", or "oidc <issuer>" (issue 16)
+	Subject     string // an OIDC reviewer's subject at the issuer
 	TOTP        bool
 	Disabled    bool
 	CreatedAt   time.Time
@@ -207,7 +212,8 @@ func totpLabel(on bool) string {
 // role's old name: secrets already sealed under it must still open.
 func totpAAD(username string) []byte { return []byte("auditor totp:" + username) }
 
-// List returns every account.
+// List returns every account: the local ones, then those who signed in
+// through OIDC.
 func (s *Service) List(ctx context.Context) ([]Account, error) {
 	rows, err := db.New(s.pool).ListReviewers(ctx)
 	if err != nil {
@@ -215,9 +221,9 @@ func (s *Service) List(ctx context.Context) ([]Account, error) {
 	}
 	out := make([]Account, len(rows))
 	for i, r := range rows {
-		out[i] = Account{Username: r.Username, TOTP: r.TOTPSealed != nil, Disabled: r.Disabled, CreatedAt: r.CreatedAt, LastLoginAt: r.LastLoginAt}
+		out[i] = Account{Username: r.Username, Source: "local", TOTP: r.TOTPSealed != nil, Disabled: r.Disabled, CreatedAt: r.CreatedAt, LastLoginAt: r.LastLoginAt}
 	}
-	return out, nil
+	return s.listOIDC(ctx, out)
 }
 
 // SetDisabled disables (or re-enables) an account. A disabled reviewer's
@@ -297,6 +303,9 @@ type Attempt struct {
 // unknown names) and, for accounts with TOTP, a code check; and every
 // failed answer for a much-tried name waits the same growing delay.
 func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
+	if s.o.LocalOff {
+		return "", s.refuseLocal(ctx, at)
+	}
 	dummy := s.dummy() // first, so the first attempt's timing does not depend on the name either
 	name := NormalizeUsername(at.Username)
 	if len(name) > 64 {
@@ -424,6 +433,9 @@ func (s *Service) checkPassword(ctx context.Context, hash string, pw secret.Secr
 // signed-in reviewer's every request checks it, so disabling an account
 // ends its sessions at once.
 func (s *Service) RequireActive(ctx context.Context, username string) error {
+	if s.o.LocalOff {
+		return ErrLocalOff
+	}
 	a, err := db.New(s.pool).ReviewerByUsername(ctx, username)
 	if kp.KindOf(err) == kp.NotFound || err == nil && a.Disabled {
 		return kp.Errorf(kp.Unauthorized, "This reviewer account is not active.")
