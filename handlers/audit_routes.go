@@ -38,6 +38,8 @@ func (h *Handlers) auditRoutes(e *echo.Echo) {
 	e.POST("/audit/integrity/verify", r.verifyNow, r.requireReviewer)
 	h.get(e, "/audit/integrity/runs/:run", r.verifyRun, r.requireReviewer)
 	h.get(e, "/audit/activity", r.activity, r.requireReviewer)
+	h.get(e, "/audit/credentials", r.credentials, r.requireReviewer)
+	h.get(e, "/audit/credentials.csv", r.credentialsCSV, r.requireReviewer)
 	h.get(e, "/audit/keys/:key", r.keyHistory, r.requireReviewer)
 	h.get(e, "/audit/:event", r.detail, r.requireReviewer)
 }

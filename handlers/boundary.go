@@ -69,7 +69,7 @@ var formFields = map[string]field{
 	"totp":     {input.TOTPCode, "one-time code"},
 	"from":     {input.Time, "from time"},
 	"to":       {input.Time, "to time"},
-	"tenant":   {input.CXoneID, "tenant filter"},
+	"tenant":   {input.Filter, "tenant filter"},
 	"area":     {input.Area, "area filter"},
 	"actor":    {input.Filter, "actor filter"},
 	"action":   {input.Word, "action filter"},
@@ -81,6 +81,14 @@ var formFields = map[string]field{
 	"after":    {input.Number, "page cursor"},
 	"events":   {input.Word, "every-event switch"},
 	"reads":    {input.Word, "page-views switch"},
+	// the credential report's filters
+	"owner":          {input.Filter, "owner filter"},
+	"key_state":      {input.Word, "state filter"},
+	"stale":          {input.Word, "stale switch"},
+	"outside":        {input.Word, "outside-Keyport switch"},
+	"never_verified": {input.Word, "never-verified switch"},
+	"secret_lost":    {input.Word, "secret-lost switch"},
+	"gone":           {input.Word, "gone filter"},
 	// the identity provider's answer (OIDC callback)
 	"code":              {input.Token, "authorization code"},
 	"state":             {input.Handle, "sign-in state"},

@@ -88,6 +88,7 @@ func (r *auditUI) reviewerPage(c echo.Context, rv *signedIn, title string) web.P
 		{Label: "Audit trail", Href: "/audit", Current: path == "/audit" || path == "/audit/:event" || path == "/audit/keys/:key"},
 		{Label: "Integrity", Href: "/audit/integrity", Current: path == "/audit/integrity"},
 		{Label: "Activity by day", Href: "/audit/activity", Current: path == "/audit/activity"},
+		{Label: "Credentials", Href: "/audit/credentials", Current: path == "/audit/credentials"},
 	}
 	if rv == nil {
 		p.Nav = nil
