@@ -3,8 +3,8 @@ package handlers
 import (
 	"bufio"
 	"cmp"
-	"errors"
 	"encoding/csv"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -179,4 +179,3 @@ func listTimeP(t *time.Time) string {
 	}
 	return listTime(*t)
 }
-
