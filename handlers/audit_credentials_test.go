@@ -3,6 +3,8 @@ package handlers_test
 import (
 	"context"
 	"encoding/csv"
+	"encoding/json"
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
@@ -37,6 +39,7 @@ func TestCredentialReportCoversEveryTenantAndArea(t *testing.T) {
 	}
 	paused := bb.createdID("eu reporting")
 	bb.follow(bb.post("/keys/"+paused+"/deactivate", nil))
+	direct := createInSimulator(t, a, "eu1", tenB.ID, adminB.ID)
 	ba.get("/keys")
 	bb.get("/keys")
 
@@ -52,6 +55,7 @@ func TestCredentialReportCoversEveryTenantAndArea(t *testing.T) {
 		kept:   "active | " + adminA.Email,
 		gone:   "gone | " + adminA.Email,
 		paused: "inactive | " + adminB.Email,
+		direct: "active outside | " + adminB.Email,
 	}
 	for _, k := range append(tenA.Keys, tenB.Keys...) { // made directly in the simulator
 		state := "inactive"
@@ -78,12 +82,12 @@ func TestCredentialReportCoversEveryTenantAndArea(t *testing.T) {
 		t.Error("the default report (present keys) lists the deleted key")
 	}
 	onlyB := r.get("/audit/credentials?area=eu1&gone=all")
-	if n := onlyB.Doc.Find(`[data-testid="credential-row"]`).Length(); n != len(tenB.Keys)+1 {
-		t.Errorf("filtered to eu1 the report has %d keys, want %d", n, len(tenB.Keys)+1)
+	if n := onlyB.Doc.Find(`[data-testid="credential-row"]`).Length(); n != len(tenB.Keys)+2 {
+		t.Errorf("filtered to eu1 the report has %d keys, want %d", n, len(tenB.Keys)+2)
 	}
 	outside := r.get("/audit/credentials?outside=1&gone=all")
-	if n := outside.Doc.Find(`[data-testid="credential-row"]`).Length(); n != len(tenA.Keys)+len(tenB.Keys) {
-		t.Errorf("made outside Keyport: %d keys, want %d", n, len(tenA.Keys)+len(tenB.Keys))
+	if n := outside.Doc.Find(`[data-testid="credential-row"]`).Length(); n != len(tenA.Keys)+len(tenB.Keys)+1 {
+		t.Errorf("made outside Keyport: %d keys, want %d", n, len(tenA.Keys)+len(tenB.Keys)+1)
 	}
 
 	csvMatchesPage(t, r.get("/audit/credentials.csv?gone=all").Body, rows, kept)
@@ -155,4 +159,40 @@ func reportReadsAudited(t *testing.T, a *testApp, wantViews, wantExports int64) 
 		WHERE r::text LIKE '%' || m.secret_fingerprint || '%'`).Scan(&leaks); err != nil || leaks != 0 {
 		t.Errorf("the report holds a fingerprint (%d rows, %v)", leaks, err)
 	}
+}
+
+// createInSimulator makes a key the way a script calling CXone would, not
+// through Keyport: a bearer from the basic token, then the create call.
+func createInSimulator(t *testing.T, a *testApp, region, tenantID, userID string) string {
+	t.Helper()
+	basic, err := a.Sim.BasicToken(region, tenantID, userID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(path, bearer, body string) map[string]any {
+		req, _ := http.NewRequest(http.MethodPost, a.SimURL+"/"+region+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Accept", "application/json")
+		if bearer != "" {
+			req.Header.Set("Authorization", "Bearer "+bearer)
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		var out map[string]any
+		if err := json.NewDecoder(res.Body).Decode(&out); err != nil || res.StatusCode >= 300 {
+			t.Fatalf("POST %s: %d %v", path, res.StatusCode, err)
+		}
+		return out
+	}
+	bearer, _ := call("/public/user/refresh", "", `{"token":"`+basic.Reveal()+`"}`)["token"].(string)
+	k := call("/access-key-management/v1/access-keys", bearer, `{"userId":"`+userID+`","tenantId":"`+tenantID+`"}`)
+	inner, _ := k["accessKey"].(map[string]any)
+	id, _ := inner["accessKeyId"].(string)
+	if id == "" {
+		t.Fatalf("the simulator's create answered %v", k)
+	}
+	return id
 }
