@@ -56,7 +56,7 @@ test: deps generate-check lint fuzz unit ## everything CI checks
 # Markdown table (the raw output goes to stderr). go test runs the packages' benchmarks one after
 # another. Other benchmarks run by name: go test -run '^$' -bench Export1MRSS -benchtime 1x ./handlers
 bench: deps ## one table: each figure, its anchor from the same run, ratio, goal (issue 14; < 10 min)
-	$(GO) test -run '^$$' -bench '^BenchmarkTable' -benchtime 1x -timeout 20m ./handlers ./internal/audit ./cmd/keyport 2>&1 | $(GO) run ./scripts/benchtable
+	$(GO) test -run '^$$' -bench '^BenchmarkTable' -benchtime 1x -timeout 20m ./handlers ./internal/audit ./internal/auditsink ./cmd/keyport 2>&1 | $(GO) run ./scripts/benchtable
 
 bench-queries: deps ## the 10 M-event audit query benchmark (opt-in: seeds for several minutes)
 	KEYPORT_BENCH_10M=1 $(GO) test -run '^$$' -bench FilteredQueries10M -benchtime 1x -timeout 60m ./internal/audit

@@ -20,7 +20,7 @@ import (
 // Options tune delivery; zero values take the defaults.
 type Options struct {
 	Batch      int           // events per send (500)
-	Poll       time.Duration // how often an idle sink looks for new events (500 ms)
+	Poll       time.Duration // how often an idle sink looks for new events (100 ms: one indexed read, by one instance)
 	MinBackoff time.Duration // first wait after a failure (1 s), doubled up to MaxBackoff with ±25 % jitter
 	MaxBackoff time.Duration // (60 s)
 	LockRetry  time.Duration // how often a standby instance tries to take a sink (2 s)
@@ -31,7 +31,7 @@ func (o *Options) defaults() {
 		o.Batch = 500
 	}
 	if o.Poll <= 0 {
-		o.Poll = 500 * time.Millisecond
+		o.Poll = 100 * time.Millisecond
 	}
 	if o.MinBackoff <= 0 {
 		o.MinBackoff = time.Second

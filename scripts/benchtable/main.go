@@ -51,6 +51,11 @@ var labels = map[string]string{
 	"Append/16_writers appends/s":    "chained appends/s, 2 instances, 16 writers",
 	"ColdStart ms_to_ready":          "cold start, ms to first /readyz 200",
 	"ColdStart idle_RSS_MB":          "idle RSS of the binary, MB",
+	"Sink events/s":                  "file sink events/s, catching up 20 k events",
+	"Sink lag_p50_events":            "file sink lag under steady writes, p50 events",
+	"Sink lag_max_events":            "file sink lag under steady writes, max events",
+	"Sink lag_p50_ms":                "file sink lag under steady writes, p50 ms",
+	"Sink lag_max_ms":                "file sink lag under steady writes, max ms",
 
 	"KeysPage/c=1":        "/healthz, c=1",
 	"KeysPage/c=8":        "/healthz, c=8",
@@ -60,6 +65,7 @@ var labels = map[string]string{
 	"Export/jsonl":        "COPY … TO STDOUT (FORMAT csv)",
 	"Append/1_writer":     "plain INSERT, 1 writer",
 	"Append/16_writers":   "plain INSERT, 16 writers",
+	"Sink":                "chained appends/s, 1 writer, same run",
 }
 
 // row is one figure of one benchmark.
