@@ -53,7 +53,7 @@ func TestBrowserJourney(t *testing.T) {
 	j.activityListsEveryStep()
 	addReviewer(t, a, "rita")
 	j.reviewerFindsTheKey("rita", key2)
-	j.tour("audit", "/audit", "/audit/activity", "/audit/integrity")
+	j.tour("audit", "/audit", "/audit/activity", "/audit/integrity", "/audit/credentials")
 	j.consoleStayedClean("status of 422 (Unprocessable Entity) (" + a.URL + "/keys/" + keyID + "/verify)")
 	t.Logf("journey took %s", time.Since(started).Round(time.Millisecond))
 }
