@@ -16,20 +16,45 @@ import (
 // time and hash under the chain lock, and returns the stored id, hash and time.
 // Outside a transaction it commits at once, which is what an intent needs.
 func (q *Queries) AppendAuditEvent(ctx context.Context, e *kp.AuditEvent) error {
-	const sql = `SELECT event_id, event_hash, event_time FROM audit_append(
-		$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb)`
-	details := e.Details
-	if details == "" {
-		details = "{}"
-	}
-	err := q.db.QueryRow(ctx, sql, e.ActorKind, e.ActorUserID, e.ActorName, e.TenantID, e.TenantName,
-		e.Region, e.SessionHash, e.ClientIP, e.UserAgent, e.Action, e.TargetKeyID, e.Outcome,
-		e.UpstreamStatus, e.ErrorMessage, e.RequestID, e.IntentID, details,
-	).Scan(&e.ID, &e.Hash, &e.OccurredAt)
+	err := q.db.QueryRow(ctx, appendSQL, appendArgs(e)...).Scan(&e.ID, &e.Hash, &e.OccurredAt)
 	if err != nil {
 		return fmt.Errorf("append audit event %s/%s: %w", e.Action, e.Outcome, err)
 	}
 	return nil
+}
+
+const appendSQL = `SELECT event_id, event_hash, event_time FROM audit_append(
+	$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb)`
+
+func appendArgs(e *kp.AuditEvent) []any {
+	details := e.Details
+	if details == "" {
+		details = "{}"
+	}
+	return []any{e.ActorKind, e.ActorUserID, e.ActorName, e.TenantID, e.TenantName,
+		e.Region, e.SessionHash, e.ClientIP, e.UserAgent, e.Action, e.TargetKeyID, e.Outcome,
+		e.UpstreamStatus, e.ErrorMessage, e.RequestID, e.IntentID, details}
+}
+
+// AppendAuditEvents appends es in order in one transaction and one round
+// trip (a pipelined batch), committing once: the chain lock is taken once
+// for all of them, which is what lets concurrent writers share a commit
+// (internal/audit's group append). Either all are appended or none.
+func AppendAuditEvents(ctx context.Context, pool *pgxpool.Pool, es []*kp.AuditEvent) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		b := &pgx.Batch{}
+		for _, e := range es {
+			b.Queue(appendSQL, appendArgs(e)...)
+		}
+		res := tx.SendBatch(ctx, b)
+		for _, e := range es {
+			if err := res.QueryRow().Scan(&e.ID, &e.Hash, &e.OccurredAt); err != nil {
+				res.Close()
+				return fmt.Errorf("append audit event %s/%s: %w", e.Action, e.Outcome, err)
+			}
+		}
+		return res.Close()
+	})
 }
 
 // auditColumns is every column, details as text, in the order scanAuditEvent reads.

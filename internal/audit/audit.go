@@ -106,6 +106,7 @@ type Writer struct {
 	log          *slog.Logger
 	outcomesLost atomic.Int64 // best-effort outcomes that could not be written
 	notesLost    atomic.Int64 // best-effort notes that could not be written
+	group        *groupAppender
 }
 
 // Keys are the keys derived from KEYPORT_AUDIT_KEY, one per purpose.
@@ -158,7 +159,7 @@ func (k Keys) SessionHash(s secret.Secret) string {
 
 // NewWriter returns a Writer appending to pool.
 func NewWriter(pool *pgxpool.Pool, keys Keys, log *slog.Logger) *Writer {
-	return &Writer{pool: pool, keys: keys, log: log}
+	return &Writer{pool: pool, keys: keys, log: log, group: &groupAppender{pool: pool}}
 }
 
 // Keys returns the writer's derived keys.
@@ -200,7 +201,7 @@ func (w *Writer) Intent(ctx context.Context, e Event) (IntentID, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := db.New(w.pool).AppendAuditEvent(ctx, row); err != nil {
+	if err := w.group.append(ctx, row); err != nil {
 		w.log.ErrorContext(ctx, "audit intent refused: action blocked", "action", e.Action, "err", err)
 		return 0, &kp.Error{Kind: storeKind(err), Err: fmt.Errorf("%w: %w", ErrUnavailable, err),
 			Message: "Keyport could not write this action to its audit trail, so it did not perform it. Nothing was changed. Try again in a moment."}
@@ -228,7 +229,7 @@ func (w *Writer) appendOutcome(ctx context.Context, intent IntentID, e Event, r 
 	}
 	id := int64(intent)
 	row.IntentID = &id
-	return db.New(w.pool).AppendAuditEvent(ctx, row)
+	return w.group.append(ctx, row)
 }
 
 // Record writes a single event that has no intent: a read (audit.view), a
@@ -238,7 +239,7 @@ func (w *Writer) Record(ctx context.Context, e Event, r Result) error {
 	if err != nil {
 		return err
 	}
-	if err := db.New(w.pool).AppendAuditEvent(context.WithoutCancel(ctx), row); err != nil {
+	if err := w.group.append(ctx, row); err != nil {
 		w.log.ErrorContext(ctx, "audit record failed", "action", e.Action, "outcome", r.Outcome, "err", err)
 		return &kp.Error{Kind: storeKind(err), Err: fmt.Errorf("%w: %w", ErrUnavailable, err),
 			Message: "Keyport could not write to its audit trail, so it refused the request. Try again in a moment."}
@@ -253,7 +254,7 @@ func (w *Writer) Note(ctx context.Context, e Event, r Result) {
 	ctx = context.WithoutCancel(ctx)
 	row, err := w.row(ctx, e, r)
 	if err == nil {
-		err = db.New(w.pool).AppendAuditEvent(ctx, row)
+		err = w.group.append(ctx, row)
 	}
 	if err != nil {
 		w.notesLost.Add(1)

@@ -1,0 +1,91 @@
+package audit
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/keyport/keyport/db"
+	"github.com/keyport/keyport/internal/kp"
+)
+
+// groupAppender shares one transaction (one chain-lock hold, one commit)
+// among the appends that arrive while another is being written: under
+// concurrent writers the chain lock, not the database, is the bottleneck,
+// and a commit per event keeps it held for a WAL flush each (issue 14).
+// A lone append is written as before, in its own statement. Every caller
+// returns only once its own event is committed, so an intent is durable
+// before its action, exactly as with one transaction per event.
+type groupAppender struct {
+	pool  *pgxpool.Pool
+	mu    sync.Mutex
+	busy  bool       // a leader is writing
+	queue []*pending // waiting for the next write
+}
+
+type pending struct {
+	row  *kp.AuditEvent
+	done chan error // buffered: the writer never blocks on a caller
+}
+
+// errLead hands the writing to a waiting caller.
+var errLead = errors.New("audit: lead the next group")
+
+// maxGroup bounds a group: a long batch holds the chain lock longer.
+const maxGroup = 64
+
+// append writes row and returns once it is committed (or failed).
+func (g *groupAppender) append(ctx context.Context, row *kp.AuditEvent) error {
+	p := &pending{row: row, done: make(chan error, 1)}
+	g.mu.Lock()
+	g.queue = append(g.queue, p)
+	lead := !g.busy
+	g.busy = true
+	g.mu.Unlock()
+	if !lead {
+		if err := <-p.done; !errors.Is(err, errLead) {
+			return err
+		}
+	}
+	g.mu.Lock()
+	n := min(len(g.queue), maxGroup)
+	group := g.queue[:n:n]
+	g.queue = g.queue[n:]
+	g.mu.Unlock()
+	g.write(ctx, group)
+	g.mu.Lock()
+	if len(g.queue) > 0 {
+		next := g.queue[0]
+		g.mu.Unlock()
+		next.done <- errLead
+	} else {
+		g.busy = false
+		g.mu.Unlock()
+	}
+	return <-p.done
+}
+
+// write appends the group in one transaction; if that fails, each event
+// is tried alone, so one bad event fails only its own caller.
+func (g *groupAppender) write(ctx context.Context, group []*pending) {
+	wctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	if len(group) > 1 {
+		rows := make([]*kp.AuditEvent, len(group))
+		for i, p := range group {
+			rows[i] = p.row
+		}
+		if err := db.AppendAuditEvents(wctx, g.pool, rows); err == nil {
+			for _, p := range group {
+				p.done <- nil
+			}
+			return
+		}
+	}
+	for _, p := range group {
+		p.done <- db.New(g.pool).AppendAuditEvent(wctx, p.row)
+	}
+}
