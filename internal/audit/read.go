@@ -126,8 +126,10 @@ func (r *Reader) KeyHistory(ctx context.Context, who Reviewer, keyID string) (Ke
 	return h, nil
 }
 
-// ExportBatch is how many rows an export reads per query.
-const ExportBatch = 2000
+// ExportBatch is how many rows an export reads per query. Rows stream
+// through (memory does not grow with it); fewer, longer queries took the
+// CSV export from 0.60–0.69 to 0.87 of COPY at 2 000 → 10 000 (issue 14).
+const ExportBatch = 10000
 
 // Export records the export (format csv or jsonl, with the filters), pins
 // the chain head, then streams every matching event up to it, newest first,
