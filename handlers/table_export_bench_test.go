@@ -60,16 +60,20 @@ func BenchmarkTableExport(b *testing.B) {
 		goal   float64
 	}{{"csv", 0.7}, {"jsonl", 0.6}} {
 		b.Run(tc.format, func(b *testing.B) {
-			var anchor, figure time.Duration
-			var copied, exported int64
+			// Three alternating rounds, the best of each side: on a shared
+			// machine one pass of either can be slowed by a neighbour, and a
+			// single pass made the ratio swing from 0.41 to 0.67.
+			var anchor, figure float64 // best rates, events/s
 			var growth float64
 			for b.Loop() {
-				n, d := copyEvents(b, p)
-				copied, anchor = copied+n, anchor+d
-				n, d, g := exportEvents(b, p.url, client, tc.format)
-				exported, figure, growth = exported+n, figure+d, max(growth, g)
+				for range 3 {
+					n, d := copyEvents(b, p)
+					anchor = max(anchor, float64(n)/d.Seconds())
+					n, d, g := exportEvents(b, p.url, client, tc.format)
+					figure, growth = max(figure, float64(n)/d.Seconds()), max(growth, g)
+				}
 			}
-			reportRatio(b, float64(exported)/figure.Seconds(), float64(copied)/anchor.Seconds(), "events/s", tc.goal)
+			reportRatio(b, figure, anchor, "events/s", tc.goal)
 			b.ReportMetric(growth, "rss_growth_MB")
 			b.ReportMetric(30, "max_rss_growth_MB")
 		})
