@@ -163,13 +163,6 @@ func (q *Queries) PendingKeyCreates(ctx context.Context, region kp.Region, tenan
 	return q.keyCreates(ctx, `(state = 'unknown' OR state = 'sending' AND `+instanceGone("instance_key")+`)`, region, tenantID)
 }
 
-// AmbiguousKeyCreates returns a tenant's creates after which more than one
-// new key appeared: Keyport cannot tell which is the person's, so the keys
-// page keeps showing them.
-func (q *Queries) AmbiguousKeyCreates(ctx context.Context, region kp.Region, tenantID string) ([]kp.CreateAttempt, error) {
-	return q.keyCreates(ctx, `state = 'ambiguous'`, region, tenantID)
-}
-
 func (q *Queries) keyCreates(ctx context.Context, where string, region kp.Region, tenantID string) ([]kp.CreateAttempt, error) {
 	sql := `SELECT ` + keyCreateColumns + ` FROM key_creates WHERE ` + where
 	args := []any{}

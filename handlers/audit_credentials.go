@@ -128,10 +128,19 @@ func stamp(t *time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
+// credentialState is the report page's state: gone, or the state CXone
+// last listed.
 func credentialState(k *kp.Credential) string {
-	switch {
-	case k.GoneAt != nil:
+	if k.GoneAt != nil {
 		return "gone"
+	}
+	return listedState(k)
+}
+
+// listedState is the state CXone last listed (the CSV's state column; its
+// gone_at column says whether the key is gone).
+func listedState(k *kp.Credential) string {
+	switch {
 	case k.Active == nil:
 		return "unknown"
 	case *k.Active:
@@ -149,14 +158,7 @@ func credentialRecord(k *kp.Credential, now time.Time) []string {
 		age = strconv.Itoa(int(now.Sub(*born).Hours() / 24))
 	}
 	b := strconv.FormatBool
-	state := "inactive"
-	switch {
-	case k.Active == nil:
-		state = "unknown"
-	case *k.Active:
-		state = "active"
-	}
-	return []string{k.TenantID, k.TenantName, k.Region, k.KeyID, k.OwnerID, k.OwnerName, k.Label, state,
+	return []string{k.TenantID, k.TenantName, k.Region, k.KeyID, k.OwnerID, k.OwnerName, k.Label, listedState(k),
 		stamp(k.CreatedAt), k.CreatedBy, age, stamp(k.LastUsed), stamp(k.LastVerified), k.VerifyResult, b(k.Stale),
 		b(k.CreatedAt == nil), b(k.SecretLost), stamp(&k.FirstSeen), stamp(&k.LastSeen), stamp(k.GoneAt), stamp(k.AsOf)}
 }

@@ -163,7 +163,10 @@ func (a *App) RunBackground(ctx context.Context) {
 			for ctx.Err() == nil {
 				if err := a.Sinks.Prepare(ctx); err != nil {
 					a.o.Log.WarnContext(ctx, "audit sinks: cannot create their cursors; retrying", "err", err)
-					time.Sleep(5 * time.Second)
+					select {
+					case <-ctx.Done():
+					case <-time.After(5 * time.Second):
+					}
 					continue
 				}
 				a.Sinks.Run(ctx)

@@ -118,7 +118,13 @@ func parseOne(raw, token string) (Target, error) {
 	}
 	t.Name = u.Fragment
 	u.Fragment = ""
-	t.Display = u.String()
+	// What people see (Integrity page, CLI, logs, the cursor row) leaves
+	// out the query: a collector's credentials can sit there.
+	shown := *u
+	if shown.RawQuery != "" {
+		shown.RawQuery = "…"
+	}
+	t.Display = shown.String()
 	if t.Name == "" {
 		sum := sha256.Sum256([]byte(t.Display))
 		t.Name = strings.ReplaceAll(t.Kind, "+", "-") + "-" + hex.EncodeToString(sum[:4])

@@ -33,6 +33,10 @@ func TestParseNamesAndRefuses(t *testing.T) {
 	if !strings.HasPrefix(ts[0].Name, "file-") || len(ts[0].Name) != len("file-")+8 {
 		t.Fatalf("default name %q", ts[0].Name)
 	}
+	q, err := Parse("https://c.example/in?token=s3cret#q", "")
+	if err != nil || strings.Contains(q[0].Display, "s3cret") || q[0].url.RawQuery != "token=s3cret" {
+		t.Fatalf("a sink's query (where a collector's credentials can sit) is shown as %q (%v), or not sent", q[0].Display, err)
+	}
 	again, _ := Parse("file:///var/log/k.jsonl", "")
 	if again[0].Name != ts[0].Name {
 		t.Fatalf("a sink's name changed between parses: %q, %q", ts[0].Name, again[0].Name)
