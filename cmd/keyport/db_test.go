@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/keyport/keyport/internal/keyring"
 	"github.com/keyport/keyport/internal/kp"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -133,7 +134,7 @@ func TestAuditVerifyCommand(t *testing.T) {
 	}
 	defer pool.Close()
 	key, _ := config.ParseKey(env["KEYPORT_AUDIT_KEY"])
-	keys, _ := audit.DeriveKeys(key)
+	keys, _ := audit.DeriveKeys(keyring.New(key))
 	w := audit.NewWriter(pool, keys, discardLogger())
 	for i := 0; i < 3; i++ {
 		if err := w.Record(ctx, audit.Event{Actor: audit.Actor{Kind: kp.ActorSystem}, Action: kp.KeyList}, audit.Result{Outcome: kp.OutcomeSuccess}); err != nil {

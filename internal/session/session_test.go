@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/keyport/keyport/internal/keyring"
 	"github.com/keyport/keyport/internal/pgtest"
 	"github.com/keyport/keyport/internal/secret"
 	"github.com/keyport/keyport/internal/session"
@@ -25,7 +26,7 @@ func (c *clock) now() time.Time { return c.t }
 
 func newStore(t *testing.T, pool *pgxpool.Pool, kind session.Kind, c *clock, secure bool) *session.Store {
 	t.Helper()
-	s, err := session.New(pool, secret.New("session-key-0123456789abcdef0123456789"), secret.New("encryption-key-0123456789abcdef012345"),
+	s, err := session.New(pool, keyring.New(secret.New("session-key-0123456789abcdef0123456789")), keyring.New(secret.New("encryption-key-0123456789abcdef012345")),
 		session.Options{Kind: kind, Cookie: "keyport-" + string(kind), Secure: secure, Idle: 30 * time.Minute, Absolute: 8 * time.Hour, Now: c.now})
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +227,7 @@ func TestCleanupUsesEachKindsOwnLimits(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	c := &clock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
 	admin := newStore(t, pool, session.Admin, c, true)
-	reviewer, err := session.New(pool, secret.New("session-key-0123456789abcdef0123456789"), secret.New("encryption-key-0123456789abcdef012345"),
+	reviewer, err := session.New(pool, keyring.New(secret.New("session-key-0123456789abcdef0123456789")), keyring.New(secret.New("encryption-key-0123456789abcdef012345")),
 		session.Options{Kind: session.Reviewer, Cookie: "keyport-r", Secure: true, Idle: 15 * time.Minute, Absolute: 8 * time.Hour, Now: c.now})
 	if err != nil {
 		t.Fatal(err)
