@@ -68,7 +68,6 @@ func BenchmarkTableRekey(b *testing.B) {
 	b.ReportMetric(tokens/elapsed.Seconds(), "tokens/s")
 }
 
-
 // seedSealedTokens replaces the connections with n, each holding tokens
 // sealed under key (bound to its id, as the portal seals them), all in one
 // session.
