@@ -24,97 +24,117 @@ import (
 // the old key. The runbook's commands are logged as they run (go test -v).
 func TestRotatingEachKeyLosesNothing(t *testing.T) {
 	w := newWorld(t)
-	p1, p2 := w.start(), w.start()
-	portals := []*portal{p1, p2}
-	a := w.newAdmin()
-	a.connect(p1.url)
-	created := a.do("POST", p1.url, "/keys", a.createForm(p1.url, "made before the rotation")) // a fingerprint under the first audit key
+	r := &rotation{t: t, w: w, portals: []*portal{w.start(), w.start()}, a: w.newAdmin()}
+	r.a.connect(r.portals[0].url)
+	created := r.a.do("POST", r.portals[0].url, "/keys", r.a.createForm(r.portals[0].url, "made before the rotation")) // a fingerprint under the first audit key
 	if created.status != 200 || keyIDOnPage.FindStringSubmatch(created.body) == nil {
 		t.Fatalf("create: %d %.500s", created.status, created.body)
 	}
 	w.keyportStdin("a long enough password\n", "reviewer", "add", "--username", "rotor", "--totp") // a sealed TOTP seed
-	expires := w.scalar(`SELECT extract(epoch FROM max(expires_at))::bigint FROM sessions WHERE kind = 'admin'`)
-	signedIn := func(when string) {
-		t.Helper()
-		for _, p := range portals {
-			r := a.do("GET", p.url, "/keys", nil)
-			if r.status != 200 || !strings.Contains(r.body, `data-testid="key-row"`) {
-				t.Fatalf("%s: the admin's keys page on %s: %d %v %.300s", when, p.url, r.status, r.err, r.body)
-			}
-		}
-		if got := w.scalar(`SELECT extract(epoch FROM max(expires_at))::bigint FROM sessions WHERE kind = 'admin'`); got != expires {
-			t.Fatalf("%s: the session's expiry moved from %d to %d", when, expires, got)
-		}
-	}
-	signedIn("before the rotation")
+	r.expires = w.scalar(`SELECT extract(epoch FROM max(expires_at))::bigint FROM sessions WHERE kind = 'admin'`)
+	r.signedIn("before the rotation")
 	w.keyport("audit", "checkpoint")
-
-	step := 0
-	run := func(ring, format string, args ...any) {
-		step++
-		t.Logf("runbook %s, step %d: %s", ring, step, fmt.Sprintf(format, args...))
-	}
-	restartBoth := func() {
-		t.Helper()
-		for i, p := range portals { // one at a time: the other keeps serving
-			p.signal(syscall.SIGTERM)
-			if code := p.wait(); code != 0 {
-				t.Fatalf("portal %d exited %d:\n%s", i+1, code, p.logs)
-			}
-			portals[i] = w.start()
-		}
-	}
 	for _, ring := range []string{config.SessionKey, config.EncryptionKey, config.AuditKey} {
-		step = 0
-		old, fresh := w.getenv(ring), newKey()
-		oldID, newID := keyID(t, old), keyID(t, fresh)
-
-		w.setenv(ring, old+","+fresh)
-		run(ring, "%s=<old %s>,<new %s> on both portals (new key second); restart both, one at a time", ring, oldID, newID)
-		restartBoth()
-		signedIn(ring + ": new key second")
-		w.verifiesEveryCheckpoint(ring+": new key second", auditID(t, w))
-
-		w.setenv(ring, fresh+","+old)
-		run(ring, "%s=<new %s>,<old %s> on both portals (new key first); restart both, one at a time", ring, newID, oldID)
-		restartBoth()
-		signedIn(ring + ": new key first") // re-signs the session cookie with the new key
-		w.keyport("audit", "checkpoint")
-		if ring == config.AuditKey {
-			w.verifiesEveryCheckpoint(ring+": new key first", oldID, newID)
-		} else {
-			w.verifiesEveryCheckpoint(ring+": new key first", auditID(t, w))
-		}
-
-		run(ring, "keyport rekey")
-		out := w.keyport("rekey")
-		t.Logf("  %s", strings.ReplaceAll(strings.TrimSpace(out), "\n", "\n  "))
-		if again := w.keyport("rekey"); !strings.Contains(again, "tokens: 0 re-sealed") || !strings.Contains(again, "session data: 0 re-sealed") {
-			t.Fatalf("a second rekey found work:\n%s", again)
-		}
-		run(ring, "keyport keys status")
-		status := w.keyport("keys", "status")
-		t.Logf("  %s", strings.ReplaceAll(strings.TrimSpace(status), "\n", "\n  "))
-		rows := statusRows(t, status)
-		if r := rows[ring+" "+oldID]; r == nil || r[3] != "no" {
-			t.Fatalf("after the rekey, %s's old key %s: %q, want NEEDED no\n%s", ring, oldID, r, status)
-		}
-		for k, r := range rows {
-			if strings.HasPrefix(k, ring+" ") && r[1] != newID && r[3] != "no" {
-				t.Fatalf("after the rekey, %s still needs key %s: %q\n%s", ring, r[1], r, status)
-			}
-		}
-
-		w.setenv(ring, fresh)
-		run(ring, "%s=<new %s> on both portals (old key %s retired); restart both, one at a time", ring, newID, oldID)
-		restartBoth()
-		signedIn(ring + ": old key retired")
-		w.keyport("audit", "checkpoint")
-		w.verifiesEveryCheckpoint(ring+": old key retired", auditID(t, w))
+		r.rotate(ring)
 	}
 	if n := w.scalar(`SELECT count(*) FROM audit_events WHERE action = 'keys.rekey'`); n != 6 {
 		t.Errorf("%d keys.rekey events, want one per run (6)", n)
 	}
+}
+
+// rotation is the world of TestRotatingEachKeyLosesNothing: two portals
+// and an admin signed in before any key changed.
+type rotation struct {
+	t       *testing.T
+	w       *world
+	portals []*portal
+	a       *admin
+	expires int64 // the admin session's expiry, which no step may move
+	step    int
+}
+
+// signedIn: on every portal the admin's keys page lists keys through its
+// stored connection, and the session's expiry has not moved.
+func (r *rotation) signedIn(when string) {
+	r.t.Helper()
+	for _, p := range r.portals {
+		res := r.a.do("GET", p.url, "/keys", nil)
+		if res.status != 200 || !strings.Contains(res.body, `data-testid="key-row"`) {
+			r.t.Fatalf("%s: the admin's keys page on %s: %d %v %.300s", when, p.url, res.status, res.err, res.body)
+		}
+	}
+	if got := r.w.scalar(`SELECT extract(epoch FROM max(expires_at))::bigint FROM sessions WHERE kind = 'admin'`); got != r.expires {
+		r.t.Fatalf("%s: the session's expiry moved from %d to %d", when, r.expires, got)
+	}
+}
+
+// restartBoth restarts the portals one at a time: the other keeps serving.
+func (r *rotation) restartBoth() {
+	r.t.Helper()
+	for i, p := range r.portals {
+		p.signal(syscall.SIGTERM)
+		if code := p.wait(); code != 0 {
+			r.t.Fatalf("portal %d exited %d:\n%s", i+1, code, p.logs)
+		}
+		r.portals[i] = r.w.start()
+	}
+}
+
+// log records a runbook step as the test runs it.
+func (r *rotation) log(ring, format string, args ...any) {
+	r.step++
+	r.t.Logf("runbook %s, step %d: %s", ring, r.step, fmt.Sprintf(format, args...))
+}
+
+// rotate runs docs/security.md's runbook for one ring.
+func (r *rotation) rotate(ring string) {
+	t, w := r.t, r.w
+	r.step = 0
+	old, fresh := w.getenv(ring), newKey()
+	oldID, newID := keyID(t, old), keyID(t, fresh)
+
+	w.setenv(ring, old+","+fresh)
+	r.log(ring, "%s=<old %s>,<new %s> on both portals (new key second); restart both, one at a time", ring, oldID, newID)
+	r.restartBoth()
+	r.signedIn(ring + ": new key second")
+	w.verifiesEveryCheckpoint(ring+": new key second", auditID(t, w))
+
+	w.setenv(ring, fresh+","+old)
+	r.log(ring, "%s=<new %s>,<old %s> on both portals (new key first); restart both, one at a time", ring, newID, oldID)
+	r.restartBoth()
+	r.signedIn(ring + ": new key first") // re-signs the session cookie with the new key
+	w.keyport("audit", "checkpoint")
+	if ring == config.AuditKey {
+		w.verifiesEveryCheckpoint(ring+": new key first", oldID, newID)
+	} else {
+		w.verifiesEveryCheckpoint(ring+": new key first", auditID(t, w))
+	}
+
+	r.log(ring, "keyport rekey")
+	out := w.keyport("rekey")
+	t.Logf("  %s", strings.ReplaceAll(strings.TrimSpace(out), "\n", "\n  "))
+	if again := w.keyport("rekey"); !strings.Contains(again, "tokens: 0 re-sealed") || !strings.Contains(again, "session data: 0 re-sealed") {
+		t.Fatalf("a second rekey found work:\n%s", again)
+	}
+	r.log(ring, "keyport keys status")
+	status := w.keyport("keys", "status")
+	t.Logf("  %s", strings.ReplaceAll(strings.TrimSpace(status), "\n", "\n  "))
+	rows := statusRows(t, status)
+	if row := rows[ring+" "+oldID]; row == nil || row[3] != "no" {
+		t.Fatalf("after the rekey, %s's old key %s: %q, want NEEDED no\n%s", ring, oldID, row, status)
+	}
+	for k, row := range rows {
+		if strings.HasPrefix(k, ring+" ") && row[1] != newID && row[3] != "no" {
+			t.Fatalf("after the rekey, %s still needs key %s: %q\n%s", ring, row[1], row, status)
+		}
+	}
+
+	w.setenv(ring, fresh)
+	r.log(ring, "%s=<new %s> on both portals (old key %s retired); restart both, one at a time", ring, newID, oldID)
+	r.restartBoth()
+	r.signedIn(ring + ": old key retired")
+	w.keyport("audit", "checkpoint")
+	w.verifiesEveryCheckpoint(ring+": old key retired", auditID(t, w))
 }
 
 // verifiesEveryCheckpoint runs `keyport audit verify`: the trail verifies,
