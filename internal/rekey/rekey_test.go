@@ -179,7 +179,9 @@ func TestSwapComparesWhatItRead(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	oldKey, newKey := randomKey(), randomKey()
 	old := sealer(t, keyring.New(oldKey), seal.Tokens)
-	seed(t, pool, func(aad []byte) []byte { return sealer(t, keyring.New(oldKey), seal.SessionData).Seal([]byte("{}"), aad) }, 1,
+	seed(t, pool, func(aad []byte) []byte {
+		return sealer(t, keyring.New(oldKey), seal.SessionData).Seal([]byte("{}"), aad)
+	}, 1,
 		func(_ int, id string) []byte { return old.Seal([]byte("read"), []byte(id)) }, nil)
 	q := db.New(pool)
 	col := db.SealedColumns[0]
