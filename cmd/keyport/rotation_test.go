@@ -24,8 +24,9 @@ import (
 // the old key. The runbook's commands are logged as they run (go test -v).
 func TestRotatingEachKeyLosesNothing(t *testing.T) {
 	w := newWorld(t)
-	r := &rotation{t: t, w: w, portals: []*portal{w.start(), w.start()}, a: w.newAdmin()}
+	r := &rotation{t: t, w: w, portals: []*portal{w.start(), w.start()}, a: w.newAdmin(), idle: w.newAdmin()}
 	r.a.connect(r.portals[0].url)
+	r.idle.connect(r.portals[1].url)
 	created := r.a.do("POST", r.portals[0].url, "/keys", r.a.createForm(r.portals[0].url, "made before the rotation")) // a fingerprint under the first audit key
 	if created.status != 200 || keyIDOnPage.FindStringSubmatch(created.body) == nil {
 		t.Fatalf("create: %d %.500s", created.status, created.body)
@@ -49,7 +50,8 @@ type rotation struct {
 	w       *world
 	portals []*portal
 	a       *admin
-	expires int64 // the admin session's expiry, which no step may move
+	idle    *admin // signed in too, but makes no request while the session key rotates
+	expires int64  // the admin sessions' latest expiry, which no step may move
 	step    int
 }
 
@@ -78,6 +80,21 @@ func (r *rotation) restartBoth() {
 		}
 		r.portals[i] = r.w.start()
 	}
+}
+
+// idleSessionHoldsTheOldKey: the session that made no request since the
+// new session key went first still needs the old key (keys status says
+// so); its next request, on either portal, re-signs it.
+func (r *rotation) idleSessionHoldsTheOldKey(rows map[string][]string, oldID, status string) {
+	r.t.Helper()
+	if row := rows[config.SessionKey+" "+oldID]; row == nil || row[3] != "yes" || !strings.HasPrefix(row[4], "sessions 1 (until ") {
+		r.t.Fatalf("with a session signed by the old session key %s still idle: %q, want NEEDED yes, sessions 1\n%s", oldID, row, status)
+	}
+	res := r.idle.do("GET", r.portals[1].url, "/keys", nil)
+	if res.status != 200 || !strings.Contains(res.body, `data-testid="key-row"`) {
+		r.t.Fatalf("the idle admin, back: %d %.300s", res.status, res.body)
+	}
+	r.log(config.SessionKey, "the idle session's next request re-signs its cookie; keyport keys status again")
 }
 
 // log records a runbook step as the test runs it.
@@ -120,6 +137,11 @@ func (r *rotation) rotate(ring string) {
 	status := w.keyport("keys", "status")
 	t.Logf("  %s", strings.ReplaceAll(strings.TrimSpace(status), "\n", "\n  "))
 	rows := statusRows(t, status)
+	if ring == config.SessionKey {
+		r.idleSessionHoldsTheOldKey(rows, oldID, status)
+		status = w.keyport("keys", "status")
+		rows = statusRows(t, status)
+	}
 	if row := rows[ring+" "+oldID]; row == nil || row[3] != "no" {
 		t.Fatalf("after the rekey, %s's old key %s: %q, want NEEDED no\n%s", ring, oldID, row, status)
 	}
