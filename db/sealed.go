@@ -13,6 +13,8 @@ import (
 // status` counts by key id.
 type SealedColumn struct {
 	Name string // as reports say it: "tokens", "totp seeds", "session data"
+	// start is the row key that sorts before every row (page's first $1).
+	start string
 	// page reads up to $3 rows whose key sorts after $1 and whose value
 	// does not start with the header $2 (the newest key's), as (row key,
 	// sealed value); the row key is text, the AAD's source.
@@ -35,7 +37,8 @@ func keyIDOf(col string) string {
 // SealedColumns are every sealed column, in the order rekey walks them.
 var SealedColumns = []SealedColumn{
 	{
-		Name: "tokens",
+		Name:  "tokens",
+		start: "00000000-0000-0000-0000-000000000000",
 		page: `SELECT id::text, tokens FROM connections
 			WHERE id > $1::uuid AND substring(tokens from 1 for 5) <> $2 ORDER BY id LIMIT $3`,
 		swap: `UPDATE connections c SET tokens = v.new FROM unnest($1::uuid[], $2::bytea[], $3::bytea[]) AS v(id, old, new)
@@ -72,8 +75,8 @@ type SealedRow struct {
 // whose header is current, after the row key after ("" to start), in row
 // key order: rekey's keyset paging.
 func (q *Queries) SealedPage(ctx context.Context, col SealedColumn, after string, current []byte, limit int) ([]SealedRow, error) {
-	if after == "" && col.Name == "tokens" {
-		after = "00000000-0000-0000-0000-000000000000"
+	if after == "" {
+		after = col.start
 	}
 	rows, err := q.db.Query(ctx, col.page, after, current, limit)
 	if err != nil {
