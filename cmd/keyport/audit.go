@@ -63,6 +63,7 @@ func cmdAudit(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		fmt.Fprintln(e.stdout, rep.String())
+		printCheckpointKeys(e, rep)
 		if !rep.OK() {
 			return &exitError{code: 1}
 		}
@@ -82,7 +83,7 @@ func registerTrail(fs *flag.FlagSet, e env) *config.Source {
 // whose keys derive from cfg's audit key, for the commands that write to
 // or check the trail.
 func openTrail(ctx context.Context, e env, cfg config.Config) (*pgxpool.Pool, *audit.Writer, error) {
-	keys, err := audit.DeriveKeys(cfg.AuditKey)
+	keys, err := audit.DeriveKeys(cfg.AuditKey) // the ring: newest signs, every key verifies
 	if err != nil {
 		return nil, nil, usageError(fmt.Errorf("KEYPORT_AUDIT_KEY: %w", err))
 	}

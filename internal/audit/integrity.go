@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/keyport/keyport/db"
@@ -80,6 +81,9 @@ func (r *Reader) verify(ctx context.Context, runID int64, intent IntentID, ev Ev
 		}
 	})
 	status, result := "verified", rep.String()
+	if n := len(rep.Unchecked); n > 0 {
+		result += fmt.Sprintf("; %d checkpoint(s) signed with audit keys no longer in KEYPORT_AUDIT_KEY, not checked", n)
+	}
 	res := Result{Outcome: kp.OutcomeSuccess, Details: &Details{Count: rep.Events, Result: shorten(result)}}
 	switch {
 	case err != nil:

@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyport/keyport/internal/keyring"
 	"github.com/keyport/keyport/internal/secret"
 )
 
@@ -30,13 +31,15 @@ const MinKeyBytes = 32
 
 // Config is everything `keyport serve` needs to run.
 type Config struct {
-	Addr             string
-	DatabaseURL      secret.Secret // may carry a password
-	SessionKey       secret.Secret // decoded key bytes
-	EncryptionKey    secret.Secret // decoded key bytes; AES-256-GCM for tokens at rest
-	AuditKey         secret.Secret // decoded key bytes; HMAC for fingerprints and checkpoints
-	CXoneURLTemplate string        // "" means the real per-area hosts
-	CXoneJWKSURL     string        // "" means decode bearers without verifying signatures
+	Addr        string
+	DatabaseURL secret.Secret // may carry a password
+	// The three key rings, newest key first: the newest signs or encrypts,
+	// every key verifies or decrypts (docs/security.md, key rotation).
+	SessionKey       keyring.Ring // signs session cookies
+	EncryptionKey    keyring.Ring // AES-256-GCM for tokens, session data and TOTP seeds at rest
+	AuditKey         keyring.Ring // HMAC for fingerprints, session hashes and checkpoints
+	CXoneURLTemplate string       // "" means the real per-area hosts
+	CXoneJWKSURL     string       // "" means decode bearers without verifying signatures
 	CookieSecure     bool
 	TrustedProxies   []*net.IPNet
 	LogLevel         slog.Level
@@ -103,9 +106,9 @@ type Var struct {
 var Vars = []Var{
 	{Env: Addr, Flag: "addr", Default: "127.0.0.1:8080", Help: "host:port the portal listens on"},
 	{Env: DatabaseURL, Flag: "database-url", Help: "PostgreSQL connection URL (required)"},
-	{Env: SessionKey, Flag: "session-key-file", File: true, Help: "key for session cookies, base64 or hex of >= 32 random bytes (required)"},
-	{Env: EncryptionKey, Flag: "encryption-key-file", File: true, Help: "AES-256-GCM key for CXone tokens at rest, base64 or hex of >= 32 random bytes (required)"},
-	{Env: AuditKey, Flag: "audit-key-file", File: true, Help: "HMAC key for secret fingerprints and audit checkpoints, base64 or hex of >= 32 random bytes (required)"},
+	{Env: SessionKey, Flag: "session-key-file", File: true, Help: "key for session cookies, base64 or hex of >= 32 random bytes (required); a ring of several: comma-separated, newest first (in the file: one per line)"},
+	{Env: EncryptionKey, Flag: "encryption-key-file", File: true, Help: "AES-256-GCM key for CXone tokens, session data and TOTP seeds at rest, base64 or hex of >= 32 random bytes (required); a ring of several: comma-separated, newest first (in the file: one per line)"},
+	{Env: AuditKey, Flag: "audit-key-file", File: true, Help: "HMAC key for secret fingerprints and audit checkpoints, base64 or hex of >= 32 random bytes (required); a ring of several: comma-separated, newest first (in the file: one per line)"},
 	{Env: CXoneURLTemplate, Flag: "cxone-url-template", Help: "CXone base URL with a {region} placeholder; empty = the real per-area hosts"},
 	{Env: CXoneJWKSURL, Flag: "cxone-jwks-url", Help: "JWKS URL to verify CXone bearer signatures; empty = decode without verifying"},
 	{Env: CookieSecure, Flag: "cookie-secure", Default: "true", Help: "mark cookies Secure and use the __Host- prefix (false only for plain-HTTP local development)"},
@@ -203,7 +206,7 @@ func (s *Source) Load(only ...string) (Config, error) {
 			err = c.set(v.Env, raw, keys)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", v.Env, err))
+			errs = append(errs, prefixed(v.Env, err)...)
 		}
 	}
 	if c.SessionIdle > 0 && c.SessionAbsolute > 0 && c.SessionIdle > c.SessionAbsolute {
@@ -297,24 +300,73 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 	return nil
 }
 
-// setKey parses one of the three keys; one key per purpose, so a key that
-// another variable already holds is refused.
+// prefixed names env on every line of err: a ring reports each bad key on
+// its own line.
+func prefixed(env string, err error) []error {
+	var out []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			out = append(out, fmt.Errorf("%s: %w", env, e))
+		}
+		return out
+	}
+	return []error{fmt.Errorf("%s: %w", env, err)}
+}
+
+// setKey parses one of the three key rings: keys separated by commas or
+// newlines (a key file holds one per line), newest first. Every bad key is
+// reported, by position. One key per purpose, so a key that another
+// variable already holds is refused, as is one given twice in a ring.
 func (c *Config) setKey(env, v string, keys map[string]string) error {
-	k, err := ParseKey(v)
-	if err != nil {
+	var fields []string
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			fields = append(fields, f)
+		}
+	}
+	if len(fields) == 0 {
+		_, err := ParseKey("")
 		return err
 	}
-	if other, dup := keys[k.Reveal()]; dup {
-		return fmt.Errorf("must differ from %s (one key per purpose)", other)
+	var errs []error
+	var ring []secret.Secret
+	ids := map[string]int{}
+	for i, f := range fields {
+		at := ""
+		if len(fields) > 1 {
+			at = fmt.Sprintf("key %d of %d: ", i+1, len(fields))
+		}
+		k, err := ParseKey(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s%w", at, err))
+			continue
+		}
+		if other, dup := keys[k.Reveal()]; dup && other == env {
+			errs = append(errs, fmt.Errorf("%sgiven twice in the ring", at))
+			continue
+		} else if dup {
+			errs = append(errs, fmt.Errorf("%smust differ from %s (one key per purpose)", at, other))
+			continue
+		}
+		id := keyring.ID(k)
+		if j, clash := ids[id]; clash {
+			errs = append(errs, fmt.Errorf("%shas the same id (%s) as key %d: generate another key", at, id, j))
+			continue
+		}
+		ids[id] = i + 1
+		keys[k.Reveal()] = env
+		ring = append(ring, k)
 	}
-	keys[k.Reveal()] = env
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
 	switch env {
 	case SessionKey:
-		c.SessionKey = k
+		c.SessionKey = keyring.New(ring...)
 	case EncryptionKey:
-		c.EncryptionKey = k
+		c.EncryptionKey = keyring.New(ring...)
 	case AuditKey:
-		c.AuditKey = k
+		c.AuditKey = keyring.New(ring...)
 	}
 	return nil
 }
