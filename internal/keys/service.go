@@ -22,6 +22,7 @@ import (
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/policy"
 )
 
 // Service runs key actions.
@@ -37,13 +38,20 @@ type Service struct {
 	instance int32
 	// seen is what this process last recorded in the credential report.
 	seen sightings
+	// policy refuses creates that break the key policy and records
+	// violations as the report changes (issue 25).
+	policy *policy.Service
 }
 
 // New returns a Service. Keys unused (or never used and older) than
 // staleAfter are flagged stale.
 func New(pool *pgxpool.Pool, conns *connection.Service, w *audit.Writer, log *slog.Logger, now func() time.Time, staleAfter time.Duration, instance int32) *Service {
-	return &Service{pool: pool, conns: conns, audit: w, log: log, now: now, staleAfter: staleAfter, instance: instance}
+	return &Service{pool: pool, conns: conns, audit: w, log: log, now: now, staleAfter: staleAfter, instance: instance,
+		policy: policy.New(pool, w, log, now)}
 }
+
+// Policies is the key policy service the key actions consult.
+func (s *Service) Policies() *policy.Service { return s.policy }
 
 // StaleAfter is the age past which an unused key is flagged stale.
 func (s *Service) StaleAfter() time.Duration {

@@ -47,13 +47,19 @@ const (
 	// KeysRekey is `keyport rekey`: every sealed value re-encrypted under
 	// the newest encryption key, one event with the counts.
 	KeysRekey Action = "keys.rekey"
+	// PolicySet is a reviewer (or `keyport policy set`) changing a key
+	// policy; PolicyViolation and PolicyResolved are a violation's start and
+	// end as Keyport first saw them (issue 25), each recorded once.
+	PolicySet       Action = "policy.set"
+	PolicyViolation Action = "policy.violation"
+	PolicyResolved  Action = "policy.resolved"
 )
 
 // Actions lists every action, for filters and validation.
 var Actions = []Action{Connect, Disconnect, TokenRefresh, KeyList, KeyCreate, KeyActivate, KeyDeactivate,
 	KeyDelete, KeyVerify, KeyLookup, KeyReconcile, KeyRotate, ReviewerAdd, ReviewerDisable, ReviewerEnable,
 	ReviewerResetPassword, ReviewerLogin, ReviewerLogout, AuditView, AuditExport, AuditVerify, AuditCheckpoint, AuditSeed,
-	KeysRekey}
+	KeysRekey, PolicySet, PolicyViolation, PolicyResolved}
 
 // Outcome is what became of an action.
 type Outcome string

@@ -1,0 +1,55 @@
+-- Key policies (issue 25): what security reviewers say a healthy key is,
+-- globally (tenant_id '') with per-tenant overrides. In the global row NULL
+-- and 0 both mean "no rule"; in a tenant's row NULL means "as the global
+-- row" and 0 (false) lifts the rule for that tenant.
+CREATE TABLE key_policies (
+    tenant_id           text        PRIMARY KEY CHECK (octet_length(tenant_id) <= 200),
+    max_age_days        integer     CHECK (max_age_days >= 0),
+    max_idle_days       integer     CHECK (max_idle_days >= 0),
+    max_active_per_user integer     CHECK (max_active_per_user >= 0),
+    label_required      boolean,
+    updated_at          timestamptz NOT NULL DEFAULT now(),
+    updated_by          text        NOT NULL DEFAULT ''
+);
+
+-- Violations of the age and idle rules, as Keyport saw them. One open row
+-- (ended_at NULL) per key and rule: the unique index is what lets two
+-- instances seeing the same list record a violation's start (and, by the
+-- row lock of the UPDATE that ends it, its end) exactly once.
+CREATE TABLE policy_violations (
+    id              bigserial   PRIMARY KEY,
+    region          text        NOT NULL,
+    tenant_id       text        NOT NULL,
+    access_key_id   text        NOT NULL,
+    rule            text        NOT NULL CHECK (rule IN ('max_age', 'max_idle')),
+    limit_days      integer     NOT NULL,
+    started_at      timestamptz NOT NULL,   -- when Keyport first saw it ("as of" that sighting)
+    ended_at        timestamptz
+);
+CREATE UNIQUE INDEX policy_violations_open ON policy_violations (region, tenant_id, access_key_id, rule)
+    WHERE ended_at IS NULL;
+
+-- Setting a policy and a violation's start and end are audited.
+ALTER TABLE audit_events DROP CONSTRAINT audit_events_action_check;
+ALTER TABLE audit_events ADD CONSTRAINT audit_events_action_check CHECK (action IN (
+    'connect', 'disconnect', 'token.refresh',
+    'key.list', 'key.create', 'key.activate', 'key.deactivate', 'key.delete',
+    'key.verify', 'key.lookup', 'key.reconcile', 'key.rotate',
+    'auditor.add', 'auditor.disable', 'auditor.enable', 'auditor.reset_password',
+    'auditor.login', 'auditor.logout',
+    'audit.view', 'audit.export', 'audit.verify', 'audit.checkpoint', 'audit.seed',
+    'keys.rekey',
+    'policy.set', 'policy.violation', 'policy.resolved')) NOT VALID;
+
+---- create above / drop below ----
+ALTER TABLE audit_events DROP CONSTRAINT audit_events_action_check;
+ALTER TABLE audit_events ADD CONSTRAINT audit_events_action_check CHECK (action IN (
+    'connect', 'disconnect', 'token.refresh',
+    'key.list', 'key.create', 'key.activate', 'key.deactivate', 'key.delete',
+    'key.verify', 'key.lookup', 'key.reconcile', 'key.rotate',
+    'auditor.add', 'auditor.disable', 'auditor.enable', 'auditor.reset_password',
+    'auditor.login', 'auditor.logout',
+    'audit.view', 'audit.export', 'audit.verify', 'audit.checkpoint', 'audit.seed',
+    'keys.rekey')) NOT VALID;
+DROP TABLE policy_violations;
+DROP TABLE key_policies;
