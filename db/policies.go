@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -12,7 +13,7 @@ import (
 )
 
 // policyCTE is the policy in force for tenant $2: the tenant's row over the
-// global row (tenant_id ''), 0 for a rule neither sets.
+// global row (tenant_id ”), 0 for a rule neither sets.
 const policyCTE = `pol AS (
 		SELECT coalesce(t.max_age_days, g.max_age_days, 0) AS max_age,
 			coalesce(t.max_idle_days, g.max_idle_days, 0) AS max_idle,
@@ -56,8 +57,8 @@ func (q *Queries) PolicySettingOf(ctx context.Context, tenantID string) (kp.Poli
 // EffectivePolicy returns the policy in force for tenantID.
 func (q *Queries) EffectivePolicy(ctx context.Context, tenantID string) (kp.Policy, error) {
 	var p kp.Policy
-	err := q.db.QueryRow(ctx, `WITH `+policyCTE+` SELECT max_age, max_idle, max_active, label_required FROM pol`,
-		nil, tenantID).Scan(&p.MaxAgeDays, &p.MaxIdleDays, &p.MaxActivePerUser, &p.LabelRequired)
+	sql := `WITH ` + strings.ReplaceAll(policyCTE, "$2", "$1") + ` SELECT max_age, max_idle, max_active, label_required FROM pol`
+	err := q.db.QueryRow(ctx, sql, tenantID).Scan(&p.MaxAgeDays, &p.MaxIdleDays, &p.MaxActivePerUser, &p.LabelRequired)
 	if err != nil {
 		return p, fmt.Errorf("read the key policy of %s: %w", tenantID, err)
 	}
@@ -177,4 +178,45 @@ func (q *Queries) OpenViolationCounts(ctx context.Context) (map[[2]string]int64,
 		out[[2]string{t, rule}] = n
 	}
 	return out, rows.Err()
+}
+
+// KeyPolicyFacts is one key's notes with what its policy badges need.
+type KeyPolicyFacts struct {
+	Meta      kp.KeyMeta
+	Policy    kp.Policy
+	FirstSeen *time.Time
+	AsOf      *time.Time
+}
+
+// KeyMetaWithPolicy reads Keyport's notes on one key (a zero KeyMeta when
+// it has none), the tenant's policy, when Keyport first saw the key and
+// last saw the tenant's list, in one statement (the key page's budget).
+func (q *Queries) KeyMetaWithPolicy(ctx context.Context, region kp.Region, tenantID, keyID string) (KeyPolicyFacts, error) {
+	sql := `WITH ` + policyCTE + `
+	SELECT m.region, m.tenant_id, m.access_key_id, m.owner_user_id, m.label, m.created_by_user_id, m.created_by_name,
+		m.created_at, m.secret_fingerprint, m.secret_last4, m.secret_lost, m.last_verified_at, m.last_verify_result,
+		m.fingerprint_key_id, pol.max_age, pol.max_idle, pol.max_active, pol.label_required,
+		(SELECT first_seen FROM credential_report WHERE region = $1 AND tenant_id = $2 AND access_key_id = $3),
+		(SELECT as_of FROM credential_scans WHERE region = $1 AND tenant_id = $2)
+	FROM pol LEFT JOIN key_metadata m ON m.region = $1 AND m.tenant_id = $2 AND m.access_key_id = $3`
+	var f KeyPolicyFacts
+	var (
+		reg, ten, id, owner, label, byID, byName, fp, last4, result, fpKey *string
+		lost                                                               *bool
+	)
+	m := &f.Meta
+	err := q.db.QueryRow(ctx, sql, region, tenantID, keyID).Scan(&reg, &ten, &id, &owner, &label, &byID, &byName,
+		&m.CreatedAt, &fp, &last4, &lost, &m.LastVerifiedAt, &result, &fpKey,
+		&f.Policy.MaxAgeDays, &f.Policy.MaxIdleDays, &f.Policy.MaxActivePerUser, &f.Policy.LabelRequired, &f.FirstSeen, &f.AsOf)
+	if err != nil {
+		return f, fmt.Errorf("read key metadata: %w", err)
+	}
+	if id == nil {
+		f.Meta = kp.KeyMeta{}
+		return f, nil
+	}
+	m.Region, m.TenantID, m.AccessKeyID, m.OwnerUserID, m.Label = kp.Region(*reg), *ten, *id, *owner, *label
+	m.CreatedByUserID, m.CreatedByName, m.SecretFingerprint, m.SecretLast4 = *byID, *byName, *fp, *last4
+	m.SecretLost, m.LastVerifyResult, m.FingerprintKeyID = *lost, *result, *fpKey
+	return f, nil
 }

@@ -86,7 +86,8 @@ func New(o Options) (*App, error) {
 		return nil, err
 	}
 	reg, httpMetrics := metrics.NewRegistry(o.Pool)
-	reg.MustRegister(metrics.AuditOutcomeFailures(svc.Audit.OutcomeFailures), metrics.AuditNoteFailures(svc.Audit.NoteFailures))
+	reg.MustRegister(metrics.AuditOutcomeFailures(svc.Audit.OutcomeFailures), metrics.AuditNoteFailures(svc.Audit.NoteFailures),
+		svc.Keys.Policies().Collector())
 	if svc.Sinks != nil {
 		reg.MustRegister(svc.Sinks.Collector())
 	}

@@ -77,6 +77,10 @@ type Key struct {
 	LastVerifyResult string
 	Stale            bool
 	StaleReason      string
+	// Violations are the key policy rules the key breaks, as of AsOf: when
+	// Keyport last saw the tenant's whole list (nil: never).
+	Violations []policy.Badge
+	AsOf       *time.Time
 }
 
 // validKeyID accepts what the client accepts: printable ASCII, no spaces,
@@ -190,10 +194,22 @@ func (s *Service) Get(ctx context.Context, as connection.Caller, action kp.Actio
 	if err != nil {
 		return nil, err
 	}
-	meta, err := db.New(s.pool).KeyMeta(ctx, as.Conn.Region, as.Conn.TenantID, k.ID)
+	f, err := db.New(s.pool).KeyMetaWithPolicy(ctx, as.Conn.Region, as.Conn.TenantID, k.ID)
 	if err != nil {
 		return nil, kp.StoreError(err, "Keyport cannot read its notes on this key right now.")
 	}
-	out := s.merge(*k, meta)
+	out := s.merge(*k, f.Meta)
+	s.judge(&out, f.Policy, f.FirstSeen, f.AsOf)
 	return &out, nil
+}
+
+// judge sets the policy rules k breaks: its age runs from its creation
+// through Keyport, else from Keyport's first sighting (db.SyncViolations).
+func (s *Service) judge(k *Key, p kp.Policy, firstSeen, asOf *time.Time) {
+	since := k.CreatedAt
+	if since == nil {
+		since = firstSeen
+	}
+	k.AsOf = asOf
+	k.Violations = policy.Check(p, policy.KeyFacts{Active: k.Active || k.StateUnknown, Since: since, LastUsed: k.LastUsed}, s.now())
 }
