@@ -8,6 +8,7 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -52,6 +53,9 @@ type Options struct {
 	Reviewer reviewer.Options
 	// SinkOptions tune audit streaming (zero: defaults; tests shorten them).
 	SinkOptions auditsink.Options
+	// NotifyRoots replaces the system's roots for notification targets
+	// (tests; nil: the system's, which SSL_CERT_FILE extends).
+	NotifyRoots *x509.CertPool
 }
 
 // App is a wired portal: the domain services and the HTTP layer over them.

@@ -12,6 +12,7 @@ import (
 	"github.com/keyport/keyport/internal/auditsink"
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
+	"github.com/keyport/keyport/internal/notify"
 	"github.com/keyport/keyport/internal/ratelimit"
 	"github.com/keyport/keyport/internal/reviewer"
 )
@@ -91,6 +92,33 @@ func NewServices(o Options) (*Services, error) {
 		Instance: inst, Sinks: sinks}, nil
 }
 
+// Notifications reads KEYPORT_NOTIFY and its secret files: its targets
+// are delivered as audit sinks (internal/notify), each with its cursor.
+func Notifications(o Options) ([]auditsink.Target, error) {
+	cfg := o.Config
+	sec, err := notify.ReadSecretFile("KEYPORT_NOTIFY_SECRET_FILE", cfg.NotifySecretFile)
+	if err != nil {
+		return nil, err
+	}
+	pw, err := notify.ReadSecretFile("KEYPORT_SMTP_PASSWORD_FILE", cfg.SMTPPasswordFile)
+	if err != nil {
+		return nil, err
+	}
+	owner := func(ctx context.Context, region, tenantID, keyID string) string {
+		a, err := db.New(o.Pool).OwnerAddress(ctx, region, tenantID, keyID)
+		if err != nil {
+			o.Log.WarnContext(ctx, "notify: the key owner's address", "err", err)
+		}
+		return a
+	}
+	targets, err := notify.Parse(cfg.Notify, notify.Options{Secret: sec, Password: pw, PublicURL: cfg.PublicURL,
+		OwnerEmail: owner, Roots: o.NotifyRoots})
+	if err != nil {
+		return nil, fmt.Errorf("KEYPORT_NOTIFY: %w", err)
+	}
+	return targets, nil
+}
+
 // Sinks reads KEYPORT_AUDIT_SINKS and its token file; nil when no sink is
 // configured. serve calls it before anything starts, so a bad list exits 2.
 func Sinks(o Options) (*auditsink.Streamer, error) {
@@ -102,6 +130,11 @@ func Sinks(o Options) (*auditsink.Streamer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("KEYPORT_AUDIT_SINKS: %w", err)
 	}
+	notes, err := Notifications(o)
+	if err != nil {
+		return nil, err
+	}
+	targets = append(targets, notes...)
 	if len(targets) == 0 {
 		return nil, nil
 	}

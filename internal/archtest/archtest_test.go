@@ -112,6 +112,9 @@ var rules = []rule{
 	// but serve nothing: no router, no pages, no sessions.
 	{pkg: "internal/auditsink", allow: []string{"db", "internal/audit"},
 		banned: []string{"github.com/labstack/echo/v4", "github.com/a-h/templ", "github.com/gorilla/sessions"}},
+	// Notifications (issue 25) ride the sinks' delivery; HTTP and SMTP clients only.
+	{pkg: "internal/notify", allow: []string{"internal/audit", "internal/auditsink"},
+		banned: []string{"github.com/labstack/echo/v4", "github.com/a-h/templ", "github.com/gorilla/sessions", module + "/db"}},
 	// The OIDC protocol (an HTTP client of the provider, so net/http; no server side).
 	{pkg: "internal/oidc", allow: []string{}, banned: []string{"github.com/labstack/echo/v4", "github.com/a-h/templ", "github.com/gorilla/sessions", module + "/db"}},
 	// Tests' in-process OpenID provider (zitadel): nothing of Keyport.

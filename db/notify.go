@@ -1,0 +1,39 @@
+package db
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// EnsureSinkCursorAtHead is EnsureSinkCursor for a cursor that starts at
+// the trail's newest event (a notification target: what happens next, not
+// the whole past).
+func (q *Queries) EnsureSinkCursorAtHead(ctx context.Context, name, target string) error {
+	const sql = `INSERT INTO audit_sink_cursors (name, target, last_id)
+		VALUES ($1, $2, (SELECT coalesce(max(id), 0) FROM audit_events))
+		ON CONFLICT (name) DO UPDATE SET target = EXCLUDED.target WHERE audit_sink_cursors.target <> EXCLUDED.target`
+	if _, err := q.db.Exec(ctx, sql, name, target); err != nil {
+		return fmt.Errorf("create notification cursor %s: %w", name, err)
+	}
+	return nil
+}
+
+// OwnerAddress returns the name Keyport last saw for a key's owner when it
+// is an e-mail address (CXone tokens often name a user by address), else "".
+func (q *Queries) OwnerAddress(ctx context.Context, region, tenantID, keyID string) (string, error) {
+	const sql = `SELECT u.name FROM credential_report r
+		JOIN cxone_users u ON u.region = r.region AND u.tenant_id = r.tenant_id AND u.user_key = lower(r.owner_user_id)
+		WHERE r.region = $1 AND r.tenant_id = $2 AND r.access_key_id = $3 AND u.name LIKE '%_@_%'`
+	var name string
+	err := q.db.QueryRow(ctx, sql, region, tenantID, keyID).Scan(&name)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("read a key owner's address: %w", err)
+	}
+	return name, nil
+}
