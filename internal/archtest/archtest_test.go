@@ -92,6 +92,7 @@ var rules = []rule{
 	{pkg: "internal/pgtest", allow: []string{"db", "migrations", "internal/pglocal"}},
 	{pkg: "internal/browsertest", allow: []string{}},
 	{pkg: "internal/auditsink/sinktest", allow: []string{"internal/audit"}},
+	{pkg: "internal/notify/notifytest", allow: []string{"internal/notify"}},
 	{pkg: "internal/config", allow: []string{"cxone", "internal/keyring"}},
 	{pkg: "internal/keyring", allow: []string{}},
 	{pkg: "internal/logging", allow: []string{}},

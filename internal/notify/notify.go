@@ -158,20 +158,15 @@ func parseMail(u *url.URL, o Options) (*mailTarget, error) {
 		return nil, errors.New("from= must be one e-mail address")
 	}
 	m.from = from.Address
-	for _, v := range q["to"] {
-		for _, a := range strings.Split(v, ";") {
-			if a = strings.TrimSpace(a); a == "" {
-				continue
-			}
-			addr, err := mail.ParseAddress(a)
-			if err != nil {
-				return nil, fmt.Errorf("to= %q is not an e-mail address", a)
-			}
-			m.to = append(m.to, addr.Address)
+	for _, a := range q["to"] { // several: to= again (a comma separates targets)
+		addr, err := mail.ParseAddress(strings.TrimSpace(a))
+		if err != nil {
+			return nil, fmt.Errorf("to= %q is not an e-mail address", a)
 		}
+		m.to = append(m.to, addr.Address)
 	}
 	if len(m.to) == 0 {
-		return nil, errors.New("to= needs at least one address (several: to=a@x;b@y or to= again)")
+		return nil, errors.New("to= needs at least one address (several: to= again)")
 	}
 	return m, nil
 }

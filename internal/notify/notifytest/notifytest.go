@@ -1,0 +1,124 @@
+// Package notifytest is a test helper: receivers of Keyport's
+// notifications (a webhook that checks signatures as a real receiver
+// should, and Slack- and Teams-shaped endpoints that keep what they get),
+// which can go down and come back.
+package notifytest
+
+import (
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/keyport/keyport/internal/notify"
+)
+
+// Tolerance is the webhook receiver's timestamp window.
+const Tolerance = 5 * time.Minute
+
+// Receiver is an HTTPS endpoint. A webhook receiver (Secret set) refuses a
+// bad or stale signature (401) and a message id it already accepted (409,
+// counted in Replays); every receiver answers 503 while Down.
+type Receiver struct {
+	Srv     *httptest.Server
+	Secret  string
+	Down    atomic.Bool
+	Posts   atomic.Int64
+	Replays atomic.Int64
+	Refused atomic.Int64 // bad signatures or timestamps
+	Now     func() time.Time
+
+	mu     sync.Mutex
+	bodies [][]byte
+	ids    []string
+	seen   map[string]bool
+	// Last is the last accepted request's Keyport-Signature header.
+	Last string
+}
+
+// New starts a receiver; secret "" makes a Slack- or Teams-style one.
+func New(t testing.TB, secret string) *Receiver {
+	r := &Receiver{Secret: secret, seen: map[string]bool{}, Now: time.Now}
+	r.Srv = httptest.NewTLSServer(http.HandlerFunc(r.serve))
+	t.Cleanup(r.Srv.Close)
+	return r
+}
+
+func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
+	r.Posts.Add(1)
+	if r.Down.Load() {
+		http.Error(w, "down", http.StatusServiceUnavailable)
+		return
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+	if err != nil {
+		http.Error(w, "read", http.StatusBadRequest)
+		return
+	}
+	sig := req.Header.Get("Keyport-Signature")
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.Secret != "" {
+		if err := notify.Verify(r.Secret, sig, body, r.Now(), Tolerance); err != nil {
+			r.Refused.Add(1)
+			http.Error(w, err.Error(), http.StatusUnauthorized)
+			return
+		}
+		var n struct {
+			ID string `json:"id"`
+		}
+		if json.Unmarshal(body, &n) != nil || n.ID == "" {
+			http.Error(w, "no id", http.StatusBadRequest)
+			return
+		}
+		if r.seen[n.ID] {
+			r.Replays.Add(1)
+			http.Error(w, "already received", http.StatusConflict)
+			return
+		}
+		r.seen[n.ID] = true
+		r.ids = append(r.ids, n.ID)
+		r.Last = sig
+	}
+	r.bodies = append(r.bodies, body)
+	w.WriteHeader(http.StatusOK)
+}
+
+// Bodies are the accepted bodies, in order.
+func (r *Receiver) Bodies() [][]byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([][]byte(nil), r.bodies...)
+}
+
+// IDs are the accepted webhook messages' ids, in order.
+func (r *Receiver) IDs() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.ids...)
+}
+
+// Roots trusts the receiver's certificate.
+func (r *Receiver) Roots() *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AddCert(r.Srv.Certificate())
+	return p
+}
+
+// CertFile writes the receiver's certificate as PEM into dir, for a child
+// process's SSL_CERT_FILE.
+func (r *Receiver) CertFile(t testing.TB, dir string) string {
+	p := filepath.Join(dir, "receiver.pem")
+	if err := os.WriteFile(p, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: r.Srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
