@@ -171,31 +171,8 @@ func TestWebhookSlackAndTeamsMessages(t *testing.T) {
 		t.Errorf("another key's signature answered %d, want 401", got)
 	}
 
-	var s struct {
-		Text   string `json:"text"`
-		Blocks []struct {
-			Type string `json:"type"`
-		} `json:"blocks"`
-	}
-	if err := json.Unmarshal(slack.Bodies()[0], &s); err != nil || !strings.Contains(s.Text, "A key was created") || len(s.Blocks) != 2 ||
-		s.Blocks[0].Type != "header" || s.Blocks[1].Type != "section" {
-		t.Errorf("Slack got %s (%v)", slack.Bodies()[0], err)
-	}
-	var c struct {
-		Type     string `json:"@type"`
-		Context  string `json:"@context"`
-		Title    string `json:"title"`
-		Sections []struct {
-			Facts []struct{ Name, Value string } `json:"facts"`
-		} `json:"sections"`
-		Actions []struct {
-			Type string `json:"@type"`
-		} `json:"potentialAction"`
-	}
-	if err := json.Unmarshal(teams.Bodies()[0], &c); err != nil || c.Type != "MessageCard" || c.Context != "https://schema.org/extensions" ||
-		!strings.Contains(c.Title, "A key was created") || len(c.Sections) != 1 || len(c.Sections[0].Facts) == 0 || len(c.Actions) != 1 {
-		t.Errorf("Teams got %s (%v)", teams.Bodies()[0], err)
-	}
+	checkSlack(t, slack.Bodies()[0])
+	checkTeams(t, teams.Bodies()[0])
 }
 
 // A receiver down for a while gets every notification once it is back, in
@@ -257,5 +234,40 @@ func TestParseRefusesMalformedTargets(t *testing.T) {
 		notify.Options{Password: "pw"})
 	if err != nil || len(ts) != 2 || ts[1].Name != "mail" || strings.Contains(ts[0].Display, "x=1") || strings.Contains(ts[1].Display, "u@") {
 		t.Fatalf("Parse = %+v, %v", ts, err)
+	}
+}
+
+// checkSlack checks a Slack incoming-webhook message: text and blocks.
+func checkSlack(t *testing.T, body []byte) {
+	t.Helper()
+	var s struct {
+		Text   string `json:"text"`
+		Blocks []struct {
+			Type string `json:"type"`
+		} `json:"blocks"`
+	}
+	if err := json.Unmarshal(body, &s); err != nil || !strings.Contains(s.Text, "A key was created") || len(s.Blocks) != 2 ||
+		s.Blocks[0].Type != "header" || s.Blocks[1].Type != "section" {
+		t.Errorf("Slack got %s (%v)", body, err)
+	}
+}
+
+// checkTeams checks a Teams incoming-webhook MessageCard.
+func checkTeams(t *testing.T, body []byte) {
+	t.Helper()
+	var c struct {
+		Type     string `json:"@type"`
+		Context  string `json:"@context"`
+		Title    string `json:"title"`
+		Sections []struct {
+			Facts []struct{ Name, Value string } `json:"facts"`
+		} `json:"sections"`
+		Actions []struct {
+			Type string `json:"@type"`
+		} `json:"potentialAction"`
+	}
+	if err := json.Unmarshal(body, &c); err != nil || c.Type != "MessageCard" || c.Context != "https://schema.org/extensions" ||
+		!strings.Contains(c.Title, "A key was created") || len(c.Sections) != 1 || len(c.Sections[0].Facts) == 0 || len(c.Actions) != 1 {
+		t.Errorf("Teams got %s (%v)", body, err)
 	}
 }
