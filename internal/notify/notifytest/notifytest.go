@@ -25,8 +25,11 @@ import (
 const Tolerance = 5 * time.Minute
 
 // Receiver is an HTTPS endpoint. A webhook receiver (Secret set) refuses a
-// bad or stale signature (401) and a message id it already accepted (409,
-// counted in Replays); every receiver answers 503 while Down.
+// bad or stale signature (401) and does not act on a message id it already
+// accepted: it answers 200 (so an at-least-once sender stops resending) and
+// counts it in Replays. Every receiver answers 503 while Down. Before, when
+// set, runs first with the number of the request (from 1): a test holds a
+// delivery there.
 type Receiver struct {
 	Srv     *httptest.Server
 	Secret  string
@@ -35,6 +38,7 @@ type Receiver struct {
 	Replays atomic.Int64
 	Refused atomic.Int64 // bad signatures or timestamps
 	Now     func() time.Time
+	Before  func(n int64)
 
 	mu     sync.Mutex
 	bodies [][]byte
@@ -53,7 +57,10 @@ func New(t testing.TB, secret string) *Receiver {
 }
 
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
-	r.Posts.Add(1)
+	n := r.Posts.Add(1)
+	if r.Before != nil {
+		r.Before(n)
+	}
 	if r.Down.Load() {
 		http.Error(w, "down", http.StatusServiceUnavailable)
 		return
@@ -72,20 +79,20 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 			http.Error(w, err.Error(), http.StatusUnauthorized)
 			return
 		}
-		var n struct {
+		var msg struct {
 			ID string `json:"id"`
 		}
-		if json.Unmarshal(body, &n) != nil || n.ID == "" {
+		if json.Unmarshal(body, &msg) != nil || msg.ID == "" {
 			http.Error(w, "no id", http.StatusBadRequest)
 			return
 		}
-		if r.seen[n.ID] {
+		if r.seen[msg.ID] {
 			r.Replays.Add(1)
-			http.Error(w, "already received", http.StatusConflict)
+			_, _ = io.WriteString(w, "already received: ignored")
 			return
 		}
-		r.seen[n.ID] = true
-		r.ids = append(r.ids, n.ID)
+		r.seen[msg.ID] = true
+		r.ids = append(r.ids, msg.ID)
 		r.Last = sig
 	}
 	r.bodies = append(r.bodies, body)
