@@ -4,10 +4,15 @@ import (
 	"context"
 	"encoding/csv"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/keyport/keyport/internal/notify/notifytest"
 )
 
 // setPolicy posts the reviewer's policy form and follows it back.
@@ -102,7 +107,9 @@ func TestKeyPolicyRefusesCreatesAndTheTenantOverrideAllowsThem(t *testing.T) {
 // however many instances sync the same list, counts in /metrics, and after
 // its rotation raises one policy.resolved.
 func TestAgedKeyIsFlaggedEverywhereAndResolvedByRotation(t *testing.T) {
-	a := newTestApp(t)
+	hook, notifyTo := notifications(t)
+	a := newTestApp(t, notifyTo)
+	a.deliver()
 	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
 	b := a.browser()
 	b.connect("na1", ten.ID, admin.ID)
@@ -135,6 +142,7 @@ func TestAgedKeyIsFlaggedEverywhereAndResolvedByRotation(t *testing.T) {
 	if n := countAudit(t, a, `action = 'policy.violation' AND target_key_id <> $1`, oldID); n != 0 {
 		t.Errorf("%d policy.violation events for other keys", n)
 	}
+	checkViolationNotified(t, hook)
 
 	row := keys.Doc.Find(`[data-key-id="` + oldID + `"]`)
 	badge := strings.Join(strings.Fields(row.Find(`[data-testid="policy-violation"]`).Text()), " ")
@@ -203,5 +211,52 @@ func (b *browser) rotateFully(oldID string) {
 		if p := b.post(wizard+s.path, s.form); p.Status != 303 {
 			b.t.Fatalf("rotation %s: %d %s", s.path, p.Status, text(p))
 		}
+	}
+}
+
+// notifications is a signed-webhook receiver and the test app's setting
+// that sends notifications to it.
+func notifications(t *testing.T) (*notifytest.Receiver, func(*testSetup)) {
+	hook := notifytest.New(t, "whsec_handlers")
+	file := filepath.Join(t.TempDir(), "notify.secret")
+	if err := os.WriteFile(file, []byte("whsec_handlers\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return hook, func(s *testSetup) {
+		s.Config.Notify, s.Config.NotifySecretFile = "webhook+"+hook.Srv.URL+"/in#hook", file
+		s.Options.NotifyRoots = hook.Roots()
+	}
+}
+
+// deliver runs the app's sinks and notifications until the test ends.
+func (a *testApp) deliver() {
+	a.t.Helper()
+	if err := a.App.Sinks.Prepare(context.Background()); err != nil {
+		a.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); a.App.Sinks.Run(ctx) }()
+	a.t.Cleanup(func() { cancel(); <-done })
+}
+
+// checkViolationNotified waits for the webhook to hold one policy.violation
+// message (the key.create messages come first).
+func checkViolationNotified(t *testing.T, hook *notifytest.Receiver) {
+	t.Helper()
+	count := func() (n int) {
+		for _, b := range hook.Bodies() {
+			if strings.Contains(string(b), `"event":"policy.violation"`) {
+				n++
+			}
+		}
+		return n
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for count() == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := count(); n != 1 {
+		t.Errorf("%d policy.violation notifications, want 1", n)
 	}
 }

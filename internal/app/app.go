@@ -182,6 +182,11 @@ func (a *App) RunBackground(ctx context.Context) {
 	go a.every(ctx, 10*time.Minute, "delete expired admin sessions", a.AdminSessions.Cleanup)
 	go a.every(ctx, 10*time.Minute, "delete expired reviewer sessions", a.ReviewerSessions.Cleanup)
 	go a.every(ctx, 10*time.Minute, "delete idle rate limits", a.Limiter.Cleanup)
+	// Keys age between lists: look again at what each tenant last listed
+	// (every instance may; the database records each start and end once).
+	go a.every(ctx, 15*time.Minute, "sync key policy violations", func(ctx context.Context) (int64, error) {
+		return 0, a.Keys.Policies().Sweep(ctx)
+	})
 	a.every(ctx, a.o.CheckpointInterval, "periodic audit checkpoint failed", func(ctx context.Context) (int64, error) {
 		_, err := a.Audit.Checkpoint(ctx)
 		return 0, err
