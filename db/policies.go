@@ -220,3 +220,44 @@ func (q *Queries) KeyMetaWithPolicy(ctx context.Context, region kp.Region, tenan
 	m.SecretLost, m.LastVerifyResult, m.FingerprintKeyID = *lost, *result, *fpKey
 	return f, nil
 }
+
+// OutsideKey is a key made outside Keyport, first seen now.
+type OutsideKey struct {
+	KeyID, OwnerID, TenantName string
+}
+
+// RecordOutsideKeys records the tenant's present keys that Keyport has no
+// notes on (made outside it) and had not seen before, and returns them:
+// each once, whichever instance records it. A key whose create through
+// Keyport is still in flight (its notes not written yet) is left for later.
+func (q *Queries) RecordOutsideKeys(ctx context.Context, region kp.Region, tenantID string, now time.Time) ([]OutsideKey, error) {
+	const sql = `WITH new AS (
+		INSERT INTO outside_keys_seen (region, tenant_id, access_key_id, seen_at)
+		SELECT r.region, r.tenant_id, r.access_key_id, $3 FROM credential_report r
+		WHERE r.region = $1 AND r.tenant_id = $2 AND r.gone_at IS NULL
+		  AND NOT EXISTS (SELECT 1 FROM key_metadata m
+			WHERE m.region = r.region AND m.tenant_id = r.tenant_id AND m.access_key_id = r.access_key_id)
+		  AND NOT EXISTS (SELECT 1 FROM key_creates c WHERE c.region = r.region AND c.tenant_id = r.tenant_id
+			AND c.state IN ('started', 'sending', 'unknown', 'ambiguous'))
+		ON CONFLICT DO NOTHING
+		RETURNING access_key_id
+	)
+	SELECT new.access_key_id, coalesce(r.owner_user_id, ''), coalesce(s.tenant_name, '')
+	FROM new
+	LEFT JOIN credential_report r ON r.region = $1 AND r.tenant_id = $2 AND r.access_key_id = new.access_key_id
+	LEFT JOIN credential_scans s ON s.region = $1 AND s.tenant_id = $2
+	ORDER BY new.access_key_id`
+	rows, err := q.db.Query(ctx, sql, region, tenantID, now)
+	if err != nil {
+		return nil, fmt.Errorf("record keys made outside Keyport: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutsideKey, error) {
+		var k OutsideKey
+		err := r.Scan(&k.KeyID, &k.OwnerID, &k.TenantName)
+		return k, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("record keys made outside Keyport: %w", err)
+	}
+	return out, nil
+}

@@ -142,7 +142,7 @@ func TestAgedKeyIsFlaggedEverywhereAndResolvedByRotation(t *testing.T) {
 	if n := countAudit(t, a, `action = 'policy.violation' AND target_key_id <> $1`, oldID); n != 0 {
 		t.Errorf("%d policy.violation events for other keys", n)
 	}
-	checkViolationNotified(t, hook)
+	waitForBody(t, hook, `"event":"policy.violation"`, 1)
 
 	row := keys.Doc.Find(`[data-key-id="` + oldID + `"]`)
 	badge := strings.Join(strings.Fields(row.Find(`[data-testid="policy-violation"]`).Text()), " ")
@@ -240,23 +240,54 @@ func (a *testApp) deliver() {
 	a.t.Cleanup(func() { cancel(); <-done })
 }
 
-// checkViolationNotified waits for the webhook to hold one policy.violation
-// message (the key.create messages come first).
-func checkViolationNotified(t *testing.T, hook *notifytest.Receiver) {
+
+// Keys made outside Keyport (the simulator's seeded keys, one made there
+// later) are recorded as key.seen_outside once each, however often they
+// are listed, and notified; keys made through Keyport are not.
+func TestKeysMadeOutsideAreSeenOnce(t *testing.T) {
+	hook, notifyTo := notifications(t)
+	a := newTestApp(t, notifyTo)
+	a.deliver()
+	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
+	b := a.browser()
+	b.connect("na1", ten.ID, admin.ID)
+	mine := b.createdID("through Keyport")
+	b.get("/keys")
+	seeded := countAudit(t, a, `action = 'key.seen_outside' AND tenant_id = $1`, ten.ID)
+	if seeded != len(ten.Keys) {
+		t.Errorf("%d key.seen_outside events for the %d seeded keys", seeded, len(ten.Keys))
+	}
+	direct := createInSimulator(t, a, "na1", ten.ID, admin.ID)
+	b.get("/keys?user=" + url.QueryEscape(admin.ID)) // another list: recorded now, whatever the minute
+	a.App.Keys.Policies().Sync(context.Background(), "na1", ten.ID)
+	for id, want := range map[string]int{direct: 1, mine: 0} {
+		if n := countAudit(t, a, `action = 'key.seen_outside' AND target_key_id = $1`, id); n != want {
+			t.Errorf("key %s: %d key.seen_outside events, want %d", id, n, want)
+		}
+	}
+	if n := countAudit(t, a, `action = 'key.seen_outside'`); n != seeded+1 {
+		t.Errorf("%d key.seen_outside events after listing again, want %d", n, seeded+1)
+	}
+	waitForBody(t, hook, `"event":"key.outside_seen"`, seeded+1)
+}
+
+// waitForBody waits until n accepted messages contain substr, and fails
+// when more do.
+func waitForBody(t *testing.T, hook *notifytest.Receiver, substr string, n int) {
 	t.Helper()
-	count := func() (n int) {
+	count := func() (c int) {
 		for _, b := range hook.Bodies() {
-			if strings.Contains(string(b), `"event":"policy.violation"`) {
-				n++
+			if strings.Contains(string(b), substr) {
+				c++
 			}
 		}
-		return n
+		return c
 	}
 	deadline := time.Now().Add(30 * time.Second)
-	for count() == 0 && time.Now().Before(deadline) {
+	for count() < n && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
-	if n := count(); n != 1 {
-		t.Errorf("%d policy.violation notifications, want 1", n)
+	if c := count(); c != n {
+		t.Errorf("%d messages with %s, want %d", c, substr, n)
 	}
 }

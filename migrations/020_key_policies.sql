@@ -29,7 +29,18 @@ CREATE TABLE policy_violations (
 CREATE UNIQUE INDEX policy_violations_open ON policy_violations (region, tenant_id, access_key_id, rule)
     WHERE ended_at IS NULL;
 
--- Setting a policy and a violation's start and end are audited.
+-- Keys made outside Keyport, as Keyport first saw each (one row per key:
+-- the primary key is what records the sighting once across instances).
+CREATE TABLE outside_keys_seen (
+    region          text        NOT NULL,
+    tenant_id       text        NOT NULL,
+    access_key_id   text        NOT NULL,
+    seen_at         timestamptz NOT NULL,
+    PRIMARY KEY (region, tenant_id, access_key_id)
+);
+
+-- Setting a policy, a violation's start and end, and a key made outside
+-- Keyport first seen are audited.
 ALTER TABLE audit_events DROP CONSTRAINT audit_events_action_check;
 ALTER TABLE audit_events ADD CONSTRAINT audit_events_action_check CHECK (action IN (
     'connect', 'disconnect', 'token.refresh',
@@ -39,7 +50,7 @@ ALTER TABLE audit_events ADD CONSTRAINT audit_events_action_check CHECK (action 
     'auditor.login', 'auditor.logout',
     'audit.view', 'audit.export', 'audit.verify', 'audit.checkpoint', 'audit.seed',
     'keys.rekey',
-    'policy.set', 'policy.violation', 'policy.resolved')) NOT VALID;
+    'policy.set', 'policy.violation', 'policy.resolved', 'key.seen_outside')) NOT VALID;
 
 ---- create above / drop below ----
 ALTER TABLE audit_events DROP CONSTRAINT audit_events_action_check;
@@ -51,5 +62,6 @@ ALTER TABLE audit_events ADD CONSTRAINT audit_events_action_check CHECK (action 
     'auditor.login', 'auditor.logout',
     'audit.view', 'audit.export', 'audit.verify', 'audit.checkpoint', 'audit.seed',
     'keys.rekey')) NOT VALID;
+DROP TABLE outside_keys_seen;
 DROP TABLE policy_violations;
 DROP TABLE key_policies;

@@ -53,13 +53,15 @@ const (
 	PolicySet       Action = "policy.set"
 	PolicyViolation Action = "policy.violation"
 	PolicyResolved  Action = "policy.resolved"
+	// KeySeenOutside is Keyport first seeing a key made outside it.
+	KeySeenOutside Action = "key.seen_outside"
 )
 
 // Actions lists every action, for filters and validation.
 var Actions = []Action{Connect, Disconnect, TokenRefresh, KeyList, KeyCreate, KeyActivate, KeyDeactivate,
 	KeyDelete, KeyVerify, KeyLookup, KeyReconcile, KeyRotate, ReviewerAdd, ReviewerDisable, ReviewerEnable,
 	ReviewerResetPassword, ReviewerLogin, ReviewerLogout, AuditView, AuditExport, AuditVerify, AuditCheckpoint, AuditSeed,
-	KeysRekey, PolicySet, PolicyViolation, PolicyResolved}
+	KeysRekey, PolicySet, PolicyViolation, PolicyResolved, KeySeenOutside}
 
 // Outcome is what became of an action.
 type Outcome string

@@ -16,6 +16,7 @@ const (
 	KeyDeactivated    = "key.deactivated"
 	KeyDeleted        = "key.deleted"
 	KeySecretLost     = "key.secret_lost"
+	KeyOutsideSeen    = "key.outside_seen"
 	PolicyViolation   = "policy.violation"
 	TrailVerifyFailed = "trail.verify_failed"
 )
@@ -71,6 +72,8 @@ func Of(r *audit.ExportRecord) (*Notification, bool) {
 		n.Event, n.Summary = KeyDeleted, "A key was deleted"
 	case r.Action == "key.reconcile" && success && d.Result == "created, secret lost":
 		n.Event, n.Summary = KeySecretLost, "A key was created but its secret was lost: deactivate and delete it"
+	case r.Action == "key.seen_outside":
+		n.Event, n.Summary = KeyOutsideSeen, "A key made outside Keyport was seen"
 	case r.Action == "policy.violation":
 		n.Event, n.Rule, n.AsOf = PolicyViolation, d.Policy["rule"], d.Policy["as_of"]
 		n.LimitDays, _ = strconv.Atoi(d.Policy["limit_days"])

@@ -246,6 +246,7 @@ func RuleName(rule string) string {
 // logged, and the next sighting syncs again.
 func (s *Service) Sync(ctx context.Context, region kp.Region, tenantID string) {
 	ctx = context.WithoutCancel(ctx)
+	s.seenOutside(ctx, region, tenantID)
 	changes, err := db.New(s.pool).SyncViolations(ctx, region, tenantID, s.now())
 	if err != nil {
 		s.log.WarnContext(ctx, "policy: sync violations", "tenant", tenantID, "err", err)
@@ -260,11 +261,29 @@ func (s *Service) Sync(ctx context.Context, region kp.Region, tenantID string) {
 		if c.AsOf != nil {
 			d["as_of"] = c.AsOf.UTC().Format(time.RFC3339)
 		}
-		s.w.Note(ctx, audit.Event{Actor: audit.Actor{Kind: kp.ActorSystem, UserID: "keyport", Name: "Keyport"},
+		s.w.Note(ctx, audit.Event{Actor: keyport,
 			Scope:  audit.Scope{TenantID: tenantID, TenantName: c.TenantName, Region: region},
 			Action: action, TargetKeyID: c.KeyID,
 			Details: audit.Details{Label: c.Label, OwnerUserID: c.OwnerID, Policy: d}},
 			audit.Result{Outcome: kp.OutcomeSuccess, Message: msg})
+	}
+}
+
+// keyport is the actor of what Keyport itself notices.
+var keyport = audit.Actor{Kind: kp.ActorSystem, UserID: "keyport", Name: "Keyport"}
+
+// seenOutside records key.seen_outside for each key made outside Keyport
+// that it sees for the first time (once, whichever instance sees it).
+func (s *Service) seenOutside(ctx context.Context, region kp.Region, tenantID string) {
+	keys, err := db.New(s.pool).RecordOutsideKeys(ctx, region, tenantID, s.now())
+	if err != nil {
+		s.log.WarnContext(ctx, "policy: record keys made outside Keyport", "tenant", tenantID, "err", err)
+		return
+	}
+	for _, k := range keys {
+		s.w.Note(ctx, audit.Event{Actor: keyport, Scope: audit.Scope{TenantID: tenantID, TenantName: k.TenantName, Region: region},
+			Action: kp.KeySeenOutside, TargetKeyID: k.KeyID, Details: audit.Details{OwnerUserID: k.OwnerID}},
+			audit.Result{Outcome: kp.OutcomeSuccess, Message: "a key made outside Keyport, seen for the first time"})
 	}
 }
 
