@@ -240,7 +240,6 @@ func (a *testApp) deliver() {
 	a.t.Cleanup(func() { cancel(); <-done })
 }
 
-
 // Keys made outside Keyport (the simulator's seeded keys, one made there
 // later) are recorded as key.seen_outside once each, however often they
 // are listed, and notified; keys made through Keyport are not.
