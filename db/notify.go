@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -36,4 +37,33 @@ func (q *Queries) OwnerAddress(ctx context.Context, region, tenantID, keyID stri
 		return "", fmt.Errorf("read a key owner's address: %w", err)
 	}
 	return name, nil
+}
+
+// FailingSink is a sink failing since Since, its last error.
+type FailingSink struct {
+	Name, Target, LastError string
+	Since                   time.Time
+	Failures                int64
+}
+
+// ClaimFailingSinks marks the sinks failing since before cutoff that were
+// not yet recorded as such and returns them: each outage once, whichever
+// instance claims it (the row lock of the UPDATE).
+func (q *Queries) ClaimFailingSinks(ctx context.Context, cutoff time.Time) ([]FailingSink, error) {
+	const sql = `UPDATE audit_sink_cursors SET failing_noted = true
+		WHERE failures > 0 AND NOT failing_noted AND failing_since < $1
+		RETURNING name, target, last_error, failing_since, failures`
+	rows, err := q.db.Query(ctx, sql, cutoff)
+	if err != nil {
+		return nil, fmt.Errorf("claim failing sinks: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (FailingSink, error) {
+		var f FailingSink
+		err := r.Scan(&f.Name, &f.Target, &f.LastError, &f.Since, &f.Failures)
+		return f, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("claim failing sinks: %w", err)
+	}
+	return out, nil
 }

@@ -39,8 +39,28 @@ CREATE TABLE outside_keys_seen (
     PRIMARY KEY (region, tenant_id, access_key_id)
 );
 
--- Setting a policy, a violation's start and end, and a key made outside
--- Keyport first seen are audited.
+-- When a sink (or notification target) started failing, kept by a trigger
+-- from the failures counter (0 again once a delivery succeeds), and whether
+-- that outage was recorded (audit.sink_failing, once per outage).
+ALTER TABLE audit_sink_cursors ADD COLUMN failing_since timestamptz,
+    ADD COLUMN failing_noted boolean NOT NULL DEFAULT false;
+CREATE FUNCTION audit_sink_failing() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.failures = 0 THEN
+        NEW.failing_since := NULL;
+        NEW.failing_noted := false;
+    ELSIF OLD.failures = 0 OR OLD.failing_since IS NULL THEN
+        NEW.failing_since := coalesce(NEW.last_error_at, now());
+        NEW.failing_noted := false;
+    END IF;
+    RETURN NEW;
+END;
+$$;
+CREATE TRIGGER audit_sink_failing BEFORE UPDATE ON audit_sink_cursors
+    FOR EACH ROW EXECUTE FUNCTION audit_sink_failing();
+
+-- Setting a policy, a violation's start and end, a key made outside
+-- Keyport first seen and a sink failing too long are audited.
 ALTER TABLE audit_events DROP CONSTRAINT audit_events_action_check;
 ALTER TABLE audit_events ADD CONSTRAINT audit_events_action_check CHECK (action IN (
     'connect', 'disconnect', 'token.refresh',
@@ -50,7 +70,7 @@ ALTER TABLE audit_events ADD CONSTRAINT audit_events_action_check CHECK (action 
     'auditor.login', 'auditor.logout',
     'audit.view', 'audit.export', 'audit.verify', 'audit.checkpoint', 'audit.seed',
     'keys.rekey',
-    'policy.set', 'policy.violation', 'policy.resolved', 'key.seen_outside')) NOT VALID;
+    'policy.set', 'policy.violation', 'policy.resolved', 'key.seen_outside', 'audit.sink_failing')) NOT VALID;
 
 ---- create above / drop below ----
 ALTER TABLE audit_events DROP CONSTRAINT audit_events_action_check;
@@ -62,6 +82,9 @@ ALTER TABLE audit_events ADD CONSTRAINT audit_events_action_check CHECK (action 
     'auditor.login', 'auditor.logout',
     'audit.view', 'audit.export', 'audit.verify', 'audit.checkpoint', 'audit.seed',
     'keys.rekey')) NOT VALID;
+DROP TRIGGER audit_sink_failing ON audit_sink_cursors;
+DROP FUNCTION audit_sink_failing();
+ALTER TABLE audit_sink_cursors DROP COLUMN failing_noted, DROP COLUMN failing_since;
 DROP TABLE outside_keys_seen;
 DROP TABLE policy_violations;
 DROP TABLE key_policies;

@@ -184,6 +184,9 @@ func (a *App) RunBackground(ctx context.Context) {
 	go a.every(ctx, 10*time.Minute, "delete idle rate limits", a.Limiter.Cleanup)
 	// Keys age between lists: look again at what each tenant last listed
 	// (every instance may; the database records each start and end once).
+	go a.every(ctx, time.Minute, "record failing audit sinks", func(ctx context.Context) (int64, error) {
+		return auditsink.NoteFailing(ctx, a.o.Pool, a.Audit, a.o.Config.SinkFailingAfter, time.Now())
+	})
 	go a.every(ctx, 15*time.Minute, "sync key policy violations", func(ctx context.Context) (int64, error) {
 		return 0, a.Keys.Policies().Sweep(ctx)
 	})

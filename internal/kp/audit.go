@@ -55,13 +55,16 @@ const (
 	PolicyResolved  Action = "policy.resolved"
 	// KeySeenOutside is Keyport first seeing a key made outside it.
 	KeySeenOutside Action = "key.seen_outside"
+	// AuditSinkFailing is a sink or notification target failing for longer
+	// than KEYPORT_NOTIFY_SINK_MINUTES, once per outage.
+	AuditSinkFailing Action = "audit.sink_failing"
 )
 
 // Actions lists every action, for filters and validation.
 var Actions = []Action{Connect, Disconnect, TokenRefresh, KeyList, KeyCreate, KeyActivate, KeyDeactivate,
 	KeyDelete, KeyVerify, KeyLookup, KeyReconcile, KeyRotate, ReviewerAdd, ReviewerDisable, ReviewerEnable,
 	ReviewerResetPassword, ReviewerLogin, ReviewerLogout, AuditView, AuditExport, AuditVerify, AuditCheckpoint, AuditSeed,
-	KeysRekey, PolicySet, PolicyViolation, PolicyResolved, KeySeenOutside}
+	KeysRekey, PolicySet, PolicyViolation, PolicyResolved, KeySeenOutside, AuditSinkFailing}
 
 // Outcome is what became of an action.
 type Outcome string

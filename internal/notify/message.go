@@ -19,6 +19,7 @@ const (
 	KeyOutsideSeen    = "key.outside_seen"
 	PolicyViolation   = "policy.violation"
 	TrailVerifyFailed = "trail.verify_failed"
+	SinkFailing       = "sink.failing"
 )
 
 // Notification is one message, whatever carries it. The webhook sends it
@@ -81,6 +82,8 @@ func Of(r *audit.ExportRecord) (*Notification, bool) {
 	case r.Action == "audit.verify" && r.Outcome == "failure" && d.Result == "broken":
 		n.Event, n.Summary = TrailVerifyFailed, "The audit trail failed verification: "+r.ErrorMessage
 		n.Actor = r.ActorUserID
+	case r.Action == "audit.sink_failing":
+		n.Event, n.Summary = SinkFailing, "An audit sink or notification target keeps failing: "+r.ErrorMessage
 	default:
 		return nil, false
 	}
@@ -94,7 +97,7 @@ func (n *Notification) withLink(base string) *Notification {
 	}
 	c := *n
 	switch {
-	case n.Event == TrailVerifyFailed:
+	case n.Event == TrailVerifyFailed || n.Event == SinkFailing:
 		c.Link = base + "/audit/integrity"
 	case n.keyID != "":
 		c.Link = base + "/audit/keys/" + url.PathEscape(n.keyID)

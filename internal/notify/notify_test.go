@@ -271,3 +271,38 @@ func checkTeams(t *testing.T, body []byte) {
 		t.Errorf("Teams got %s (%v)", body, err)
 	}
 }
+
+// Of picks the events people asked to hear of, and only those.
+func TestOfChoosesTheEvents(t *testing.T) {
+	for _, c := range []struct {
+		action, outcome, details, want string
+	}{
+		{"key.create", "success", `{"label":"x"}`, notify.KeyCreated},
+		{"key.create", "intent", `{}`, ""},
+		{"key.create", "denied", `{}`, ""},
+		{"key.deactivate", "success", `{}`, notify.KeyDeactivated},
+		{"key.delete", "success", `{}`, notify.KeyDeleted},
+		{"key.delete", "failure", `{}`, ""},
+		{"key.reconcile", "success", `{"result":"created, secret lost"}`, notify.KeySecretLost},
+		{"key.reconcile", "success", `{"result":"not created"}`, ""},
+		{"key.seen_outside", "success", `{}`, notify.KeyOutsideSeen},
+		{"policy.violation", "success", `{"policy":{"rule":"max_age","limit_days":"90","as_of":"2026-12-08T00:00:00Z"}}`, notify.PolicyViolation},
+		{"policy.resolved", "success", `{}`, ""},
+		{"audit.verify", "failure", `{"result":"broken"}`, notify.TrailVerifyFailed},
+		{"audit.verify", "success", `{"result":"verified"}`, ""},
+		{"audit.sink_failing", "failure", `{"result":"siem"}`, notify.SinkFailing},
+		{"key.list", "success", `{}`, ""},
+	} {
+		n, ok := notify.Of(&audit.ExportRecord{ID: 7, Action: c.action, Outcome: c.outcome, Details: c.details})
+		got := ""
+		if ok {
+			got = n.Event
+		}
+		if got != c.want {
+			t.Errorf("%s/%s %s: notified as %q, want %q", c.action, c.outcome, c.details, got, c.want)
+		}
+		if got == notify.PolicyViolation && (n.Rule != "max_age" || n.LimitDays != 90 || n.AsOf == "") {
+			t.Errorf("violation message %+v", n)
+		}
+	}
+}
