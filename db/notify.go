@@ -67,3 +67,39 @@ func (q *Queries) ClaimFailingSinks(ctx context.Context, cutoff time.Time) ([]Fa
 	}
 	return out, nil
 }
+
+// Delivery is one notification a target accepted.
+type Delivery struct {
+	Target, NotificationID, Event string
+	AuditEventID                  int64
+	DeliveredAt                   time.Time
+}
+
+// RecordDelivery adds a delivery to the log and drops entries older than
+// 30 days.
+func (q *Queries) RecordDelivery(ctx context.Context, d Delivery) error {
+	const sql = `WITH old AS (DELETE FROM notify_deliveries WHERE delivered_at < $5::timestamptz - interval '30 days')
+		INSERT INTO notify_deliveries (target, notification_id, event, audit_event_id, delivered_at) VALUES ($1, $2, $3, $4, $5)`
+	if _, err := q.db.Exec(ctx, sql, d.Target, d.NotificationID, d.Event, d.AuditEventID, d.DeliveredAt); err != nil {
+		return fmt.Errorf("record a notification delivery: %w", err)
+	}
+	return nil
+}
+
+// RecentDeliveries returns the latest n deliveries, newest first.
+func (q *Queries) RecentDeliveries(ctx context.Context, n int) ([]Delivery, error) {
+	rows, err := q.db.Query(ctx, `SELECT target, notification_id, event, audit_event_id, delivered_at FROM notify_deliveries
+		ORDER BY delivered_at DESC, id DESC LIMIT $1`, n)
+	if err != nil {
+		return nil, fmt.Errorf("read the notification log: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Delivery, error) {
+		var d Delivery
+		err := r.Scan(&d.Target, &d.NotificationID, &d.Event, &d.AuditEventID, &d.DeliveredAt)
+		return d, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("read the notification log: %w", err)
+	}
+	return out, nil
+}

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/PuerkitoBio/goquery"
+
 	"github.com/keyport/keyport/internal/notify/notifytest"
 )
 
@@ -268,6 +270,29 @@ func TestKeysMadeOutsideAreSeenOnce(t *testing.T) {
 		t.Errorf("%d key.seen_outside events after listing again, want %d", n, seeded+1)
 	}
 	waitForBody(t, hook, `"event":"key.outside_seen"`, seeded+1)
+	checkDeliveryLog(t, a, "key.outside_seen", seeded+1)
+}
+
+// checkDeliveryLog checks the Integrity page's log and /metrics count n
+// deliveries of event to the "hook" target.
+func checkDeliveryLog(t *testing.T, a *testApp, event string, n int) {
+	t.Helper()
+	addReviewer(t, a, "ivy")
+	r := a.browser()
+	r.signInReviewer("ivy")
+	rows := r.get("/audit/integrity").Doc.Find(`[data-testid="notification-row"]`)
+	got := 0
+	rows.Each(func(_ int, row *goquery.Selection) {
+		if strings.Contains(row.Text(), event) && strings.Contains(row.Text(), "hook") {
+			got++
+		}
+	})
+	if got != n {
+		t.Errorf("the Integrity page's log has %d rows of %s, want %d", got, event, n)
+	}
+	if m := r.get("/metrics").Body; !strings.Contains(m, `keyport_notifications_sent_total{event="`+event+`",target="hook"} `+strconv.Itoa(n)) {
+		t.Errorf("/metrics does not count %d %s notifications", n, event)
+	}
 }
 
 // waitForBody waits until n accepted messages contain substr, and fails

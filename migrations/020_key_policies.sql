@@ -59,6 +59,18 @@ $$;
 CREATE TRIGGER audit_sink_failing BEFORE UPDATE ON audit_sink_cursors
     FOR EACH ROW EXECUTE FUNCTION audit_sink_failing();
 
+-- The notifications' delivery log (the Integrity page): one row per message
+-- a target accepted, a redelivery (at least once) being a second row.
+CREATE TABLE notify_deliveries (
+    id              bigserial   PRIMARY KEY,
+    target          text        NOT NULL,   -- the target's name
+    notification_id text        NOT NULL,
+    event           text        NOT NULL,
+    audit_event_id  bigint      NOT NULL,
+    delivered_at    timestamptz NOT NULL
+);
+CREATE INDEX notify_deliveries_at ON notify_deliveries (delivered_at DESC, id DESC);
+
 -- Setting a policy, a violation's start and end, a key made outside
 -- Keyport first seen and a sink failing too long are audited.
 ALTER TABLE audit_events DROP CONSTRAINT audit_events_action_check;
@@ -85,6 +97,7 @@ ALTER TABLE audit_events ADD CONSTRAINT audit_events_action_check CHECK (action 
 DROP TRIGGER audit_sink_failing ON audit_sink_cursors;
 DROP FUNCTION audit_sink_failing();
 ALTER TABLE audit_sink_cursors DROP COLUMN failing_noted, DROP COLUMN failing_since;
+DROP TABLE notify_deliveries;
 DROP TABLE outside_keys_seen;
 DROP TABLE policy_violations;
 DROP TABLE key_policies;

@@ -24,6 +24,7 @@ import (
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/metrics"
+	"github.com/keyport/keyport/internal/notify"
 	"github.com/keyport/keyport/internal/oidc"
 	"github.com/keyport/keyport/internal/reviewer"
 	"github.com/keyport/keyport/internal/session"
@@ -91,7 +92,7 @@ func New(o Options) (*App, error) {
 	}
 	reg, httpMetrics := metrics.NewRegistry(o.Pool)
 	reg.MustRegister(metrics.AuditOutcomeFailures(svc.Audit.OutcomeFailures), metrics.AuditNoteFailures(svc.Audit.NoteFailures),
-		svc.Keys.Policies().Collector())
+		svc.Keys.Policies().Collector(), svc.NotifyLog.Collector())
 	if svc.Sinks != nil {
 		reg.MustRegister(svc.Sinks.Collector())
 	}
@@ -110,6 +111,7 @@ func New(o Options) (*App, error) {
 		Reviewers:        svc.Reviewers,
 		Trail:            svc.Trail,
 		SinkHealth:       func(ctx context.Context) ([]auditsink.Health, error) { return auditsink.Read(ctx, o.Pool) },
+		NotifyLog:        notifyLog(o.Pool),
 		Ready:            ready(o.Pool),
 		Limiter:          svc.Limiter,
 		OIDC:             newOIDC(cfg.OIDC, o.Log),
@@ -134,6 +136,18 @@ func newOIDC(c config.OIDC, log *slog.Logger) *oidc.Client {
 	defer cancel()
 	_ = client.Discover(ctx) // logged; retried lazily
 	return client
+}
+
+// notifyLog reads the latest 20 notifications delivered.
+func notifyLog(pool *pgxpool.Pool) func(context.Context) ([]notify.Delivery, error) {
+	return func(ctx context.Context) ([]notify.Delivery, error) {
+		ds, err := db.New(pool).RecentDeliveries(ctx, 20)
+		out := make([]notify.Delivery, len(ds))
+		for i, d := range ds {
+			out[i] = notify.Delivery{Target: d.Target, ID: d.NotificationID, Event: d.Event, AuditEventID: d.AuditEventID, At: d.DeliveredAt}
+		}
+		return out, err
+	}
 }
 
 // ready is the portal's readiness check: the database answers and its schema

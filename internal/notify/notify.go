@@ -37,6 +37,8 @@ type Options struct {
 	// Roots replaces the system's trusted roots (tests; in production,
 	// SSL_CERT_FILE adds a private CA).
 	Roots *x509.CertPool
+	// Log counts and keeps what each target accepted (nil: nothing kept).
+	Log *Log
 }
 
 // ReadSecretFile reads a secret file: its content without its final
@@ -86,7 +88,7 @@ func parseOne(raw string, o Options) (auditsink.Target, error) {
 	name := u.Fragment
 	u.Fragment = ""
 	kind, _, _ := strings.Cut(u.Scheme, "+")
-	var open func() (auditsink.Sink, error)
+	var open func() *sender
 	switch u.Scheme {
 	case "webhook+https", "slack+https", "teams+https":
 		if u.Hostname() == "" {
@@ -100,13 +102,13 @@ func parseOne(raw string, o Options) (auditsink.Target, error) {
 		}
 		v := *u
 		v.Scheme = "https"
-		open = func() (auditsink.Sink, error) { return newHook(kind, v.String(), o), nil }
+		open = func() *sender { return newHook(kind, v.String(), o) }
 	case "smtp", "smtps":
 		m, err := parseMail(u, o)
 		if err != nil {
 			return auditsink.Target{}, fmt.Errorf("target %q: %w", redact(raw), err)
 		}
-		open = func() (auditsink.Sink, error) { return m.sender(), nil }
+		open = m.sender
 		kind = "email"
 	case "webhook+http", "slack+http", "teams+http":
 		return auditsink.Target{}, fmt.Errorf("target %q: notifications leave only over TLS: use %s+https://", redact(raw), kind)
@@ -125,7 +127,11 @@ func parseOne(raw string, o Options) (auditsink.Target, error) {
 		sum := sha256.Sum256([]byte(display))
 		name = "notify-" + kind + "-" + hex.EncodeToString(sum[:4])
 	}
-	return auditsink.Custom(name, display, "notify-"+kind, open)
+	return auditsink.Custom(name, display, "notify-"+kind, func() (auditsink.Sink, error) {
+		s := open()
+		s.target, s.log = name, o.Log
+		return s, nil
+	})
 }
 
 // mailTarget is one smtp:// or smtps:// target.
@@ -187,6 +193,8 @@ func redact(raw string) string {
 // batch sent again after a failure skips them, so only a crash between a
 // message and the cursor's advance repeats one.
 type sender struct {
+	target  string
+	log     *Log
 	done    int64
 	deliver func(ctx context.Context, n *Notification) error
 	close   func() error
@@ -202,6 +210,7 @@ func (s *sender) Send(ctx context.Context, batch []audit.ExportRecord) (int64, e
 			if err := s.deliver(ctx, n); err != nil {
 				return 0, err
 			}
+			s.log.delivered(ctx, s.target, n)
 		}
 		s.done = r.ID
 	}
