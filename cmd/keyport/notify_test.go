@@ -50,12 +50,12 @@ func TestNotificationsSurviveOutageAndSIGKILL(t *testing.T) {
 	waitUntil(t, "the portal tried while the receiver was down", func() bool { return hook.Posts.Load() >= 2 })
 	held, release := make(chan struct{}), make(chan struct{})
 	hold := hook.Posts.Load() + 20
-	hook.Before = func(n int64) {
+	hook.SetBefore(func(n int64) {
 		if n == hold {
 			close(held)
 			<-release
 		}
-	}
+	})
 	hook.Down.Store(false)
 	<-held
 	a.kill()

@@ -27,9 +27,9 @@ const Tolerance = 5 * time.Minute
 // Receiver is an HTTPS endpoint. A webhook receiver (Secret set) refuses a
 // bad or stale signature (401) and does not act on a message id it already
 // accepted: it answers 200 (so an at-least-once sender stops resending) and
-// counts it in Replays. Every receiver answers 503 while Down. Before, when
-// set, runs first with the number of the request (from 1): a test holds a
-// delivery there.
+// counts it in Replays. Every receiver answers 503 while Down. A function
+// given to SetBefore runs first with the number of the request (from 1): a
+// test holds a delivery there.
 type Receiver struct {
 	Srv     *httptest.Server
 	Secret  string
@@ -38,7 +38,7 @@ type Receiver struct {
 	Replays atomic.Int64
 	Refused atomic.Int64 // bad signatures or timestamps
 	Now     func() time.Time
-	Before  func(n int64)
+	before  atomic.Pointer[func(n int64)]
 
 	mu     sync.Mutex
 	bodies [][]byte
@@ -58,8 +58,8 @@ func New(t testing.TB, secret string) *Receiver {
 
 func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	n := r.Posts.Add(1)
-	if r.Before != nil {
-		r.Before(n)
+	if fn := r.before.Load(); fn != nil {
+		(*fn)(n)
 	}
 	if r.Down.Load() {
 		http.Error(w, "down", http.StatusServiceUnavailable)
@@ -98,6 +98,9 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 	r.bodies = append(r.bodies, body)
 	w.WriteHeader(http.StatusOK)
 }
+
+// SetBefore sets what runs first on each request (see Receiver).
+func (r *Receiver) SetBefore(fn func(n int64)) { r.before.Store(&fn) }
 
 // Bodies are the accepted bodies, in order.
 func (r *Receiver) Bodies() [][]byte {
