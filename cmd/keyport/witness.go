@@ -77,7 +77,7 @@ func auditVerifyWitness(ctx context.Context, e env, pool *pgxpool.Pool, w *audit
 	if err != nil {
 		return &exitError{code: exitWitnessUnread, err: fmt.Errorf("keyport: %w", err)}
 	}
-	fmt.Fprintf(e.stdout, "witness %s: %d files, %d records, %d distinct events\n", wit.Display, len(wit.Files), wit.Records, len(wit.Events))
+	fmt.Fprintf(e.stdout, "witness %s: %d file(s), %d records, %d distinct events\n", wit.Display, len(wit.Files), wit.Records, len(wit.Events))
 	if wit.RejectedN > 0 {
 		fmt.Fprintf(e.stdout, "%d lines or records of the witness were left out (not records, or not matching their own hash):\n", wit.RejectedN)
 		for _, r := range wit.Rejected {
