@@ -243,7 +243,7 @@ func (w *Witness) line(line []byte, where string) error {
 		w.Records++
 		sum, err := audit.RecordHash(&rec)
 		if err != nil {
-			w.reject(fmt.Sprintf("%s (event %d)", where, rec.ID), err)
+			w.reject(where, err)
 			continue
 		}
 		w.Events = append(w.Events, audit.WitnessEvent{ID: rec.ID, Hash: sum})
