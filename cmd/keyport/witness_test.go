@@ -3,6 +3,9 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -175,22 +178,22 @@ func (w *world) dump(name string) string {
 // sinks: a drill must not stream into the production witness.
 func (w *world) restored(dump string) *world {
 	w.t.Helper()
-	url := pgtest.NewEmptyDatabase(w.t)
+	dbURL := pgtest.NewEmptyDatabase(w.t)
 	if out, err := exec.Command(pgTool(w.t, "pg_restore"), "--no-owner", "--single-transaction", "--exit-on-error",
-		"--dbname="+url, dump).CombinedOutput(); err != nil {
+		"--dbname="+dbURL, dump).CombinedOutput(); err != nil {
 		w.t.Fatalf("pg_restore: %v\n%s", err, out)
 	}
-	pool, err := pgxpool.New(context.Background(), url)
+	pool, err := pgxpool.New(context.Background(), dbURL)
 	if err != nil {
 		w.t.Fatal(err)
 	}
 	w.t.Cleanup(pool.Close)
-	r := &world{t: w.t, db: url, pool: pool, sim: w.sim, admin: w.admin}
+	r := &world{t: w.t, db: dbURL, pool: pool, sim: w.sim, admin: w.admin}
 	for _, kv := range w.env {
 		switch {
 		case strings.HasPrefix(kv, "KEYPORT_AUDIT_SINKS="):
 		case strings.HasPrefix(kv, "KEYPORT_DATABASE_URL="):
-			r.env = append(r.env, "KEYPORT_DATABASE_URL="+url)
+			r.env = append(r.env, "KEYPORT_DATABASE_URL="+dbURL)
 		default:
 			r.env = append(r.env, kv)
 		}
@@ -224,11 +227,23 @@ func TestRestoreDrill(t *testing.T) {
 		if out, code := r.keyportCode("audit", "verify", "--witness", witness); code != 0 || !strings.Contains(out, "witness check: agrees") {
 			t.Fatalf("verify --witness: exit %d, want 0:\n%s", code, out)
 		}
+		// This drill streams nowhere: what it appends (the check's own
+		// event, ten more) leaves the witness behind.
+		r.seed(10)
+		if out, code := r.keyportCode("audit", "verify", "--witness", witness); code != exitWitnessBehind || !strings.Contains(out, "behind the database by 11 events") {
+			t.Fatalf("verify --witness with 11 events unstreamed: exit %d, want %d:\n%s", code, exitWitnessBehind, out)
+		}
+		if out, code := r.keyportCode("audit", "verify", "--witness", witness, "--max-lag", "20"); code != 0 {
+			t.Fatalf("verify --witness --max-lag 20: exit %d, want 0:\n%s", code, out)
+		}
+		if out, code := r.keyportCode("audit", "verify", "--witness", "file://"+filepath.Join(t.TempDir(), "none.jsonl")); code != exitWitnessUnread {
+			t.Fatalf("verify --witness on no file: exit %d, want %d:\n%s", code, exitWitnessUnread, out)
+		}
 	})
 	t.Run("an older dump verifies alone; the witness names the lost tail", func(t *testing.T) {
 		r := w.restored(olderDump)
 		r.t = t
-		r.start()
+		portal := r.start()
 		if out, code := r.keyportCode("audit", "verify"); code != 0 {
 			t.Fatalf("verify: exit %d:\n%s", code, out)
 		}
@@ -238,6 +253,17 @@ func TestRestoreDrill(t *testing.T) {
 		}
 		if got, want := missingIDs(t, out), idRange(older+1, head); !slices.Equal(got, want) {
 			t.Fatalf("missing ids %v, want %d–%d:\n%s", got, older+1, head, out)
+		}
+		// The portal's Integrity page shows that check.
+		r.addReviewer("rita", "correct horse battery staple")
+		b := r.newAdmin()
+		if a := b.do("POST", portal.url, "/reviewer/login", url.Values{"username": {"rita"}, "password": {"correct horse battery staple"}}); a.status != http.StatusSeeOther {
+			t.Fatalf("reviewer sign-in: %d %.300s", a.status, a.body)
+		}
+		page := b.do("GET", portal.url, "/audit/integrity", nil)
+		want := fmt.Sprintf("ids %d–%d", older+1, head)
+		if page.status != http.StatusOK || !strings.Contains(page.body, `data-status="missing"`) || !strings.Contains(page.body, want) {
+			t.Fatalf("the Integrity page does not show the failed witness check (%q): %d %s", want, page.status, page.body)
 		}
 	})
 }
