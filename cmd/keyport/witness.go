@@ -97,10 +97,10 @@ func auditVerifyWitness(ctx context.Context, e env, pool *pgxpool.Pool, w *audit
 	}
 	status, code := rep.Status(*f.maxLag), 0
 	if !chain.OK() {
-		status = "broken"
+		status = audit.WitnessBroken
 	}
 	switch status {
-	case "broken":
+	case audit.WitnessBroken:
 		code = exitBroken
 	case audit.WitnessMissing:
 		code = exitWitnessMissing

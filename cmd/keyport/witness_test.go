@@ -144,6 +144,20 @@ func TestWitnessNamesATailDeletedWithItsCheckpoints(t *testing.T) {
 		AND details->>'step' = 'witness' AND error_message LIKE '%' || $1 || '%'`, strconv.FormatInt(cut+1, 10)+"–"+strconv.FormatInt(cut+50, 10)); got != 1 {
 		t.Errorf("%d audit.verify failure events name ids %d–%d, want 1", got, cut+1, cut+50)
 	}
+
+	// An edited event breaks the chain on its own: that comes first (exit 1).
+	if _, err := w.pool.Exec(context.Background(), `
+		ALTER TABLE audit_events DISABLE TRIGGER USER;
+		UPDATE audit_events SET actor_name = 'someone else' WHERE id = 100;
+		ALTER TABLE audit_events ENABLE TRIGGER USER;`); err != nil {
+		t.Fatal(err)
+	}
+	if out, code := w.keyportCode("audit", "verify", "--witness", witness); code != exitBroken || !strings.Contains(out, "BROKEN at event 100") {
+		t.Fatalf("verify --witness on an edited chain: exit %d, want %d:\n%s", code, exitBroken, out)
+	}
+	if got := w.scalar(`SELECT count(*) FROM audit_witness_checks WHERE status = 'broken'`); got != 1 {
+		t.Errorf("%d stored broken witness checks, want 1", got)
+	}
 }
 
 // pgTool returns the path of a PostgreSQL client tool of the test server's

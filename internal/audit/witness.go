@@ -64,6 +64,9 @@ const (
 	WitnessMissing = "missing" // the witness holds events the database lacks
 	WitnessDiffers = "differs" // events whose hash differs
 	WitnessBehind  = "behind"  // the witness lags by more than allowed
+	// WitnessBroken is a check whose chain failed the plain verification:
+	// it comes before everything the witness says.
+	WitnessBroken = "broken"
 )
 
 // Status is the report's outcome, given how many events the witness may lag.
@@ -223,7 +226,7 @@ func WitnessResult(c *db.WitnessCheck) string {
 		return fmt.Sprintf("differs: %d events' hashes differ from the witness's (ids %s)", c.Differs, c.DiffersIDs)
 	case WitnessBehind:
 		return fmt.Sprintf("behind: the witness lags the database by %d events", c.Behind)
-	case "broken":
+	case WitnessBroken:
 		return "broken: " + c.Chain
 	}
 	return fmt.Sprintf("agrees: %d events, the witness %d behind", c.WitnessEvents, c.Behind)
