@@ -20,9 +20,10 @@ func cmdAudit(ctx context.Context, e env, args []string) error {
 	if len(args) > 0 && args[0] == "seed" {
 		return cmdAuditSeed(ctx, e, args[1:])
 	}
-	fs := newFlagSet(e, "audit", "audit [flags] verify|checkpoint|sinks\n\n  verify      check every event's hash and link and every signed checkpoint;\n              prints \"verified N events, head <hash>\" or the first broken event (exit 1)\n  checkpoint  sign and store the current chain head now\n  sinks       each audit sink's cursor, lag and last error (KEYPORT_AUDIT_SINKS)\n  seed        (development only) append synthetic events: audit seed --events N; see audit seed --help\n\nNeeds KEYPORT_DATABASE_URL and KEYPORT_AUDIT_KEY (the other keys are not read); without a database URL,\nrun where `make dev` runs, it reads both from .keyport/dev.env and says so.")
+	fs := newFlagSet(e, "audit", "audit [flags] verify|checkpoint|sinks\n\n  verify      check every event's hash and link and every signed checkpoint;\n              prints \"verified N events, head <hash>\" or the first broken event (exit 1)\n  checkpoint  sign and store the current chain head now\n  sinks       each audit sink's cursor, lag and last error (KEYPORT_AUDIT_SINKS)\n  seed        (development only) append synthetic events: audit seed --events N; see audit seed --help\n\nNeeds KEYPORT_DATABASE_URL and KEYPORT_AUDIT_KEY (the other keys are not read); without a database URL,\nrun where `make dev` runs, it reads both from .keyport/dev.env and says so."+witnessHelp)
 	src := registerTrail(fs, e)
-	if help, err := parse(fs, e, args); help || err != nil {
+	wf := registerWitness(fs)
+	if help, err := parse(fs, e, actionLast(args)); help || err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -64,6 +65,9 @@ func cmdAudit(ctx context.Context, e env, args []string) error {
 		}
 		fmt.Fprintln(e.stdout, rep.String())
 		printCheckpointKeys(e, rep)
+		if *wf.url != "" {
+			return auditVerifyWitness(ctx, e, pool, w, rep, wf)
+		}
 		if !rep.OK() {
 			return &exitError{code: 1}
 		}
