@@ -162,7 +162,7 @@ func (j *journey) verifyDeactivateDelete(keyID, sec string) {
 
 	j.click("open delete", row+` [data-testid="delete"]`)
 	j.wait("the delete confirmation", `[data-testid="confirm-submit"]`)
-	j.do("type the id's last four", chromedp.SendKeys(css(`[data-testid="confirm-input"]`), keyID[len(keyID)-4:]))
+	j.do("type the id's last four", chromedp.SendKeys(css(`[data-testid="confirm-input"]`), confirmFor(keyID)))
 	j.click("confirm delete", `[data-testid="confirm-submit"]`)
 	j.wait("the keys page after delete", `[data-testid="create-form"]`)
 	j.flashContains("deleted")
