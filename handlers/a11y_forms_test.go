@@ -27,3 +27,21 @@ func TestTheTokenFieldHasFocusAndCarriesTheRefusal(t *testing.T) {
 			refused.Status, af, f.AttrOr("aria-invalid", ""), f.AttrOr("aria-describedby", ""), errID)
 	}
 }
+
+// A refused access-key connect opens its section and puts focus on its
+// first field, described by the refusal; the token field leaves focus to it.
+func TestARefusedAccessKeyConnectOpensAndFocusesItsForm(t *testing.T) {
+	a := newTestApp(t)
+	p := a.browser().post("/connect/access-key", url.Values{"region": {"na1"}, "access_key_id": {strings.Repeat("Q", 52) + "===="}, "access_key_secret": {strings.Repeat("B", 52) + "===="}})
+	if p.Status < 400 || p.Status >= 500 {
+		t.Fatalf("a made-up access key: status %d", p.Status)
+	}
+	_, open := p.Doc.Find(`details:has(form[action="/connect/access-key"])`).Attr("open")
+	id := p.Doc.Find(`input[name="access_key_id"]`)
+	_, af := id.Attr("autofocus")
+	_, tokenAF := p.Doc.Find(`textarea[name="basic_token"]`).Attr("autofocus")
+	if !open || !af || tokenAF || id.AttrOr("aria-invalid", "") != "true" || id.AttrOr("aria-describedby", "") != p.Doc.Find(`[data-testid="access-key-error"]`).AttrOr("id", "-") {
+		t.Fatalf("after a refused access-key connect: section open %v, id field autofocus %v (token field %v), aria-invalid %q, described by %q",
+			open, af, tokenAF, id.AttrOr("aria-invalid", ""), id.AttrOr("aria-describedby", ""))
+	}
+}

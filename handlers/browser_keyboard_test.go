@@ -357,6 +357,7 @@ func (c *a11yCheck) keyboardJourney(token string) {
 	k.tabTo("the creation page", `[data-testid="verify-new"]`)
 	k.pressAndLoad("Enter", "verify it now")
 	k.focusIsOn("the creation page after verifying", `[data-testid="verify-result"][data-works="true"]`)
+	c.current("the creation page") // checking moves no focus
 	k.tabTo("the creation page", `[data-testid="saved-secret"]`)
 	k.press("Space")
 	if j.eval("the box is ticked", `String(document.activeElement.checked)`) != "true" {
@@ -388,6 +389,7 @@ func (c *a11yCheck) keyboardJourney(token string) {
 		j.fatalf("the refused delete's error is not announced (role=alert or aria-live) or not tied to the focused field")
 	}
 	c.expectedProblems = append(c.expectedProblems, "status of 422")
+	c.current("delete confirmation, refused")
 	k.typeText(confirmFor(keyID))
 	k.pressAndLoad("Enter", "delete")
 	k.focusIsOn("/keys after deleting", `[data-testid="flash"]`)

@@ -64,7 +64,7 @@ func KeysPage(p Page, v KeysView) templ.Component {
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}
-			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "</p></hgroup><nav class=\"kp-keys-nav\"><ul><li><a href=\"/keys/activity\" data-testid=\"activity-link\">Key history</a></li>")
+			templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 3, "</p></hgroup><nav class=\"kp-keys-nav\" aria-label=\"Keys\"><ul><li><a href=\"/keys/activity\" data-testid=\"activity-link\">Key history</a></li>")
 			if templ_7745c5c3_Err != nil {
 				return templ_7745c5c3_Err
 			}

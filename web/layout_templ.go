@@ -103,7 +103,7 @@ func Layout(p Page) templ.Component {
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
-		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "\" defer></script></head><body><header class=\"kp-header container\"><nav><ul><li><a href=\"/\" class=\"kp-brand\" data-testid=\"brand\">Keyport</a></li></ul><ul>")
+		templ_7745c5c3_Err = templruntime.WriteString(templ_7745c5c3_Buffer, 8, "\" defer></script></head><body><header class=\"kp-header container\"><nav aria-label=\"Main\"><ul><li><a href=\"/\" class=\"kp-brand\" data-testid=\"brand\">Keyport</a></li></ul><ul>")
 		if templ_7745c5c3_Err != nil {
 			return templ_7745c5c3_Err
 		}
