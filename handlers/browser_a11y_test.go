@@ -73,6 +73,7 @@ func TestBrowserAccessibility(t *testing.T) {
 	c.page("key history", "/audit/keys/"+url.PathEscape(active))
 	c.page("/audit/activity", "/audit/activity")
 	c.page("/audit/integrity", "/audit/integrity")
+	c.verifyNowByKeyboard()
 	c.page("/audit/credentials", "/audit/credentials")
 
 	c.report()
@@ -351,6 +352,18 @@ func (c *a11yCheck) errorPages(id string) {
 		c.current(fmt.Sprintf("error %d", e.status))
 	}
 	sim.ClearFaults()
+}
+
+// verifyNowByKeyboard presses the integrity panel's Verify now from the
+// keyboard: focus lands on the run's progress, and stays with its answer
+// when htmx swaps the answer in.
+func (c *a11yCheck) verifyNowByKeyboard() {
+	k := &keyboard{j: c.j, presses: map[string]int{}}
+	k.tabTo("/audit/integrity", `[data-testid="verify-now"]`)
+	k.pressAndLoad("Enter", "verify now")
+	k.focusIsOn("/audit/integrity after Verify now", `#verify-progress, #verify-progress *`)
+	c.j.do("wait for the answer", waitText(`[data-testid="verify-result"]`, "verified"))
+	k.focusIsOn("/audit/integrity with the answer", `#verify-progress, [data-testid="verify-result"]`)
 }
 
 // report fails the test with every violation found, and logs what was

@@ -101,13 +101,15 @@
 
   // After a submit, the page that answers starts keyboard and screen-reader
   // users at its result (a flash message, a verification's answer: each
-  // marked data-focus-result and tabindex="-1"), unless a field asks for
-  // focus itself (autofocus: the field to fill, or the one in error). An
-  // htmx swap that brings a result (data-focus-result="swap") moves focus
-  // to it when the swap took the focus away.
+  // marked data-focus-result and tabindex="-1", or the focusable element a
+  // redirect's fragment names), unless a field asks for focus itself
+  // (autofocus: the field to fill, or the one in error). An htmx swap that
+  // brings a result (data-focus-result="swap") moves focus to it when the
+  // swap took the focus away.
   function focusResult() {
     if (document.querySelector("[autofocus]")) return;
-    var el = document.querySelector("[data-focus-result]:not([data-focus-result=swap])");
+    var el = location.hash.length > 1 ? document.getElementById(location.hash.slice(1)) : null;
+    if (!el || !el.hasAttribute("tabindex")) el = document.querySelector("[data-focus-result]:not([data-focus-result=swap])");
     if (el) el.focus();
   }
   if (document.readyState === "loading") {
