@@ -82,7 +82,9 @@ func (r *auditUI) verifyNow(c echo.Context) error {
 	if _, err := r.trail.StartVerify(c.Request().Context(), rv.Reviewer); err != nil {
 		return err
 	}
-	return r.h.redirect(c, "/audit/integrity")
+	// The fragment names the run's progress: the page puts focus there
+	// (static/app.js), so the person starts at the answer to their press.
+	return r.h.redirect(c, "/audit/integrity#verify-progress")
 }
 
 // verifyRun is the progress fragment htmx polls every second.

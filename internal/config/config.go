@@ -124,7 +124,7 @@ var Vars = []Var{
 	{Env: AuditSinks, Flag: "audit-sinks", Help: "comma-separated audit sink URLs: file:///path, syslog+tcp://host:port, syslog+tls://host:port, https://…, splunk-hec+https://… (#name names one); empty = none"},
 	{Env: AuditSinkToken, Flag: "audit-sink-token-file", Help: "file holding the HTTPS sinks' token (Splunk HEC: 'Authorization: Splunk <token>'; other HTTPS sinks: a bearer token)"},
 	{Env: DBMaxConns, Flag: "db-max-conns", Default: "8", Help: "PostgreSQL connections in this instance's pool (each instance holds its own; the server's max_connections must cover them all)"},
-	oidcVars[0], oidcVars[1], oidcVars[2], oidcVars[3], oidcVars[4], oidcVars[5], oidcVars[6], oidcVars[7],
+	oidcVars[0], oidcVars[1], oidcVars[2], oidcVars[3], oidcVars[4], oidcVars[5], oidcVars[6], oidcVars[7], oidcVars[8],
 }
 
 // Source resolves a setting: a flag given on the command line wins over the
@@ -290,7 +290,7 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 		if c.RateLimit, err = strconv.Atoi(v); err != nil || c.RateLimit < 2 {
 			return errors.New("want a whole number of attempts per minute >= 2")
 		}
-	case OIDCIssuer, OIDCClientID, OIDCClientSecretFile, OIDCRedirectURL, OIDCScopes, OIDCGroupsClaim, OIDCReviewerGroups, LocalReviewers:
+	case OIDCIssuer, OIDCClientID, OIDCClientSecretFile, OIDCRedirectURL, OIDCScopes, OIDCGroupsClaim, OIDCReviewerGroups, LocalReviewers, OIDCName:
 		return c.OIDC.set(env, v)
 	case StaleDays:
 		if c.StaleAfterDays, err = strconv.Atoi(v); err != nil || c.StaleAfterDays < 1 {
