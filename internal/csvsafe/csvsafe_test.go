@@ -34,7 +34,7 @@ func TestFieldsAreEncodingCSVOfTheNeutralisedValue(t *testing.T) {
 			t.Fatalf("%q: the row does not read back: %v", s, err)
 		}
 		cell := recs[0][0]
-		if cell != "" && IsLead(cell[0]) {
+		if cell != "" && strings.ContainsRune("=+-@\t\r\x00", rune(cell[0])) {
 			t.Errorf("%q: the cell %q starts a formula", s, cell)
 		}
 		if back := Restore(cell); back != s && !(strings.Contains(s, "\r") && back == strings.ReplaceAll(s, "\r\n", "\n")) {
@@ -73,7 +73,7 @@ func FuzzRestoreUndoesNeutralise(f *testing.F) {
 		if got := Restore(Neutralise(s)); got != s {
 			t.Errorf("Restore(Neutralise(%q)) = %q", s, got)
 		}
-		if n := Neutralise(s); n != "" && IsLead(n[0]) {
+		if n := Neutralise(s); n != "" && strings.ContainsRune("=+-@\t\r\x00", rune(n[0])) {
 			t.Errorf("Neutralise(%q) = %q starts a formula", s, n)
 		}
 	})
