@@ -145,4 +145,3 @@ func TestCSVExportsMakeFormulasText(t *testing.T) {
 		}
 	}
 }
-

@@ -204,19 +204,33 @@ func securityHeadersOf(t *testing.T, what string, h http.Header) {
 		}
 	}
 	for name, want := range map[string]string{"X-Content-Type-Options": "nosniff", "X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer",
-		"Cross-Origin-Opener-Policy": "same-origin"} {
+		"Cross-Origin-Opener-Policy": "same-origin", "Access-Control-Allow-Origin": "", "Access-Control-Allow-Credentials": ""} {
 		if got := h.Get(name); got != want {
 			t.Errorf("%s: %s %q, want %q", what, name, got, want)
 		}
 	}
 }
 
-// V3.4.3, V3.4.4, V3.4.5, V3.4.6 (CSP, nosniff, Referrer-Policy,
-// frame-ancestors on every response): every route in the router's table,
-// signed in and not, each method, plus error pages (404, 405, a cross-site
-// POST, an oversized body), a static asset and a missing one. Over TLS
-// (X-Forwarded-Proto from the proxy) every answer is HSTS for a year,
-// subdomains included (V3.4.1).
+// charsetOf fails when a text answer with a body does not name its
+// character set (V4.1.1).
+func charsetOf(t *testing.T, what string, h http.Header, body []byte) {
+	t.Helper()
+	ct := strings.ToLower(h.Get("Content-Type"))
+	if len(body) == 0 || strings.HasPrefix(ct, "image/") || strings.HasPrefix(ct, "font/") {
+		return
+	}
+	if ct == "" || !strings.Contains(ct, "charset=") {
+		t.Errorf("%s: a %d-byte body with Content-Type %q", what, len(body), ct)
+	}
+}
+
+// V3.4.2 to V3.4.6 (no CORS, CSP, nosniff, Referrer-Policy,
+// frame-ancestors on every response), V4.1.1 (a charset on every text
+// body), V13.4.3 and V13.4.4 (no directory listing, no TRACE): every route
+// in the router's table, signed in and not, each method, plus error pages
+// (404, 405, a cross-site POST, an oversized body, a preflight), a static
+// asset and a missing one. Over TLS (X-Forwarded-Proto from the proxy)
+// every answer is HSTS for a year, subdomains included (V3.4.1).
 func TestEveryResponseForbidsFramingAndSniffing(t *testing.T) {
 	a := newTestApp(t, func(s *testSetup) { s.Options.RateLimit = 1 << 20 })
 	s := signInEverywhere(t, a)
@@ -240,9 +254,11 @@ func TestEveryResponseForbidsFramingAndSniffing(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		io.Copy(io.Discard, res.Body)
+		got, _ := io.ReadAll(res.Body)
 		res.Body.Close()
-		securityHeadersOf(t, fmt.Sprintf("%s %s (%d)", method, path, res.StatusCode), res.Header)
+		what := fmt.Sprintf("%s %s (%d)", method, path, res.StatusCode)
+		securityHeadersOf(t, what, res.Header)
+		charsetOf(t, what, res.Header, got)
 		return res
 	}
 	n := 0
@@ -277,6 +293,10 @@ func TestEveryResponseForbidsFramingAndSniffing(t *testing.T) {
 		{http.MethodPost, "/connect", url.Values{"basic_token": {strings.Repeat("A", 70<<10)}}, nil, 413},
 		{http.MethodGet, css, nil, nil, 200},
 		{http.MethodGet, "/static/no-such-asset.css", nil, nil, 404},
+		{http.MethodGet, "/static/", nil, nil, 404}, // no directory listing (V13.4.3)
+		{http.MethodGet, "/static/vendor/", nil, nil, 404},
+		{"TRACE", "/", nil, nil, 405}, // V13.4.4
+		{http.MethodOptions, "/keys", nil, map[string]string{"Origin": "https://evil.example", "Access-Control-Request-Method": "POST"}, 204}, // echo answers Allow, and no CORS header
 		{http.MethodGet, "/connect", nil, map[string]string{"X-Forwarded-Proto": "https"}, 200},
 	} {
 		res := check(s.browser, c.method, c.path, c.form, c.hdr)
