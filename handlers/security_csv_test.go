@@ -62,8 +62,9 @@ func column(header []string, rows [][]string, name string) map[string]bool {
 	return out
 }
 
-// V1.2.10 (CSV and formula injection): a tenant admin chooses labels, and
-// CXone carries the names of tenants and users; both CSVs a reviewer
+// V1.2.10 (CSV and formula injection): a tenant admin chooses labels and
+// their browser's User-Agent, and CXone carries the names of tenants and
+// users; both CSVs a reviewer
 // downloads make every such cell text, and every row of the audit export
 // still recomputes its hash by the documented rule (audit.CheckCSVRecord),
 // cell for cell the JSON-lines export once the prefix is stripped. A label
@@ -88,6 +89,11 @@ func TestCSVExportsMakeFormulasText(t *testing.T) {
 		}
 		b.createdID(v)
 		labelled = append(labelled, v)
+		req, _ := http.NewRequest(http.MethodGet, a.URL+"/keys", nil)
+		req.Header.Set("User-Agent", v) // the trail keeps the browser's own words too
+		if p := b.do(req); p.Status != http.StatusOK {
+			t.Fatalf("keys with User-Agent %q: %d", v, p.Status)
+		}
 	}
 	addReviewer(t, a, "rita")
 	r := a.browser()
@@ -107,10 +113,10 @@ func TestCSVExportsMakeFormulasText(t *testing.T) {
 
 	export := r.get("/audit/export.csv")
 	header, rows = csvCells(t, "the audit export", export.Body)
-	names := column(header, rows, "actor_name")
+	names, agents := column(header, rows, "actor_name"), column(header, rows, "user_agent")
 	for _, v := range labelled {
-		if !names["'"+v] {
-			t.Errorf("the audit export's actor names are %v, want one %q", names, "'"+v)
+		if !names["'"+v] || !agents["'"+v] {
+			t.Errorf("the audit export's actor names are %v and user agents %v, want %q in both", names, agents, "'"+v)
 		}
 	}
 	if !column(header, rows, "tenant_name")["'"+hyperlink] {
