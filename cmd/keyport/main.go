@@ -70,6 +70,7 @@ func commands() []command {
 		{"auditor", "another name for reviewer", cmdAuditor},
 		{"audit", "verify the audit trail's hash chain and checkpoints, or write a checkpoint", cmdAudit},
 		{"reconcile", "settle key creations and audit intents whose outcome was lost", cmdReconcile},
+		{"health", "exit 0 when the portal's /readyz answers 200 (for container healthchecks)", cmdHealth},
 		{"genkey", "print a fresh random key for KEYPORT_*_KEY variables", cmdGenkey},
 		{"version", "print version, commit and build date", cmdVersion},
 	}
