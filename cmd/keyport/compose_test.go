@@ -105,7 +105,7 @@ func TestComposeShape(t *testing.T) {
 	if !slices.Equal(sim.Profiles, []string{"demo"}) {
 		t.Errorf("sim profiles = %v, want [demo]", sim.Profiles)
 	}
-	if got := strings.Join(sim.Command, " "); got != "sim --addr 0.0.0.0:8081 --base-url http://sim:8081" {
+	if got := strings.Join(sim.Command, " "); got != "sim --addr 0.0.0.0:8081 --base-url http://sim:8081 --state /home/nonroot/sim.json" {
 		t.Errorf("sim command = %q", got)
 	}
 	if len(sim.Ports) != 1 || sim.Ports[0].Target != 8081 || sim.Ports[0].Published != "8081" || sim.Ports[0].HostIP != "127.0.0.1" {

@@ -1,0 +1,605 @@
+// Package composetest runs the real docker-compose.yml against a real Docker
+// Engine: make compose-test (scripts/compose-test.sh) prepares the engine,
+// Compose and the stand-in images, then runs this test with
+// KEYPORT_COMPOSE_TEST set to its work folder. Without it the test skips, so
+// make test (no engine) only compiles and vets it.
+//
+// Every check logs its figure ("figure: …") so the run's output is the report.
+package composetest
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"html"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// project is one copy of the repository brought up with Compose under its
+// own project name, so a developer's own `keyport` project and volumes are
+// never touched.
+type project struct {
+	t                  *testing.T
+	dir                string
+	portal, sim        string // http://127.0.0.1:port
+	secrets            map[string]string
+	adminTenant, admin string
+}
+
+const projectName = "keyport-composetest"
+
+func TestCompose(t *testing.T) {
+	work := os.Getenv("KEYPORT_COMPOSE_TEST")
+	if work == "" {
+		t.Skip("run by make compose-test (scripts/compose-test.sh), which sets KEYPORT_COMPOSE_TEST")
+	}
+	p := newProject(t, work)
+	p.compose("down", "-v", "--remove-orphans") // what an interrupted run left
+	t.Cleanup(func() {
+		if t.Failed() {
+			out, _ := p.composeErr("logs", "--no-color", "--tail", "60")
+			t.Logf("docker compose logs (tail):\n%s", out)
+		}
+		p.compose("down", "-v", "--remove-orphans")
+	})
+
+	p.upHealthy()
+	p.imageFacts()
+	admin, kept := p.demoFlow()
+	p.reviewerSeesTrail(kept)
+	p.postgresRestart(admin, kept)
+	p.stopDrains()
+	p.downUpKeeps(admin, kept)
+	p.noSecretsLeak()
+}
+
+func newProject(t *testing.T, work string) *project {
+	repo, err := filepath.Abs("../..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(work, "project")
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	// A fresh checkout, as a new user has it: the tracked and the new
+	// (not ignored) files of this working tree.
+	ls, err := exec.Command("git", "-C", repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
+	if err != nil {
+		t.Fatalf("git ls-files: %v", err)
+	}
+	for _, f := range strings.Split(strings.TrimRight(string(ls), "\x00"), "\x00") {
+		src := filepath.Join(repo, f)
+		fi, err := os.Lstat(src)
+		if err != nil {
+			continue // deleted in the working tree
+		}
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(dir, f)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(dst, b, fi.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	// cp .env.example .env, keys filled in; then the demo's lines.
+	p := &project{t: t, dir: dir, secrets: map[string]string{}}
+	portalPort, simPort := freePort(t), freePort(t)
+	p.portal, p.sim = "http://127.0.0.1:"+portalPort, "http://127.0.0.1:"+simPort
+	ex, err := os.ReadFile(filepath.Join(dir, ".env.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env strings.Builder
+	for _, line := range strings.Split(strings.TrimRight(string(ex), "\n"), "\n") {
+		switch k, _, _ := strings.Cut(line, "="); k {
+		case "POSTGRES_PASSWORD":
+			p.secrets[k] = randomHex(16)
+			line = k + "=" + p.secrets[k]
+		case "KEYPORT_SESSION_KEY", "KEYPORT_ENCRYPTION_KEY", "KEYPORT_AUDIT_KEY":
+			b := make([]byte, 32)
+			_, _ = rand.Read(b)
+			p.secrets[k] = base64.StdEncoding.EncodeToString(b)
+			line = k + "=" + p.secrets[k]
+		}
+		env.WriteString(line + "\n")
+	}
+	demo, err := os.ReadFile(filepath.Join(dir, "deploy", "demo.env"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Write(demo)
+	fmt.Fprintf(&env, "KEYPORT_PORT=%s\nKEYPORT_SIM_PORT=%s\n", portalPort, simPort)
+	if err := os.WriteFile(filepath.Join(dir, ".env"), []byte(env.String()), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func freePort(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	_, port, _ := net.SplitHostPort(ln.Addr().String())
+	return port
+}
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// composeErr runs docker compose in the project (demo profile on) and
+// returns its combined output.
+func (p *project) composeErr(args ...string) (string, error) {
+	return p.composeIn("", args...)
+}
+
+func (p *project) composeIn(stdin string, args ...string) (string, error) {
+	cmd := exec.Command("docker", append([]string{"compose", "-p", projectName, "--profile", "demo"}, args...)...)
+	cmd.Dir = p.dir
+	cmd.Stdin = strings.NewReader(stdin)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+// compose runs docker compose and fails the test if it fails.
+func (p *project) compose(args ...string) string {
+	p.t.Helper()
+	out, err := p.composeErr(args...)
+	if err != nil {
+		p.t.Fatalf("docker compose %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return out
+}
+
+func docker(t *testing.T, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("docker", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("docker %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return strings.TrimSpace(string(out))
+}
+
+func (p *project) containerID(service string) string {
+	return strings.TrimSpace(p.compose("ps", "-a", "-q", service))
+}
+
+// psql runs one query in the postgres container and returns its one value.
+func (p *project) psql(query string) string {
+	p.t.Helper()
+	return strings.TrimSpace(p.compose("exec", "-T", "postgres", "psql", "-U", "keyport", "-d", "keyport", "-Atc", query))
+}
+
+// waitHealthy waits until postgres, keyport and sim are healthy and migrate
+// exited 0, and returns how long that took.
+func (p *project) waitHealthy(since time.Time) time.Duration {
+	p.t.Helper()
+	want := map[string]bool{"postgres": true, "keyport": true, "sim": true}
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		out := p.compose("ps", "-a", "--format", "json")
+		var state []string
+		ok := 0
+		for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+			var c struct{ Service, State, Health string }
+			var code int
+			var raw map[string]any
+			if json.Unmarshal([]byte(line), &raw) != nil || json.Unmarshal([]byte(line), &c) != nil {
+				continue
+			}
+			if f, isNum := raw["ExitCode"].(float64); isNum {
+				code = int(f)
+			}
+			state = append(state, fmt.Sprintf("%s=%s/%s/%d", c.Service, c.State, c.Health, code))
+			switch {
+			case want[c.Service] && c.State == "running" && c.Health == "healthy":
+				ok++
+			case c.Service == "migrate" && c.State == "exited" && code == 0:
+				ok++
+			case c.Service == "migrate" && c.State == "exited":
+				p.t.Fatalf("migrate exited %d:\n%s", code, p.compose("logs", "--no-color", "migrate"))
+			}
+		}
+		if ok == 4 {
+			return time.Since(since)
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatalf("not healthy after 5 minutes: %v", state)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+func (p *project) upHealthy() {
+	t0 := time.Now()
+	p.compose("build")
+	p.t.Logf("figure: docker compose build: %.1f s", time.Since(t0).Seconds())
+	t1 := time.Now()
+	p.compose("up", "-d", "--build")
+	d := p.waitHealthy(t1)
+	p.t.Logf("figure: up -d --build to every service healthy (postgres, sim, keyport; migrate exited 0): %.1f s", d.Seconds())
+}
+
+func (p *project) imageFacts() {
+	user := docker(p.t, "image", "inspect", "-f", "{{.Config.User}}", "keyport:latest")
+	size, _ := strconv.ParseInt(docker(p.t, "image", "inspect", "-f", "{{.Size}}", "keyport:latest"), 10, 64)
+	// The processes themselves, as the kernel sees them.
+	top := docker(p.t, "top", p.containerID("keyport"), "-eo", "uid,comm")
+	for _, line := range strings.Split(top, "\n")[1:] {
+		if f := strings.Fields(line); len(f) > 0 && f[0] != "65532" {
+			p.t.Errorf("keyport container runs a process as uid %s: %q", f[0], line)
+		}
+	}
+	if user == "" || strings.HasPrefix(user, "root") || strings.HasPrefix(user, "0") {
+		p.t.Errorf("image user = %q, want non-root", user)
+	}
+	p.t.Logf("figure: image keyport:latest runs as %q (processes uid 65532), size %.1f MB", user, float64(size)/1e6)
+}
+
+// browser is a person at a browser: a cookie jar, no redirects followed, the
+// page's own Origin on every form post (Keyport's CSRF check).
+type browser struct {
+	t    *testing.T
+	base string
+	c    *http.Client
+}
+
+func newBrowser(t *testing.T, base string) *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: t, base: base, c: &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}}
+}
+
+type page struct {
+	status         int
+	body, location string
+}
+
+func (b *browser) try(method, path string, form url.Values) (page, error) {
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, b.base+path, body)
+	if err != nil {
+		return page{}, err
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Origin", b.base)
+	}
+	res, err := b.c.Do(req)
+	if err != nil {
+		return page{}, err
+	}
+	defer res.Body.Close()
+	all, _ := io.ReadAll(res.Body)
+	return page{res.StatusCode, string(all), res.Header.Get("Location")}, nil
+}
+
+// must sends a request and fails unless it answers want.
+func (b *browser) must(want int, method, path string, form url.Values) page {
+	b.t.Helper()
+	pg, err := b.try(method, path, form)
+	if err != nil || pg.status != want {
+		b.t.Fatalf("%s %s: %d %v, want %d\n%.600s", method, path, pg.status, err, want, pg.body)
+	}
+	return pg
+}
+
+var (
+	intentField = regexp.MustCompile(`name="intent" value="([^"]+)"`)
+	keyIDField  = regexp.MustCompile(`data-testid="key-id">([^<]+)<`)
+	secretField = regexp.MustCompile(`data-testid="key-secret">([^<]+)<`)
+	basicToken  = regexp.MustCompile(`(?s)data-testid="basic-token"[^>]*>([^<]+)</textarea>`)
+)
+
+// basicTokenFromSim does what a newcomer does on the simulator's Generate Key
+// page (on the host, 127.0.0.1): pick the first na1 tenant's admin, generate.
+func (p *project) basicTokenFromSim() string {
+	p.t.Helper()
+	res, err := http.Get(p.sim + "/control/tenants")
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	var tenants []struct {
+		ID, Region string
+		Users      []struct{ ID string }
+	}
+	err = json.NewDecoder(res.Body).Decode(&tenants)
+	res.Body.Close()
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	for _, x := range tenants {
+		if x.Region == "na1" && len(x.Users) > 0 {
+			p.adminTenant, p.admin = x.ID, x.Users[0].ID
+			break
+		}
+	}
+	sim := newBrowser(p.t, p.sim)
+	sim.must(200, "GET", "/na1/generate-key", nil)
+	pg := sim.must(200, "POST", "/na1/generate-key", url.Values{"tenant": {p.adminTenant}, "user": {p.adminTenant + "/" + p.admin}})
+	m := basicToken.FindStringSubmatch(pg.body)
+	if m == nil {
+		p.t.Fatalf("no basic token on the Generate Key page:\n%.600s", pg.body)
+	}
+	tok := strings.TrimSpace(html.UnescapeString(m[1]))
+	p.secrets["basic token"] = tok
+	return tok
+}
+
+// createKey creates a key with label on the portal and returns its id.
+func (p *project) createKey(b *browser, label string) string {
+	p.t.Helper()
+	m := intentField.FindStringSubmatch(b.must(200, "GET", "/keys", nil).body)
+	if m == nil {
+		p.t.Fatal("no create form on /keys")
+	}
+	pg := b.must(200, "POST", "/keys", url.Values{"intent": {m[1]}, "label": {label}})
+	id, sec := keyIDField.FindStringSubmatch(pg.body), secretField.FindStringSubmatch(pg.body)
+	if id == nil || sec == nil {
+		p.t.Fatalf("the created page shows no key id or secret:\n%.600s", pg.body)
+	}
+	p.secrets["access key secret "+id[1]] = html.UnescapeString(sec[1])
+	return html.UnescapeString(id[1])
+}
+
+// demoFlow: connect with a basic token from the simulator, then create,
+// list, deactivate and delete a key over HTTP on 127.0.0.1. It returns the
+// signed-in admin and a second key that stays.
+func (p *project) demoFlow() (*browser, string) {
+	t0 := time.Now()
+	tok := p.basicTokenFromSim()
+	admin := newBrowser(p.t, p.portal)
+	if pg := admin.must(303, "POST", "/connect", url.Values{"region": {"na1"}, "basic_token": {tok}}); pg.location == "" {
+		p.t.Fatal("connect: no redirect")
+	}
+	gone := p.createKey(admin, "composetest gone")
+	kept := p.createKey(admin, "composetest kept")
+	list := admin.must(200, "GET", "/keys", nil).body
+	for _, id := range []string{gone, kept} {
+		if !strings.Contains(list, `data-key-id="`+id+`"`) {
+			p.t.Fatalf("/keys does not list %s", id)
+		}
+	}
+	admin.must(303, "POST", "/keys/"+gone+"/deactivate", url.Values{})
+	admin.must(303, "POST", "/keys/"+gone+"/delete", url.Values{"confirm": {gone[len(gone)-4:]}})
+	list = admin.must(200, "GET", "/keys", nil).body
+	if strings.Contains(list, `data-key-id="`+gone+`"`) || !strings.Contains(list, `data-key-id="`+kept+`"`) {
+		p.t.Fatalf("after delete /keys should list %s only", kept)
+	}
+	p.t.Logf("figure: demo on 127.0.0.1 (Generate Key, connect, create ×2, list, deactivate, delete): %.1f s", time.Since(t0).Seconds())
+	return admin, kept
+}
+
+func (p *project) reviewerSeesTrail(kept string) {
+	pw := randomHex(12)
+	p.secrets["reviewer password"] = pw
+	out, err := p.composeIn(pw+"\n", "exec", "-T", "keyport", "keyport", "reviewer", "add", "--username", "compose-reviewer")
+	if err != nil {
+		p.t.Fatalf("reviewer add: %v\n%s", err, out)
+	}
+	r := newBrowser(p.t, p.portal)
+	r.must(200, "GET", "/reviewer/login", nil)
+	r.must(303, "POST", "/reviewer/login", url.Values{"username": {"compose-reviewer"}, "password": {pw}})
+	trail := r.must(200, "GET", "/audit", nil).body
+	if !strings.Contains(trail, kept) || !strings.Contains(trail, "key.delete") {
+		p.t.Fatalf("the reviewer's trail lacks the demo's key %s or its key.delete:\n%.600s", kept, trail)
+	}
+	p.t.Logf("figure: reviewer added with docker compose exec signs in; /audit shows the demo's actions")
+}
+
+// postgresRestart restarts PostgreSQL while an admin toggles a key a few
+// times a second and /readyz is polled ten times a second.
+func (p *project) postgresRestart(admin *browser, kept string) {
+	var (
+		mu                   sync.Mutex
+		firstDown, lastDown  time.Time
+		readyStatuses        = map[string]int{}
+		acked, refused, othr atomic.Int64
+		refusedStatuses      = map[int]int{}
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { // the orchestrator's view
+		defer wg.Done()
+		c := &http.Client{Timeout: 3 * time.Second}
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			status := "error"
+			if res, err := c.Get(p.portal + "/readyz"); err == nil {
+				res.Body.Close()
+				status = strconv.Itoa(res.StatusCode)
+			}
+			mu.Lock()
+			readyStatuses[status]++
+			if status != "200" {
+				if firstDown.IsZero() {
+					firstDown = time.Now()
+				}
+				lastDown = time.Now()
+			}
+			mu.Unlock()
+		}
+	}()
+	go func() { // an admin at work: deactivate, activate, … about 4 a second
+		defer wg.Done()
+		op := "deactivate"
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+			pg, err := admin.try("POST", "/keys/"+kept+"/"+op, url.Values{})
+			switch {
+			case err == nil && pg.status == 303 && pg.location == "/keys":
+				acked.Add(1)
+				op = map[string]string{"deactivate": "activate", "activate": "deactivate"}[op]
+			case err == nil && pg.status >= 500:
+				refused.Add(1)
+				mu.Lock()
+				refusedStatuses[pg.status]++
+				mu.Unlock()
+			default:
+				othr.Add(1)
+				mu.Lock()
+				refusedStatuses[pg.status]++
+				mu.Unlock()
+			}
+		}
+	}()
+	time.Sleep(2 * time.Second)
+	t0 := time.Now()
+	p.compose("restart", "postgres")
+	restart := time.Since(t0)
+	// Recovered by itself: /readyz answers 200 again without anyone touching
+	// the portal; then a little more load on the recovered portal.
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		res, err := http.Get(p.portal + "/readyz")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			p.t.Fatal("the portal did not recover within 2 minutes of the PostgreSQL restart")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	time.Sleep(3 * time.Second)
+	close(stop)
+	wg.Wait()
+
+	mu.Lock()
+	defer mu.Unlock()
+	if firstDown.IsZero() {
+		p.t.Errorf("/readyz never answered anything but 200 during the restart (%v)", readyStatuses)
+	}
+	for s := range readyStatuses {
+		if s != "200" && s != "503" {
+			p.t.Errorf("/readyz answered %s during the outage (want 503): %v", s, readyStatuses)
+		}
+	}
+	outage := lastDown.Sub(firstDown) + 100*time.Millisecond
+	// Nothing acknowledged is missing: every 303 is one success outcome in
+	// the trail (a refused request may have none, or, if it reached CXone and
+	// the outcome was settled later, one).
+	got, _ := strconv.ParseInt(p.psql(`SELECT count(*) FROM audit_events WHERE target_key_id = '`+kept+
+		`' AND action IN ('key.activate', 'key.deactivate') AND outcome = 'success'`), 10, 64)
+	if got < acked.Load() {
+		p.t.Errorf("the trail has %d activate/deactivate successes for %s, but the portal acknowledged %d", got, kept, acked.Load())
+	}
+	if othr.Load() > 0 {
+		p.t.Errorf("%d toggles answered neither 303 nor 5xx: %v", othr.Load(), refusedStatuses)
+	}
+	p.t.Logf("figure: restart postgres took %.1f s; /readyz not 200 for %.1f s (%v); toggles: %d acknowledged, %d refused (%v), trail holds %d",
+		restart.Seconds(), outage.Seconds(), readyStatuses, acked.Load(), refused.Load(), refusedStatuses, got)
+}
+
+func (p *project) stopDrains() {
+	id := p.containerID("keyport")
+	t0 := time.Now()
+	p.compose("stop", "keyport")
+	d := time.Since(t0)
+	code := docker(p.t, "inspect", "-f", "{{.State.ExitCode}}", id)
+	if code != "0" {
+		p.t.Errorf("keyport exited %s on stop, want 0", code)
+	}
+	if d >= 100*time.Second {
+		p.t.Errorf("stop took %v: Docker killed it at the grace period", d)
+	}
+	p.t.Logf("figure: docker compose stop keyport: exit code %s in %.1f s (grace period 100 s)", code, d.Seconds())
+}
+
+func (p *project) downUpKeeps(admin *browser, kept string) {
+	events := p.psql(`SELECT count(*) || ' ' || max(id) FROM audit_events`)
+	n, maxID, _ := strings.Cut(events, " ")
+	label := p.psql(`SELECT label FROM key_metadata WHERE access_key_id = '` + kept + `'`)
+	p.compose("down")
+	t0 := time.Now()
+	p.compose("up", "-d")
+	d := p.waitHealthy(t0)
+	if got := p.psql(`SELECT count(*) FROM audit_events WHERE id <= ` + maxID); got != n {
+		p.t.Errorf("after down + up the trail holds %s of its %s events", got, n)
+	}
+	if got := p.psql(`SELECT label FROM key_metadata WHERE access_key_id = '` + kept + `'`); got != label || label == "" {
+		p.t.Errorf("after down + up key %s is labelled %q, was %q", kept, got, label)
+	}
+	// The admin's session, the simulator's state and the key's label all
+	// survived: the list still shows it with its label.
+	if list := admin.must(200, "GET", "/keys", nil).body; !strings.Contains(list, label) {
+		p.t.Errorf("after down + up /keys does not show %q", label)
+	}
+	out, err := p.composeErr("exec", "-T", "keyport", "keyport", "audit", "verify")
+	if err != nil {
+		p.t.Fatalf("keyport audit verify in the container: %v\n%s", err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	p.t.Logf("figure: down + up healthy again in %.1f s; %s events and key %s (%q) kept; audit verify: %s",
+		d.Seconds(), n, kept, label, lines[len(lines)-1])
+}
+
+// noSecretsLeak: no secret from .env (nor the basic token, the reviewer's
+// password or a key's secret) is in docker compose logs or in the labels of
+// the containers and the image.
+func (p *project) noSecretsLeak() {
+	logs := p.compose("logs", "--no-color")
+	var where []string
+	for _, id := range strings.Fields(p.compose("ps", "-a", "-q")) {
+		where = append(where, docker(p.t, "inspect", "-f", "{{json .Config.Labels}}", id))
+	}
+	where = append(where, docker(p.t, "image", "inspect", "-f", "{{json .Config.Labels}} {{json .Config.Env}}", "keyport:latest"))
+	labels := strings.Join(where, "\n")
+	inEnv := 0
+	for name, v := range p.secrets {
+		if strings.Contains(logs, v) {
+			p.t.Errorf("docker compose logs show the %s", name)
+		}
+		if strings.Contains(labels, v) {
+			p.t.Errorf("docker inspect labels (or the image's config) show the %s", name)
+		}
+		if strings.Contains(docker(p.t, "inspect", "-f", "{{json .Config.Env}}", p.containerID("keyport")), v) {
+			inEnv++
+		}
+	}
+	p.t.Logf("figure: %d secrets checked: none in docker compose logs (%d bytes) or in labels; %d are in the keyport container's Config.Env (env_file, visible to whoever holds the Docker socket)",
+		len(p.secrets), len(logs), inEnv)
+}
