@@ -50,20 +50,25 @@ if ! docker info >/dev/null 2>&1; then
 fi
 say "engine $(docker version -f '{{.Server.Version}}' 2>/dev/null)"
 
-# Compose v5, pinned in deploy/compose-tool/go.mod, rebuilt when that changes.
+# Compose v5, pinned in deploy/compose-tool/go.mod, rebuilt when that changes;
+# built in the background while the stand-ins are built.
 export DOCKER_CONFIG=$work/docker
 plugin=$DOCKER_CONFIG/cli-plugins/docker-compose
 tool_hash=$({ cat deploy/compose-tool/go.mod deploy/compose-tool/go.sum; echo "ldflags-version=1"; } | sha256sum | cut -c1-16)
-if [ ! -x "$plugin" ] || [ "$(cat "$plugin.inputs" 2>/dev/null)" != "$tool_hash" ]; then
-	t=$SECONDS
-	version=$(cd deploy/compose-tool && go list -m -f "{{.Version}}" github.com/docker/compose/v5)
+build_compose() {
+	local t=$SECONDS version
+	version=$(cd deploy/compose-tool && go list -m -f '{{.Version}}' github.com/docker/compose/v5)
 	mkdir -p "$(dirname "$plugin")"
 	(cd deploy/compose-tool && go build -trimpath -ldflags "-s -w -X github.com/docker/compose/v5/internal.Version=$version" \
 		-o "$plugin" github.com/docker/compose/v5/cmd)
 	echo "$tool_hash" >"$plugin.inputs"
 	say "built Compose $version in $((SECONDS - t)) s"
+}
+compose_pid=""
+if [ ! -x "$plugin" ] || [ "$(cat "$plugin.inputs" 2>/dev/null)" != "$tool_hash" ]; then
+	build_compose &
+	compose_pid=$!
 fi
-docker compose version
 
 # The stand-ins for the registry images.
 if ! command -v debootstrap >/dev/null && [ "$(id -u)" = 0 ]; then
@@ -72,6 +77,13 @@ fi
 t=$SECONDS
 deploy/standins/build.sh
 say "stand-ins ready in $((SECONDS - t)) s"
+if [ -n "$compose_pid" ]; then
+	wait "$compose_pid" || { say "FAIL: building Compose"; exit 1; }
+fi
+v=$(docker compose version --short)
+v=${v#v}
+[ "${v%%.*}" -ge 2 ] 2>/dev/null || { say "FAIL: docker compose is $v; the file needs v2 or later"; exit 1; }
+say "Compose $v"
 
 # The checks.
 KEYPORT_COMPOSE_TEST=$work go test -count=1 -v -timeout 30m ./deploy/composetest
