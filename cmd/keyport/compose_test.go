@@ -95,9 +95,15 @@ func TestComposeShape(t *testing.T) {
 	if kp.StopGracePeriod == nil || time.Duration(*kp.StopGracePeriod) <= 90*time.Second {
 		t.Errorf("keyport stop_grace_period = %v, want more than the 90 s drain", kp.StopGracePeriod)
 	}
+	if addr := kp.Environment["KEYPORT_ADDR"]; addr == nil || !strings.HasSuffix(*addr, ":8080") {
+		t.Errorf("KEYPORT_ADDR = %v, want to listen on the published port", addr)
+	}
+}
 
-	// The demo profile: the simulator, only with --profile demo, on loopback,
-	// announcing the name the portal reaches it by (deploy/demo.env).
+// The demo profile: the simulator, only with --profile demo, on loopback,
+// announcing the name the portal reaches it by (deploy/demo.env).
+func TestComposeDemoProfile(t *testing.T) {
+	p := loadCompose(t, types.Mapping{"POSTGRES_PASSWORD": "test-password"})
 	sim, ok := p.Services["sim"]
 	if !ok {
 		t.Fatal("no sim service")
@@ -122,9 +128,6 @@ func TestComposeShape(t *testing.T) {
 		if !strings.Contains(string(demo), want) {
 			t.Errorf("deploy/demo.env lacks %q", want)
 		}
-	}
-	if addr := kp.Environment["KEYPORT_ADDR"]; addr == nil || !strings.HasSuffix(*addr, ":8080") {
-		t.Errorf("KEYPORT_ADDR = %v, want to listen on the published port", addr)
 	}
 }
 
