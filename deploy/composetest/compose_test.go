@@ -32,6 +32,7 @@ type project struct {
 	dir                string
 	portal, sim        string // http://127.0.0.1:port
 	secrets            map[string]string
+	logs               strings.Builder // docker compose logs of containers since removed
 	adminTenant, admin string
 }
 
@@ -59,6 +60,7 @@ func TestCompose(t *testing.T) {
 	p.postgresRestart(admin, kept)
 	p.stopDrains()
 	p.downUpKeeps(admin, kept)
+	p.backupRestore(kept)
 	p.noSecretsLeak()
 }
 
@@ -276,6 +278,7 @@ func (p *project) downUpKeeps(admin *browser, kept string) {
 	events := p.psql(`SELECT count(*) || ' ' || max(id) FROM audit_events`)
 	n, maxID, _ := strings.Cut(events, " ")
 	label := p.psql(`SELECT label FROM key_metadata WHERE access_key_id = '` + kept + `'`)
+	p.keepLogs()
 	p.compose("down")
 	t0 := time.Now()
 	p.compose("up", "-d")
@@ -300,11 +303,17 @@ func (p *project) downUpKeeps(admin *browser, kept string) {
 		d.Seconds(), n, kept, label, lines[len(lines)-1])
 }
 
+// keepLogs keeps the containers' logs before down removes them.
+func (p *project) keepLogs() {
+	p.logs.WriteString(p.compose("logs", "--no-color"))
+}
+
 // noSecretsLeak: no secret from .env (nor the basic token, the reviewer's
 // password or a key's secret) is in docker compose logs or in the labels of
 // the containers and the image.
 func (p *project) noSecretsLeak() {
-	logs := p.compose("logs", "--no-color")
+	p.keepLogs()
+	logs := p.logs.String()
 	var where []string
 	for _, id := range strings.Fields(p.compose("ps", "-a", "-q")) {
 		where = append(where, docker(p.t, "inspect", "-f", "{{json .Config.Labels}}", id))
