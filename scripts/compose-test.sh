@@ -66,7 +66,7 @@ build_compose() {
 }
 compose_pid=""
 if [ ! -x "$plugin" ] || [ "$(cat "$plugin.inputs" 2>/dev/null)" != "$tool_hash" ]; then
-	build_compose &
+	build_compose >"$work/compose-build.log" 2>&1 &
 	compose_pid=$!
 fi
 
@@ -78,7 +78,8 @@ t=$SECONDS
 deploy/standins/build.sh
 say "stand-ins ready in $((SECONDS - t)) s"
 if [ -n "$compose_pid" ]; then
-	wait "$compose_pid" || { say "FAIL: building Compose"; exit 1; }
+	wait "$compose_pid" || { tail -20 "$work/compose-build.log" >&2; say "FAIL: building Compose"; exit 1; }
+	tail -1 "$work/compose-build.log"
 fi
 v=$(docker compose version --short)
 v=${v#v}
