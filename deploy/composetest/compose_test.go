@@ -1,7 +1,7 @@
 // Package composetest runs the real docker-compose.yml against a real Docker
 // Engine: make compose-test (scripts/compose-test.sh) prepares the engine,
 // Compose and the stand-in images, then runs this test with
-// KEYPORT_COMPOSE_TEST set to its work folder. Without it the test skips, so
+// KEYPORT_COMPOSE_TEST set. Without it the test skips, so
 // make test (no engine) only compiles and vets it.
 //
 // Every check logs its figure ("figure: …") so the run's output is the report.
@@ -39,11 +39,10 @@ type project struct {
 const projectName = "keyport-composetest"
 
 func TestCompose(t *testing.T) {
-	work := os.Getenv("KEYPORT_COMPOSE_TEST")
-	if work == "" {
+	if os.Getenv("KEYPORT_COMPOSE_TEST") == "" {
 		t.Skip("run by make compose-test (scripts/compose-test.sh), which sets KEYPORT_COMPOSE_TEST")
 	}
-	p := newProject(t, work)
+	p := newProject(t)
 	p.compose("down", "-v", "--remove-orphans") // what an interrupted run left
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -64,15 +63,13 @@ func TestCompose(t *testing.T) {
 	p.noSecretsLeak()
 }
 
-func newProject(t *testing.T, work string) *project {
+func newProject(t *testing.T) *project {
 	repo, err := filepath.Abs("../..")
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := filepath.Join(work, "project")
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
+	// Out of the repository's tree (scripts/fuzz.sh greps it), removed at the end.
+	dir := t.TempDir()
 	// A fresh checkout, as a new user has it: the tracked and the new
 	// (not ignored) files of this working tree.
 	ls, err := exec.Command("git", "-C", repo, "ls-files", "-z", "--cached", "--others", "--exclude-standard").Output()
