@@ -72,6 +72,7 @@ func commands() []command {
 		{"rekey", "re-encrypt every stored token, TOTP seed and session under the newest encryption key", cmdRekey},
 		{"keys", "key rings: status lists each key id and what still uses it", cmdKeys},
 		{"reconcile", "settle key creations and audit intents whose outcome was lost", cmdReconcile},
+		{"health", "exit 0 when the portal's /readyz answers 200 (for container healthchecks)", cmdHealth},
 		{"genkey", "print a fresh random key for KEYPORT_*_KEY variables", cmdGenkey},
 		{"version", "print version, commit and build date", cmdVersion},
 	}
