@@ -67,6 +67,7 @@ func (b *browser) must(want int, method, path string, form url.Values) page {
 var (
 	intentField = regexp.MustCompile(`name="intent" value="([^"]+)"`)
 	keyIDField  = regexp.MustCompile(`data-testid="key-id">([^<]+)<`)
+	confirmCode = regexp.MustCompile(`data-testid="confirm-code">([^<]+)<`)
 	secretField = regexp.MustCompile(`data-testid="key-secret">([^<]+)<`)
 	basicToken  = regexp.MustCompile(`(?s)data-testid="basic-token"[^>]*>([^<]+)</textarea>`)
 )
@@ -141,7 +142,12 @@ func (p *project) demoFlow() (*browser, string) {
 		}
 	}
 	admin.must(303, "POST", "/keys/"+gone+"/deactivate", url.Values{})
-	admin.must(303, "POST", "/keys/"+gone+"/delete", url.Values{"confirm": {gone[len(gone)-4:]}})
+	// Type what the confirmation page asks for, as a person would.
+	m := confirmCode.FindStringSubmatch(admin.must(200, "GET", "/keys/"+gone+"/delete", nil).body)
+	if m == nil {
+		p.t.Fatal("the delete confirmation asks for no code")
+	}
+	admin.must(303, "POST", "/keys/"+gone+"/delete", url.Values{"confirm": {m[1]}})
 	list = admin.must(200, "GET", "/keys", nil).body
 	if strings.Contains(list, `data-key-id="`+gone+`"`) || !strings.Contains(list, `data-key-id="`+kept+`"`) {
 		p.t.Fatalf("after delete /keys should list %s only", kept)
