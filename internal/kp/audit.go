@@ -44,12 +44,13 @@ const (
 	AuditVerify           Action = "audit.verify"
 	AuditCheckpoint       Action = "audit.checkpoint"
 	AuditSeed             Action = "audit.seed"
+	AuditArchive          Action = "audit.archive"
 )
 
 // Actions lists every action, for filters and validation.
 var Actions = []Action{Connect, Disconnect, TokenRefresh, KeyList, KeyCreate, KeyActivate, KeyDeactivate,
 	KeyDelete, KeyVerify, KeyLookup, KeyReconcile, KeyRotate, ReviewerAdd, ReviewerDisable, ReviewerEnable,
-	ReviewerResetPassword, ReviewerLogin, ReviewerLogout, AuditView, AuditExport, AuditVerify, AuditCheckpoint, AuditSeed}
+	ReviewerResetPassword, ReviewerLogin, ReviewerLogout, AuditView, AuditExport, AuditVerify, AuditCheckpoint, AuditSeed, AuditArchive}
 
 // Outcome is what became of an action.
 type Outcome string
