@@ -62,6 +62,9 @@ type Config struct {
 	AuditSinkTokenFile string
 	// OIDC is the reviewers' OpenID Connect sign-in (oidc.go).
 	OIDC OIDC
+	// AuditRetain is how long the trail stays in the database before
+	// `keyport audit archive` moves whole months to files; 0 keeps everything.
+	AuditRetain time.Duration
 }
 
 // The environment variable of every setting. Commands that need only some
@@ -87,6 +90,7 @@ const (
 	DBMaxConns       = "KEYPORT_DB_MAX_CONNS"
 	AuditSinks       = "KEYPORT_AUDIT_SINKS"
 	AuditSinkToken   = "KEYPORT_AUDIT_SINK_TOKEN_FILE"
+	AuditRetain      = "KEYPORT_AUDIT_RETAIN"
 )
 
 // Var describes one setting: its environment variable, the flag that
@@ -121,6 +125,7 @@ var Vars = []Var{
 	{Env: AuditSinks, Flag: "audit-sinks", Help: "comma-separated audit sink URLs: file:///path, syslog+tcp://host:port, syslog+tls://host:port, https://…, splunk-hec+https://… (#name names one); empty = none"},
 	{Env: AuditSinkToken, Flag: "audit-sink-token-file", Help: "file holding the HTTPS sinks' token (Splunk HEC: 'Authorization: Splunk <token>'; other HTTPS sinks: a bearer token)"},
 	{Env: DBMaxConns, Flag: "db-max-conns", Default: "8", Help: "PostgreSQL connections in this instance's pool (each instance holds its own; the server's max_connections must cover them all)"},
+	{Env: AuditRetain, Flag: "audit-retain", Help: "how long the audit trail stays in the database, in days (e.g. 400d): keyport audit archive moves older months to files; empty = keep everything"},
 	oidcVars[0], oidcVars[1], oidcVars[2], oidcVars[3], oidcVars[4], oidcVars[5], oidcVars[6], oidcVars[7],
 }
 
@@ -280,6 +285,9 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 		return err
 	case AuditSinks, AuditSinkToken:
 		c.setSinks(env, v)
+	case AuditRetain:
+		c.AuditRetain, err = retention(v)
+		return err
 	case DBMaxConns:
 		c.DBMaxConns, err = poolSize(v)
 		return err
@@ -400,6 +408,19 @@ func (c Config) LogValue() slog.Value {
 }
 
 // poolSize reads KEYPORT_DB_MAX_CONNS.
+// retention parses KEYPORT_AUDIT_RETAIN: whole days ("400d"), at least
+// 31 so the current and the last month always stay; "" is keep everything.
+func retention(v string) (time.Duration, error) {
+	if v == "" {
+		return 0, nil
+	}
+	d, err := strconv.Atoi(strings.TrimSuffix(v, "d"))
+	if err != nil || !strings.HasSuffix(v, "d") || d < 31 || d > 36500 {
+		return 0, errors.New("want whole days from 31d to 36500d, e.g. 400d, or empty to keep everything")
+	}
+	return time.Duration(d) * 24 * time.Hour, nil
+}
+
 func poolSize(v string) (int32, error) {
 	n, err := strconv.ParseInt(v, 10, 32)
 	if err != nil || n < 2 || n > 1000 {
