@@ -3,9 +3,9 @@ package audit_test
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"context"
 	"io"
 	"os"
 	"path/filepath"
