@@ -38,10 +38,17 @@ const (
 
 // Options are the inputs of NewServices and New.
 type Options struct {
-	Config  config.Config
-	Log     *slog.Logger
-	Pool    *pgxpool.Pool
-	Version string
+	Config config.Config
+	Log    *slog.Logger
+	Pool   *pgxpool.Pool
+	// ReadPool, if set, is a streaming replica the reviewers' reads go to
+	// (KEYPORT_DATABASE_READ_URL); ReplicaLag is when their pages say "as
+	// of" (0: audit.ReplicaLag); ReplicaCheck is how long one look at the
+	// replica's state is reused (0: a second; tests shorten both).
+	ReadPool     *pgxpool.Pool
+	ReplicaLag   time.Duration
+	ReplicaCheck time.Duration
+	Version      string
 	// CheckpointInterval is how often the audit chain head is signed (portal).
 	CheckpointInterval time.Duration
 	// RateLimit is connects/creates per minute per IP and per session (portal; 0: default).

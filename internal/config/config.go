@@ -30,8 +30,10 @@ const MinKeyBytes = 32
 
 // Config is everything `keyport serve` needs to run.
 type Config struct {
-	Addr             string
-	DatabaseURL      secret.Secret // may carry a password
+	Addr        string
+	DatabaseURL secret.Secret // may carry a password
+	// DatabaseReadURL is a streaming replica the reviewers' reads go to; "" reads the primary.
+	DatabaseReadURL  secret.Secret
 	SessionKey       secret.Secret // decoded key bytes
 	EncryptionKey    secret.Secret // decoded key bytes; AES-256-GCM for tokens at rest
 	AuditKey         secret.Secret // decoded key bytes; HMAC for fingerprints and checkpoints
@@ -72,6 +74,7 @@ type Config struct {
 const (
 	Addr             = "KEYPORT_ADDR"
 	DatabaseURL      = "KEYPORT_DATABASE_URL"
+	DatabaseReadURL  = "KEYPORT_DATABASE_READ_URL"
 	SessionKey       = "KEYPORT_SESSION_KEY"
 	EncryptionKey    = "KEYPORT_ENCRYPTION_KEY"
 	AuditKey         = "KEYPORT_AUDIT_KEY"
@@ -107,6 +110,7 @@ type Var struct {
 var Vars = []Var{
 	{Env: Addr, Flag: "addr", Default: "127.0.0.1:8080", Help: "host:port the portal listens on"},
 	{Env: DatabaseURL, Flag: "database-url", Help: "PostgreSQL connection URL (required)"},
+	{Env: DatabaseReadURL, Flag: "database-read-url", Help: "a streaming replica's URL for the reviewers' reads (list, event pages, key history, activity, exports, credential report); empty = the primary"},
 	{Env: SessionKey, Flag: "session-key-file", File: true, Help: "key for session cookies, base64 or hex of >= 32 random bytes (required)"},
 	{Env: EncryptionKey, Flag: "encryption-key-file", File: true, Help: "AES-256-GCM key for CXone tokens at rest, base64 or hex of >= 32 random bytes (required)"},
 	{Env: AuditKey, Flag: "audit-key-file", File: true, Help: "HMAC key for secret fingerprints and audit checkpoints, base64 or hex of >= 32 random bytes (required)"},
@@ -238,6 +242,11 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 			return errors.New("want a postgres:// or postgresql:// URL")
 		}
 		c.DatabaseURL = secret.New(v)
+	case DatabaseReadURL:
+		if v != "" && !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") {
+			return errors.New("want a postgres:// or postgresql:// URL, or empty")
+		}
+		c.DatabaseReadURL = secret.New(v)
 	case SessionKey, EncryptionKey, AuditKey:
 		return c.setKey(env, v, keys)
 	case CXoneURLTemplate:
@@ -404,6 +413,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
 		slog.String("oidc_issuer", cmp.Or(c.OIDC.Issuer, "(none)")),
 		slog.Bool("local_reviewers", !c.OIDC.LocalOff),
+		slog.Bool("read_replica", c.DatabaseReadURL.Len() > 0),
+		slog.String("audit_retain", c.AuditRetain.String()),
 	)
 }
 
