@@ -191,9 +191,9 @@ END $$`)
 	if err != nil || cp == nil {
 		t.Fatalf("checkpoint %v, %v", cp, err)
 	}
-	before := mustVerify(t, pool, keys)
-	if !before.OK() || before.Events != 40 {
-		t.Fatalf("before: %v", before)
+	var headBefore []byte
+	if err := pool.QueryRow(ctx, `SELECT hash FROM audit_events ORDER BY id DESC LIMIT 1`).Scan(&headBefore); err != nil {
+		t.Fatal(err)
 	}
 
 	if _, err := db.Migrate(ctx, url); err != nil {
@@ -208,8 +208,8 @@ END $$`)
 		t.Fatalf("%d partitions for three months of events and the next month", n)
 	}
 	after := mustVerify(t, pool, keys)
-	if !after.OK() || after.Events != 40 || string(after.Head) != string(before.Head) || after.Checkpoints != 1 {
-		t.Fatalf("after: %v (checkpoints %d), before: %v", after, after.Checkpoints, before)
+	if !after.OK() || after.Events != 40 || string(after.Head) != string(headBefore) || after.Checkpoints != 1 {
+		t.Fatalf("after: %v (checkpoints %d), head before %x", after, after.Checkpoints, headBefore)
 	}
 	appendN(t, w, 2)
 	if _, err := w.Checkpoint(ctx); err != nil {

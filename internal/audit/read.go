@@ -32,10 +32,10 @@ func (r Reviewer) actor() Actor {
 type Reader struct {
 	pool    *pgxpool.Pool
 	replica *replica // nil: reviewers read the primary (SetReplica)
-	w    *Writer
-	now  func() time.Time
-	log  *slog.Logger
-	runs sync.WaitGroup // background verifications
+	w       *Writer
+	now     func() time.Time
+	log     *slog.Logger
+	runs    sync.WaitGroup // background verifications
 }
 
 // NewReader returns a Reader recording through w. now is its clock (nil:

@@ -31,9 +31,9 @@ type replica struct {
 	pool       *pgxpool.Pool
 	maxLag     time.Duration
 	checkEvery time.Duration
-	mu      sync.Mutex
-	checked time.Time
-	last    ReadSource
+	mu         sync.Mutex
+	checked    time.Time
+	last       ReadSource
 }
 
 // ReadSource is where a reviewer's request reads the trail from, and what
