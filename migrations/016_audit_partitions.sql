@@ -189,6 +189,22 @@ CREATE TRIGGER audit_archives_no_update BEFORE UPDATE OR DELETE ON audit_archive
 CREATE TRIGGER audit_archives_no_truncate BEFORE TRUNCATE ON audit_archives
     FOR EACH STATEMENT EXECUTE FUNCTION audit_reject_change();
 
+-- What earlier verifications established (issue 24, incremental verify):
+-- "the chain up to this signed checkpoint verified", with an HMAC under a
+-- key derived from the audit key, so a row cannot be forged in the
+-- database. `keyport audit verify` and the background verify start from
+-- the newest row they can trust unless asked for --full. Deleting rows
+-- only makes the next run a full one.
+CREATE TABLE audit_verifications (
+    id            bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    verified_at   timestamptz NOT NULL,
+    checkpoint_id bigint      NOT NULL,
+    last_event_id bigint      NOT NULL,
+    last_hash     bytea       NOT NULL CHECK (octet_length(last_hash) = 32),
+    full_run      boolean     NOT NULL,
+    mac           bytea       NOT NULL CHECK (octet_length(mac) = 32)
+);
+
 -- audit_archive_month is the one way a month leaves the database. In one
 -- transaction it checks the partition holds exactly what the caller wrote
 -- and verified (first and last id and hash, count), that it is the oldest

@@ -134,6 +134,9 @@ type Report struct {
 	Head        []byte
 	Checkpoints int
 	Problem     *Problem // nil when the trail verified
+	// SinceCheckpoint and SinceEvent say where an incremental run started
+	// (VerifyLatest); zero for a full one.
+	SinceCheckpoint, SinceEvent int64
 }
 
 // OK reports whether the trail verified.
@@ -142,6 +145,10 @@ func (r Report) OK() bool { return r.Problem == nil }
 func (r Report) String() string {
 	if r.Problem != nil {
 		return "audit trail BROKEN at " + r.Problem.String()
+	}
+	if r.SinceCheckpoint != 0 {
+		return fmt.Sprintf("verified %d events after checkpoint %d (event %d, verified by an earlier run; --full rereads all), head %x",
+			r.Events, r.SinceCheckpoint, r.SinceEvent, r.Head)
 	}
 	return fmt.Sprintf("verified %d events, head %x", r.Events, r.Head)
 }
