@@ -58,7 +58,9 @@ func BenchmarkTrailAtScale(b *testing.B) {
 	b.ReportMetric(float64(bytes)/float64(n), "bytes/event")
 	b.Logf("%d events: %.1f GB with indexes, %.0f bytes/event", n, float64(bytes)/1e9, float64(bytes)/float64(n))
 
-	tenant := func(i int) string { return fmt.Sprintf("%04x5eed-%04x-4000-8000-%012x", i%tenants, i%tenants, i%tenants) }
+	tenant := func(i int) string {
+		return fmt.Sprintf("%04x5eed-%04x-4000-8000-%012x", i%tenants, i%tenants, i%tenants)
+	}
 	who := audit.Reviewer{Username: "bench"}
 	outcomes := []kp.Outcome{kp.OutcomeFailure, kp.OutcomeDenied, kp.OutcomeUnknown}
 	filters := []struct {
@@ -67,8 +69,12 @@ func BenchmarkTrailAtScale(b *testing.B) {
 	}{
 		{"none", func(int) kp.AuditFilter { return kp.AuditFilter{} }},
 		{"tenant", func(i int) kp.AuditFilter { return kp.AuditFilter{TenantID: tenant(i * 37)} }},
-		{"area", func(i int) kp.AuditFilter { return kp.AuditFilter{Region: kp.Region([]string{"na1", "eu1", "au1"}[i%3])} }},
-		{"actor", func(i int) kp.AuditFilter { return kp.AuditFilter{ActorUserID: tenant(i*37)[:8] + "-user-" + strconv.Itoa(i%8)} }},
+		{"area", func(i int) kp.AuditFilter {
+			return kp.AuditFilter{Region: kp.Region([]string{"na1", "eu1", "au1"}[i%3])}
+		}},
+		{"actor", func(i int) kp.AuditFilter {
+			return kp.AuditFilter{ActorUserID: tenant(i * 37)[:8] + "-user-" + strconv.Itoa(i%8)}
+		}},
 		{"action", func(i int) kp.AuditFilter { return kp.AuditFilter{Action: "key.delete"} }},
 		{"outcome", func(i int) kp.AuditFilter { return kp.AuditFilter{Outcome: outcomes[i%3]} }},
 		{"key", func(i int) kp.AuditFilter {
