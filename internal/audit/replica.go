@@ -34,6 +34,7 @@ type replica struct {
 	mu         sync.Mutex
 	checked    time.Time
 	last       ReadSource
+	samples    []walSample // the primary's WAL positions seen, oldest first
 }
 
 // ReadSource is where a reviewer's request reads the trail from, and what
@@ -141,15 +142,19 @@ func (rp *replica) markDown() {
 	rp.checked, rp.last = time.Now(), ReadSource{Fallback: true}
 }
 
-// source looks at the replica (at most once a second) and says where to read.
+// source looks at the replica (at most once per checkEvery) and says where
+// to read.
 //
 // Up or down: a query within replicaTimeout answers, or not. Behind or not:
-// LSNs, not the replay timestamp alone, since an idle primary leaves the
-// last replayed transaction old on a replica that has everything. The
-// primary's current WAL position is read first; if the replica has
-// replayed up to it, it is current. Otherwise it is behind by now minus
-// pg_last_xact_replay_timestamp() (the commit time of the last transaction
-// it replayed), and pages say "as of" that time when it exceeds maxLag.
+// WAL positions, not the replay timestamp alone, since an idle primary
+// leaves the last replayed transaction old on a replica that has
+// everything. Each look reads the primary's flushed WAL position (what a
+// replica can have) and remembers it with the time; the replica is current
+// if it has replayed up to the position just read. Otherwise it has
+// everything the primary had at the newest remembered moment whose
+// position it has replayed, and is behind by now minus that moment (with
+// no such moment yet, by now minus pg_last_xact_replay_timestamp()). When
+// that exceeds maxLag, pages say "as of" that moment.
 func (rp *replica) source(ctx context.Context, primary *pgxpool.Pool) ReadSource {
 	rp.mu.Lock()
 	defer rp.mu.Unlock()
@@ -170,29 +175,74 @@ func (rp *replica) withPools(s ReadSource, primary *pgxpool.Pool) ReadSource {
 	return s
 }
 
+// walSample is the primary's flushed WAL position at a moment.
+type walSample struct {
+	at  time.Time
+	lsn uint64
+}
+
+// maxSamples bounds the remembered positions (one per look: minutes' worth).
+const maxSamples = 256
+
 func (rp *replica) look(ctx context.Context, primary *pgxpool.Pool) ReadSource {
 	cctx, cancel := context.WithTimeout(ctx, replicaTimeout)
 	defer cancel()
-	var lsn string
-	if err := primary.QueryRow(cctx, `SELECT pg_current_wal_insert_lsn()::text`).Scan(&lsn); err != nil {
+	var (
+		primaryLSN string
+		primaryNow time.Time
+	)
+	if err := primary.QueryRow(cctx, `SELECT pg_current_wal_flush_lsn()::text, now()`).Scan(&primaryLSN, &primaryNow); err != nil {
 		return ReadSource{Replica: true} // the primary is the one in trouble: the replica is all there is
 	}
 	var (
-		current bool
-		replay  *time.Time
-		now     time.Time
+		replayLSN *string
+		replayAt  *time.Time
+		now       time.Time
 	)
-	err := rp.pool.QueryRow(cctx, `SELECT coalesce(pg_last_wal_replay_lsn() >= $1::pg_lsn, true),
-		pg_last_xact_replay_timestamp(), now()`, lsn).Scan(&current, &replay, &now)
+	err := rp.pool.QueryRow(cctx, `SELECT pg_last_wal_replay_lsn()::text, pg_last_xact_replay_timestamp(), now()`).Scan(&replayLSN, &replayAt, &now)
 	if err != nil {
 		return ReadSource{Fallback: true}
 	}
 	s := ReadSource{Replica: true}
-	if current || replay == nil {
+	if replayLSN == nil {
+		return s // not in recovery: a primary (or a promoted replica) is never behind itself
+	}
+	want, err1 := parseLSN(primaryLSN)
+	have, err2 := parseLSN(*replayLSN)
+	if err1 != nil || err2 != nil {
 		return s
 	}
-	if lag := now.Sub(*replay); lag > rp.maxLag {
-		s.AsOf, s.Lag = *replay, lag
+	rp.samples = append(rp.samples, walSample{at: primaryNow, lsn: want})
+	if len(rp.samples) > maxSamples {
+		rp.samples = rp.samples[len(rp.samples)-maxSamples:]
+	}
+	if have >= want {
+		return s
+	}
+	var asOf time.Time
+	for i := len(rp.samples) - 1; i >= 0; i-- {
+		if rp.samples[i].lsn <= have {
+			asOf = rp.samples[i].at
+			break
+		}
+	}
+	if asOf.IsZero() && replayAt != nil {
+		asOf = *replayAt
+	}
+	if asOf.IsZero() {
+		return s
+	}
+	if lag := now.Sub(asOf); lag > rp.maxLag {
+		s.AsOf, s.Lag = asOf, lag
 	}
 	return s
+}
+
+// parseLSN reads a pg_lsn's text form, "16/B374D848".
+func parseLSN(s string) (uint64, error) {
+	var hi, lo uint32
+	if _, err := fmt.Sscanf(s, "%X/%X", &hi, &lo); err != nil {
+		return 0, fmt.Errorf("pg_lsn %q: %w", s, err)
+	}
+	return uint64(hi)<<32 | uint64(lo), nil
 }
