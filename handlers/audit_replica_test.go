@@ -33,6 +33,16 @@ func waitFor(t *testing.T, what string, get func() *page, ok func(*page) bool) *
 	}
 }
 
+// writeOnPrimary appends an event named label through the portal's writer.
+func writeOnPrimary(t *testing.T, a *testApp, label string) int64 {
+	t.Helper()
+	id, err := a.App.Audit.Intent(context.Background(), audit.Event{Actor: audit.Actor{Kind: kp.ActorSystem, UserID: "replica-test", Name: label}, Action: kp.KeyList})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return int64(id)
+}
+
 func readNote(p *page) string {
 	return strings.TrimSpace(p.Doc.Find(`[data-testid="read-note"]`).Text())
 }
@@ -53,14 +63,7 @@ func TestReviewerReadsFromAStreamingReplica(t *testing.T) {
 	addReviewer(t, a, "rita")
 	b := a.browser()
 	b.signInReviewer("rita")
-	write := func(label string) int64 {
-		t.Helper()
-		id, err := a.App.Audit.Intent(ctx, audit.Event{Actor: audit.Actor{Kind: kp.ActorSystem, UserID: "replica-test", Name: label}, Action: kp.KeyList})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return int64(id)
-	}
+	write := func(label string) int64 { return writeOnPrimary(t, a, label) }
 
 	// Written on the primary, seen on the replica once it has caught up;
 	// a replica that has caught up earns no note.
@@ -85,9 +88,7 @@ func TestReviewerReadsFromAStreamingReplica(t *testing.T) {
 	if _, err := replica.Exec(ctx, `SELECT pg_wal_replay_pause()`); err != nil {
 		t.Fatal(err)
 	}
-	var state string
-	for state != "paused" {
-		time.Sleep(10 * time.Millisecond)
+	for state := ""; state != "paused"; time.Sleep(10 * time.Millisecond) {
 		if err := replica.QueryRow(ctx, `SELECT pg_get_wal_replay_pause_state()`).Scan(&state); err != nil {
 			t.Fatal(err)
 		}

@@ -213,22 +213,26 @@ func TestVerifyArchiveNamesTheBrokenFile(t *testing.T) {
 			}
 		})
 	}
-	t.Run("the live trail's first event does not link", func(t *testing.T) {
-		var first int64
-		if err := pool.QueryRow(ctx, `SELECT min(id) FROM audit_events`).Scan(&first); err != nil {
-			t.Fatal(err)
-		}
-		// Rewritten as an attacker would, hash recomputed, so only the seam shows it.
-		superuserExec(t, pool, `UPDATE audit_events SET prev_hash = sha256('x'::bytea) WHERE id = `+itoa(first),
-			`UPDATE audit_events SET hash = sha256(prev_hash || audit_canonical_v1(id, occurred_at, actor_kind, actor_user_id, actor_name, tenant_id, tenant_name, region, session_hash, client_ip, user_agent, action, target_key_id, outcome, upstream_status, error_message, request_id, intent_id, details)) WHERE id = `+itoa(first))
-		rep, err := audit.VerifyArchive(ctx, dir, pool, keys)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if rep.OK() || rep.Problem == nil || rep.Problem.File != file(last) || !strings.Contains(rep.Problem.Detail, "live trail") {
-			t.Fatalf("report %v, want it to name %s and the live trail", rep, file(last))
-		}
-	})
+	t.Run("the live trail's first event does not link", func(t *testing.T) { checkLiveSeam(t, pool, keys, dir, file(last)) })
+}
+
+// checkLiveSeam rewrites the first live event's link, hash recomputed as an
+// attacker would, so only the seam with the last archive shows it.
+func checkLiveSeam(t *testing.T, pool *pgxpool.Pool, keys audit.Keys, dir, lastFile string) {
+	ctx := context.Background()
+	var first int64
+	if err := pool.QueryRow(ctx, `SELECT min(id) FROM audit_events`).Scan(&first); err != nil {
+		t.Fatal(err)
+	}
+	superuserExec(t, pool, `UPDATE audit_events SET prev_hash = sha256('x'::bytea) WHERE id = `+itoa(first),
+		`UPDATE audit_events SET hash = sha256(prev_hash || audit_canonical_v1(id, occurred_at, actor_kind, actor_user_id, actor_name, tenant_id, tenant_name, region, session_hash, client_ip, user_agent, action, target_key_id, outcome, upstream_status, error_message, request_id, intent_id, details)) WHERE id = `+itoa(first))
+	rep, err := audit.VerifyArchive(ctx, dir, pool, keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.OK() || rep.Problem == nil || rep.Problem.File != lastFile || !strings.Contains(rep.Problem.Detail, "live trail") {
+		t.Fatalf("report %v, want it to name %s and the live trail", rep, lastFile)
+	}
 }
 
 func sha256Hex(t *testing.T, path string) string {

@@ -242,11 +242,6 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 			return errors.New("want a postgres:// or postgresql:// URL")
 		}
 		c.DatabaseURL = secret.New(v)
-	case DatabaseReadURL:
-		if v != "" && !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") {
-			return errors.New("want a postgres:// or postgresql:// URL, or empty")
-		}
-		c.DatabaseReadURL = secret.New(v)
 	case SessionKey, EncryptionKey, AuditKey:
 		return c.setKey(env, v, keys)
 	case CXoneURLTemplate:
@@ -292,11 +287,8 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 	case ShutdownTimeout:
 		c.ShutdownTimeout, err = duration(v)
 		return err
-	case AuditSinks, AuditSinkToken:
-		c.setSinks(env, v)
-	case AuditRetain:
-		c.AuditRetain, err = retention(v)
-		return err
+	case AuditSinks, AuditSinkToken, AuditRetain, DatabaseReadURL:
+		return c.setTrail(env, v)
 	case DBMaxConns:
 		c.DBMaxConns, err = poolSize(v)
 		return err
@@ -419,6 +411,23 @@ func (c Config) LogValue() slog.Value {
 }
 
 // poolSize reads KEYPORT_DB_MAX_CONNS.
+// setTrail sets the settings of the trail's copies and reads: the sinks,
+// retention and the reviewers' read replica.
+func (c *Config) setTrail(env, v string) (err error) {
+	switch env {
+	case AuditRetain:
+		c.AuditRetain, err = retention(v)
+	case DatabaseReadURL:
+		if v != "" && !strings.HasPrefix(v, "postgres://") && !strings.HasPrefix(v, "postgresql://") {
+			return errors.New("want a postgres:// or postgresql:// URL, or empty")
+		}
+		c.DatabaseReadURL = secret.New(v)
+	default:
+		c.setSinks(env, v)
+	}
+	return err
+}
+
 // retention parses KEYPORT_AUDIT_RETAIN: whole days ("400d"), at least
 // 31 so the current and the last month always stay; "" is keep everything.
 func retention(v string) (time.Duration, error) {
