@@ -175,6 +175,10 @@ func TestVerifyArchiveNamesTheBrokenFile(t *testing.T) {
 		{"a missing data file", func(t *testing.T, d string) {
 			_ = os.Remove(filepath.Join(d, file(mid)))
 		}, file(mid), "missing"},
+		{"the oldest month missing", func(t *testing.T, d string) {
+			_ = os.Remove(filepath.Join(d, file(ms[0])))
+			_ = os.Remove(filepath.Join(d, manifest(ms[0])))
+		}, file(ms[0]), "missing"},
 		{"the newest month missing", func(t *testing.T, d string) {
 			_ = os.Remove(filepath.Join(d, file(last)))
 			_ = os.Remove(filepath.Join(d, manifest(last)))

@@ -80,11 +80,17 @@ func VerifyArchive(ctx context.Context, dir string, pool *pgxpool.Pool, keys Key
 		rep.Problem = prob
 		return rep, nil
 	}
+	var as []db.AuditArchive // what the database recorded archiving, to name a missing file
+	if pool != nil {
+		if as, err = db.New(pool).AuditArchives(ctx); err != nil {
+			return rep, err
+		}
+	}
 	ch := archiveChain{lastHash: make([]byte, 32), pending: map[int64]db.AuditCheckpoint{}}
 	prevMonth := ""
 	for _, m := range ms {
 		if m.FirstID != ch.lastID+1 {
-			rep.Problem = gapProblem(prevMonth, m, ch.lastID)
+			rep.Problem = gapProblem(prevMonth, m, ch.lastID, as)
 			return rep, nil
 		}
 		if m.FirstPrevHash != hex.EncodeToString(ch.lastHash) {
@@ -103,10 +109,6 @@ func VerifyArchive(ctx context.Context, dir string, pool *pgxpool.Pool, keys Key
 	}
 	if pool == nil {
 		return rep, nil
-	}
-	as, err := db.New(pool).AuditArchives(ctx)
-	if err != nil {
-		return rep, err
 	}
 	byMonth := map[string]Manifest{}
 	for _, m := range ms {
@@ -156,13 +158,22 @@ func cmpOr(a, b string) string {
 	return b
 }
 
-// gapProblem names what is missing before m: the months between the last
-// one checked and m when there are any, else the ids.
-func gapProblem(prevMonth string, m Manifest, prevID int64) *ArchiveProblem {
+// gapProblem names what is missing before m: the months the database
+// recorded archiving for those events, else the months between the last
+// one checked and m, else the ids.
+func gapProblem(prevMonth string, m Manifest, prevID int64, as []db.AuditArchive) *ArchiveProblem {
 	if m.FirstID <= prevID {
 		return &ArchiveProblem{File: m.File, Detail: fmt.Sprintf("out of order: starts at event %d, but the archive before it ends at %d", m.FirstID, prevID)}
 	}
 	var missing []string
+	for _, a := range as {
+		if a.FirstID > prevID && a.LastID < m.FirstID {
+			missing = append(missing, archiveFile(strings.ReplaceAll(strings.TrimPrefix(a.Partition, "audit_events_"), "_", "-")))
+		}
+	}
+	if len(missing) > 0 {
+		return &ArchiveProblem{File: strings.Join(missing, ", "), Detail: fmt.Sprintf("missing: events %d to %d were archived there", prevID+1, m.FirstID-1)}
+	}
 	if prevMonth != "" {
 		t, _ := time.Parse("2006-01", prevMonth)
 		end, _ := time.Parse("2006-01", m.Month)
