@@ -140,14 +140,27 @@ type AuditCheckpoint struct {
 	LastHash    []byte
 	EventCount  int64
 	MAC         []byte
+	// KeyID is the id of the audit key that signed it; "" for checkpoints
+	// from before key rings (migration 014 could not know the key).
+	KeyID string
 }
 
 // InsertAuditCheckpoint stores c and sets its id.
 func (q *Queries) InsertAuditCheckpoint(ctx context.Context, c *AuditCheckpoint) error {
-	const sql = `INSERT INTO audit_checkpoints (created_at, last_event_id, last_hash, event_count, mac)
-		VALUES ($1, $2, $3, $4, $5) RETURNING id`
-	if err := q.db.QueryRow(ctx, sql, c.CreatedAt, c.LastEventID, c.LastHash, c.EventCount, c.MAC).Scan(&c.ID); err != nil {
+	const sql = `INSERT INTO audit_checkpoints (created_at, last_event_id, last_hash, event_count, mac, key_id)
+		VALUES ($1, $2, $3, $4, $5, $6) RETURNING id`
+	if err := q.db.QueryRow(ctx, sql, c.CreatedAt, c.LastEventID, c.LastHash, c.EventCount, c.MAC, c.KeyID).Scan(&c.ID); err != nil {
 		return fmt.Errorf("insert audit checkpoint: %w", err)
+	}
+	return nil
+}
+
+// StampAuditCheckpointKey records the id of the audit key that signed a
+// checkpoint made before key ids: the one update the table accepts.
+func (q *Queries) StampAuditCheckpointKey(ctx context.Context, id int64, keyID string) error {
+	const sql = `UPDATE audit_checkpoints SET key_id = $2 WHERE id = $1 AND key_id = ''`
+	if _, err := q.db.Exec(ctx, sql, id, keyID); err != nil {
+		return fmt.Errorf("record checkpoint %d's key: %w", id, err)
 	}
 	return nil
 }
@@ -155,23 +168,23 @@ func (q *Queries) InsertAuditCheckpoint(ctx context.Context, c *AuditCheckpoint)
 // AuditCheckpoints returns every checkpoint, oldest first. They are few: one
 // per interval.
 func (q *Queries) AuditCheckpoints(ctx context.Context) ([]AuditCheckpoint, error) {
-	const sql = `SELECT id, created_at, last_event_id, last_hash, event_count, mac FROM audit_checkpoints ORDER BY id`
+	const sql = `SELECT id, created_at, last_event_id, last_hash, event_count, mac, coalesce(key_id, '') FROM audit_checkpoints ORDER BY id`
 	rows, err := q.db.Query(ctx, sql)
 	if err != nil {
 		return nil, fmt.Errorf("list audit checkpoints: %w", err)
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (AuditCheckpoint, error) {
 		var c AuditCheckpoint
-		err := r.Scan(&c.ID, &c.CreatedAt, &c.LastEventID, &c.LastHash, &c.EventCount, &c.MAC)
+		err := r.Scan(&c.ID, &c.CreatedAt, &c.LastEventID, &c.LastHash, &c.EventCount, &c.MAC, &c.KeyID)
 		return c, err
 	})
 }
 
 // LatestAuditCheckpoint returns the newest checkpoint, or nil when none exists.
 func (q *Queries) LatestAuditCheckpoint(ctx context.Context) (*AuditCheckpoint, error) {
-	const sql = `SELECT id, created_at, last_event_id, last_hash, event_count, mac FROM audit_checkpoints ORDER BY id DESC LIMIT 1`
+	const sql = `SELECT id, created_at, last_event_id, last_hash, event_count, mac, coalesce(key_id, '') FROM audit_checkpoints ORDER BY id DESC LIMIT 1`
 	var c AuditCheckpoint
-	err := q.db.QueryRow(ctx, sql).Scan(&c.ID, &c.CreatedAt, &c.LastEventID, &c.LastHash, &c.EventCount, &c.MAC)
+	err := q.db.QueryRow(ctx, sql).Scan(&c.ID, &c.CreatedAt, &c.LastEventID, &c.LastHash, &c.EventCount, &c.MAC, &c.KeyID)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}

@@ -13,13 +13,13 @@ import (
 )
 
 const keyMetaColumns = `region, tenant_id, access_key_id, owner_user_id, label, created_by_user_id, created_by_name,
-	created_at, secret_fingerprint, secret_last4, secret_lost, last_verified_at, last_verify_result`
+	created_at, secret_fingerprint, secret_last4, secret_lost, last_verified_at, last_verify_result, fingerprint_key_id`
 
 func scanKeyMeta(row pgx.Row) (kp.KeyMeta, error) {
 	var m kp.KeyMeta
 	err := row.Scan(&m.Region, &m.TenantID, &m.AccessKeyID, &m.OwnerUserID, &m.Label, &m.CreatedByUserID,
 		&m.CreatedByName, &m.CreatedAt, &m.SecretFingerprint, &m.SecretLast4, &m.SecretLost, &m.LastVerifiedAt,
-		&m.LastVerifyResult)
+		&m.LastVerifyResult, &m.FingerprintKeyID)
 	return m, err
 }
 
@@ -59,10 +59,12 @@ func (q *Queries) KeyMeta(ctx context.Context, region kp.Region, tenantID, keyID
 	return m, nil
 }
 
-// KeyMetaByFingerprint finds the tenant's key whose secret has fingerprint fp.
-func (q *Queries) KeyMetaByFingerprint(ctx context.Context, region kp.Region, tenantID, fp string) (*kp.KeyMeta, error) {
-	const sql = `SELECT ` + keyMetaColumns + ` FROM key_metadata WHERE region = $1 AND tenant_id = $2 AND secret_fingerprint = $3`
-	m, err := scanKeyMeta(q.db.QueryRow(ctx, sql, region, tenantID, fp))
+// KeyMetaByFingerprint finds the tenant's key whose secret has one of the
+// fingerprints fps (a secret's fingerprint under each audit key of the ring).
+func (q *Queries) KeyMetaByFingerprint(ctx context.Context, region kp.Region, tenantID string, fps []string) (*kp.KeyMeta, error) {
+	const sql = `SELECT ` + keyMetaColumns + ` FROM key_metadata WHERE region = $1 AND tenant_id = $2 AND secret_fingerprint = ANY($3)
+		ORDER BY access_key_id LIMIT 1`
+	m, err := scanKeyMeta(q.db.QueryRow(ctx, sql, region, tenantID, fps))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil
 	}
@@ -74,13 +76,14 @@ func (q *Queries) KeyMetaByFingerprint(ctx context.Context, region kp.Region, te
 
 // InsertKeyMeta records a key Keyport created (or learnt of by reconciling).
 func (q *Queries) InsertKeyMeta(ctx context.Context, m kp.KeyMeta) error {
-	const sql = `INSERT INTO key_metadata (` + keyMetaColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+	const sql = `INSERT INTO key_metadata (` + keyMetaColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
 		ON CONFLICT (region, tenant_id, access_key_id) DO UPDATE SET owner_user_id = EXCLUDED.owner_user_id,
 			label = EXCLUDED.label, created_by_user_id = EXCLUDED.created_by_user_id, created_by_name = EXCLUDED.created_by_name,
 			created_at = EXCLUDED.created_at, secret_fingerprint = EXCLUDED.secret_fingerprint,
-			secret_last4 = EXCLUDED.secret_last4, secret_lost = EXCLUDED.secret_lost`
+			secret_last4 = EXCLUDED.secret_last4, secret_lost = EXCLUDED.secret_lost, fingerprint_key_id = EXCLUDED.fingerprint_key_id`
 	_, err := q.db.Exec(ctx, sql, m.Region, m.TenantID, m.AccessKeyID, m.OwnerUserID, m.Label, m.CreatedByUserID,
-		m.CreatedByName, m.CreatedAt, m.SecretFingerprint, m.SecretLast4, m.SecretLost, m.LastVerifiedAt, m.LastVerifyResult)
+		m.CreatedByName, m.CreatedAt, m.SecretFingerprint, m.SecretLast4, m.SecretLost, m.LastVerifiedAt, m.LastVerifyResult,
+		m.FingerprintKeyID)
 	if err != nil {
 		return fmt.Errorf("store key metadata: %w", err)
 	}

@@ -13,12 +13,15 @@ import (
 
 // SessionRow is one server-side session.
 type SessionRow struct {
-	IDHash     []byte
-	Kind       string
-	Data       []byte // sealed
-	CreatedAt  time.Time
-	LastSeenAt time.Time
-	ExpiresAt  time.Time
+	IDHash []byte
+	Kind   string
+	Data   []byte // sealed
+	// CookieKeyID is the id of the session key that signed the cookie last
+	// sent for this session ("" for sessions from before key rings).
+	CookieKeyID string
+	CreatedAt   time.Time
+	LastSeenAt  time.Time
+	ExpiresAt   time.Time
 }
 
 // LoadSession returns the live session of kind with id hash h: not past its
@@ -39,17 +42,19 @@ func (q *Queries) LoadSession(ctx context.Context, h []byte, kind string, now ti
 
 // InsertSession stores a new session.
 func (q *Queries) InsertSession(ctx context.Context, s *SessionRow) error {
-	const sql = `INSERT INTO sessions (id_hash, kind, data, created_at, last_seen_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6)`
-	if _, err := q.db.Exec(ctx, sql, s.IDHash, s.Kind, s.Data, s.CreatedAt, s.LastSeenAt, s.ExpiresAt); err != nil {
+	const sql = `INSERT INTO sessions (id_hash, kind, data, cookie_key_id, created_at, last_seen_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)`
+	if _, err := q.db.Exec(ctx, sql, s.IDHash, s.Kind, s.Data, s.CookieKeyID, s.CreatedAt, s.LastSeenAt, s.ExpiresAt); err != nil {
 		return fmt.Errorf("insert session: %w", err)
 	}
 	return nil
 }
 
-// UpdateSession replaces a session's data and marks it seen.
-func (q *Queries) UpdateSession(ctx context.Context, h []byte, data []byte, seen time.Time) error {
-	const sql = `UPDATE sessions SET data = $2, last_seen_at = $3 WHERE id_hash = $1`
-	tag, err := q.db.Exec(ctx, sql, h, data, seen)
+// UpdateSession replaces a session's data, records which session key signs
+// its cookie, and marks it seen.
+func (q *Queries) UpdateSession(ctx context.Context, h []byte, data []byte, cookieKeyID string, seen time.Time) error {
+	const sql = `UPDATE sessions SET data = $2, cookie_key_id = $3, last_seen_at = $4 WHERE id_hash = $1`
+	tag, err := q.db.Exec(ctx, sql, h, data, cookieKeyID, seen)
 	if err != nil {
 		return fmt.Errorf("update session: %w", err)
 	}
@@ -61,9 +66,9 @@ func (q *Queries) UpdateSession(ctx context.Context, h []byte, data []byte, seen
 
 // RekeySession gives a session a new id hash (and re-sealed data, which is
 // bound to the id); its connections follow through ON UPDATE CASCADE.
-func (q *Queries) RekeySession(ctx context.Context, old, new, data []byte, seen time.Time) error {
-	const sql = `UPDATE sessions SET id_hash = $2, data = $3, last_seen_at = $4 WHERE id_hash = $1`
-	tag, err := q.db.Exec(ctx, sql, old, new, data, seen)
+func (q *Queries) RekeySession(ctx context.Context, old, new, data []byte, cookieKeyID string, seen time.Time) error {
+	const sql = `UPDATE sessions SET id_hash = $2, data = $3, cookie_key_id = $4, last_seen_at = $5 WHERE id_hash = $1`
+	tag, err := q.db.Exec(ctx, sql, old, new, data, cookieKeyID, seen)
 	if err != nil {
 		return fmt.Errorf("rotate session id: %w", err)
 	}

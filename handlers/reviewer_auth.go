@@ -9,6 +9,7 @@ import (
 
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/logging"
 	"github.com/keyport/keyport/internal/reviewer"
 	"github.com/keyport/keyport/internal/secret"
 	"github.com/keyport/keyport/internal/session"
@@ -137,12 +138,11 @@ func (r *auditUI) login(c echo.Context) error {
 		Scope: r.scope(c, sess),
 	})
 	if k := kp.KindOf(err); k == kp.Unauthorized || k == kp.RateLimited {
-		status := http.StatusUnauthorized
+		status, v := http.StatusUnauthorized, r.loginView(username, kp.MessageOf(err))
 		if k == kp.RateLimited {
-			status = http.StatusTooManyRequests
+			status, v.RequestID = http.StatusTooManyRequests, logging.RequestID(c.Request().Context())
 		}
-		return r.h.render(c, status, web.ReviewerLogin(r.reviewerPage(c, nil, "Reviewer sign-in"),
-			r.loginView(username, kp.MessageOf(err))))
+		return r.h.render(c, status, web.ReviewerLogin(r.reviewerPage(c, nil, "Reviewer sign-in"), v))
 	}
 	if err != nil {
 		return err

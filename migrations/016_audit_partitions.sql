@@ -32,7 +32,8 @@ ALTER TABLE audit_events DROP CONSTRAINT audit_events_action_check, ADD CONSTRAI
     'key.verify', 'key.lookup', 'key.reconcile', 'key.rotate',
     'auditor.add', 'auditor.disable', 'auditor.enable', 'auditor.reset_password',
     'auditor.login', 'auditor.logout',
-    'audit.view', 'audit.export', 'audit.verify', 'audit.checkpoint', 'audit.seed', 'audit.archive'));
+    'audit.view', 'audit.export', 'audit.verify', 'audit.checkpoint', 'audit.seed', 'audit.archive',
+    'keys.rekey'));
 
 -- Statement triggers do not reach partitions, so each partition gets its
 -- own TRUNCATE refusal (row triggers on the parent are cloned to every

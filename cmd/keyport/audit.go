@@ -5,7 +5,6 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -24,14 +23,12 @@ func cmdAudit(ctx context.Context, e env, args []string) error {
 	if len(args) > 0 && args[0] == "archive" {
 		return cmdAuditArchive(ctx, e, args[1:])
 	}
-	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
-		args = append(append([]string{}, args[1:]...), args[0]) // flags may follow the action: audit verify --archive DIR
-	}
-	fs := newFlagSet(e, "audit", "audit [flags] verify|checkpoint|sinks|archive\n\n  verify      check every event's hash and link and every signed checkpoint;\n              prints \"verified N events, head <hash>\" or the first broken event (exit 1);\n              from the newest checkpoint an earlier run verified; --full: from the start;\n              --archive DIR: the archived months and the live trail as one chain\n  checkpoint  sign and store the current chain head now\n  sinks       each audit sink's cursor, lag and last error (KEYPORT_AUDIT_SINKS)\n  archive     move months older than KEYPORT_AUDIT_RETAIN to verifiable files: audit archive --help\n  seed        (development only) append synthetic events: audit seed --events N; see audit seed --help\n\nNeeds KEYPORT_DATABASE_URL and KEYPORT_AUDIT_KEY (the other keys are not read); without a database URL,\nrun where `make dev` runs, it reads both from .keyport/dev.env and says so.")
+	fs := newFlagSet(e, "audit", "audit [flags] verify|checkpoint|sinks|archive\n\n  verify      check every event's hash and link and every signed checkpoint;\n              prints \"verified N events, head <hash>\" or the first broken event (exit 1);\n              from the newest checkpoint an earlier run verified; --full: from the start;\n              --archive DIR: the archived months and the live trail as one chain\n  checkpoint  sign and store the current chain head now\n  sinks       each audit sink's cursor, lag and last error (KEYPORT_AUDIT_SINKS)\n  archive     move months older than KEYPORT_AUDIT_RETAIN to verifiable files: audit archive --help\n  seed        (development only) append synthetic events: audit seed --events N; see audit seed --help\n\nNeeds KEYPORT_DATABASE_URL and KEYPORT_AUDIT_KEY (the other keys are not read); without a database URL,\nrun where `make dev` runs, it reads both from .keyport/dev.env and says so."+witnessHelp)
 	full := fs.Bool("full", false, "verify: reread the whole chain, not only what followed the newest checkpoint an earlier run verified")
 	archiveDir := fs.String("archive", "", "verify: also the archived months in this directory, with the live trail as one chain")
 	src := registerTrail(fs, e)
-	if help, err := parse(fs, e, args); help || err != nil {
+	wf := registerWitness(fs)
+	if help, err := parse(fs, e, actionLast(args)); help || err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
@@ -76,6 +73,10 @@ func cmdAudit(ctx context.Context, e env, args []string) error {
 			return err
 		}
 		fmt.Fprintln(e.stdout, rep.String())
+		printCheckpointKeys(e, rep)
+		if *wf.url != "" {
+			return auditVerifyWitness(ctx, e, pool, w, rep, wf)
+		}
 		if !rep.OK() {
 			return &exitError{code: 1}
 		}
@@ -95,7 +96,7 @@ func registerTrail(fs *flag.FlagSet, e env) *config.Source {
 // whose keys derive from cfg's audit key, for the commands that write to
 // or check the trail.
 func openTrail(ctx context.Context, e env, cfg config.Config) (*pgxpool.Pool, *audit.Writer, error) {
-	keys, err := audit.DeriveKeys(cfg.AuditKey)
+	keys, err := audit.DeriveKeys(cfg.AuditKey) // the ring: newest signs, every key verifies
 	if err != nil {
 		return nil, nil, usageError(fmt.Errorf("KEYPORT_AUDIT_KEY: %w", err))
 	}

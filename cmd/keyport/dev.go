@@ -20,6 +20,7 @@ import (
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/config"
+	"github.com/keyport/keyport/internal/keyring"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/logging"
 	"github.com/keyport/keyport/internal/pglocal"
@@ -265,7 +266,7 @@ func ensureDevReviewer(ctx context.Context, dbURL, auditKey, passwordFile string
 	if err != nil {
 		return "", err
 	}
-	keys, err := audit.DeriveKeys(key)
+	keys, err := audit.DeriveKeys(keyring.New(key))
 	if err != nil {
 		return "", err
 	}

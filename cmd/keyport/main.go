@@ -69,7 +69,10 @@ func commands() []command {
 		{"reviewer", "manage security reviewers' accounts: add, list, disable, enable, reset-password, unlock", cmdReviewer},
 		{"auditor", "another name for reviewer", cmdAuditor},
 		{"audit", "verify the audit trail's hash chain and checkpoints, or write a checkpoint", cmdAudit},
+		{"rekey", "re-encrypt every stored token, TOTP seed and session under the newest encryption key", cmdRekey},
+		{"keys", "key rings: status lists each key id and what still uses it", cmdKeys},
 		{"reconcile", "settle key creations and audit intents whose outcome was lost", cmdReconcile},
+		{"health", "exit 0 when the portal's /readyz answers 200 (for container healthchecks)", cmdHealth},
 		{"genkey", "print a fresh random key for KEYPORT_*_KEY variables", cmdGenkey},
 		{"version", "print version, commit and build date", cmdVersion},
 	}

@@ -132,7 +132,7 @@ func newOIDC(c config.OIDC, log *slog.Logger) *oidc.Client {
 		return nil
 	}
 	client := oidc.New(oidc.Config{Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURL: c.RedirectURL,
-		Scopes: c.Scopes, GroupsClaim: c.GroupsClaim, ReviewerGroups: c.ReviewerGroups, Log: log})
+		Scopes: c.Scopes, GroupsClaim: c.GroupsClaim, ReviewerGroups: c.ReviewerGroups, Name: c.Name, Log: log})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = client.Discover(ctx) // logged; retried lazily

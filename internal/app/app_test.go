@@ -16,8 +16,8 @@ import (
 
 	"github.com/keyport/keyport/internal/app"
 	"github.com/keyport/keyport/internal/config"
+	"github.com/keyport/keyport/internal/keyring"
 	"github.com/keyport/keyport/internal/pgtest"
-	"github.com/keyport/keyport/internal/secret"
 )
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m)) }
@@ -50,7 +50,7 @@ func options(t *testing.T, url string) app.Options {
 // The services need no session key: they serve no HTTP (keyport reconcile).
 func TestNewServicesWithoutTheHTTPConfiguration(t *testing.T) {
 	o := options(t, pgtest.NewDatabase(t))
-	o.Config.SessionKey, o.Config.CookieSecure, o.Config.TrustedProxies = secret.Secret{}, false, nil
+	o.Config.SessionKey, o.Config.CookieSecure, o.Config.TrustedProxies = keyring.Ring{}, false, nil
 	svc, err := app.NewServices(o)
 	if err != nil {
 		t.Fatalf("NewServices: %v", err)

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -60,11 +59,14 @@ type ManifestCheckpoint struct {
 	LastHash    string `json:"last_hash"`
 	EventCount  int64  `json:"event_count"`
 	MAC         string `json:"mac"`
+	// KeyID names the audit key that signed it (key rings); "" for a
+	// checkpoint from before key ids, checked with every key given.
+	KeyID string `json:"key_id,omitempty"`
 }
 
 func manifestCheckpoint(c *db.AuditCheckpoint) ManifestCheckpoint {
 	return ManifestCheckpoint{ID: c.ID, CreatedAt: c.CreatedAt.UTC().Format(exportTime), LastEventID: c.LastEventID,
-		LastHash: hex.EncodeToString(c.LastHash), EventCount: c.EventCount, MAC: hex.EncodeToString(c.MAC)}
+		LastHash: hex.EncodeToString(c.LastHash), EventCount: c.EventCount, MAC: hex.EncodeToString(c.MAC), KeyID: c.KeyID}
 }
 
 func (m ManifestCheckpoint) checkpoint() (db.AuditCheckpoint, error) {
@@ -72,7 +74,7 @@ func (m ManifestCheckpoint) checkpoint() (db.AuditCheckpoint, error) {
 	if err != nil {
 		return db.AuditCheckpoint{}, fmt.Errorf("checkpoint %d: created_at: %w", m.ID, err)
 	}
-	c := db.AuditCheckpoint{ID: m.ID, CreatedAt: at, LastEventID: m.LastEventID, EventCount: m.EventCount}
+	c := db.AuditCheckpoint{ID: m.ID, CreatedAt: at, LastEventID: m.LastEventID, EventCount: m.EventCount, KeyID: m.KeyID}
 	if c.LastHash, err = hex.DecodeString(m.LastHash); err != nil || len(c.LastHash) != 32 {
 		return c, fmt.Errorf("checkpoint %d: last_hash is not 32 bytes of hex", m.ID)
 	}
@@ -236,8 +238,12 @@ func coveringCheckpoint(keys Keys, cps []db.AuditCheckpoint, name string, lastID
 		if c.LastEventID < lastID {
 			continue
 		}
-		if !hmac.Equal(c.MAC, keys.checkpointMAC(c)) {
-			return nil, fmt.Errorf("audit archive: checkpoint %d does not verify with this audit key", c.ID)
+		_, unchecked, problem := keys.checkCheckpoint(c)
+		if problem != nil {
+			return nil, fmt.Errorf("audit archive: %s", problem.Detail)
+		}
+		if unchecked != nil {
+			continue // signed with a retired key: a later checkpoint covers the month too
 		}
 		if c.LastEventID == lastID && !bytes.Equal(c.LastHash, lastHash) {
 			return nil, fmt.Errorf("audit archive: checkpoint %d disagrees with event %d's hash", c.ID, lastID)

@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -256,8 +255,10 @@ func verifyMonthFile(dir string, m Manifest, keys Keys, prevID int64, prevHash [
 	if err != nil {
 		return nil, err
 	}
-	if !hmac.Equal(cp.MAC, keys.checkpointMAC(&cp)) {
-		return nil, fmt.Errorf("checkpoint %d's signature does not verify with this audit key", cp.ID)
+	if _, unchecked, problem := keys.checkCheckpoint(&cp); problem != nil {
+		return nil, fmt.Errorf("%s", problem.Detail)
+	} else if unchecked != nil {
+		return nil, fmt.Errorf("checkpoint %d cannot be checked: %s (give the ring that held it)", cp.ID, unchecked.Reason)
 	}
 	if cp.LastEventID < m.LastID {
 		return nil, fmt.Errorf("checkpoint %d ends at event %d, before the month's last event %d", cp.ID, cp.LastEventID, m.LastID)

@@ -11,10 +11,6 @@ package audit
 
 import (
 	"context"
-	"crypto/hkdf"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -69,7 +65,11 @@ type Details struct {
 	CorrelationID     string            `json:"correlation_id,omitempty"`
 	Step              string            `json:"step,omitempty"`
 	PreviousKeyID     string            `json:"previous_key_id,omitempty"`
-	Identity          *Identity         `json:"identity,omitempty"` // an OIDC reviewer's (identity.go)
+	// Counts and SigningKeyID are `keyport rekey`'s: values re-sealed,
+	// changed meanwhile or unreadable, per column, under which key id.
+	Counts       map[string]int64 `json:"counts,omitempty"`
+	SigningKeyID string           `json:"signing_key_id,omitempty"`
+	Identity     *Identity        `json:"identity,omitempty"` // an OIDC reviewer's (identity.go)
 }
 
 // Event is one thing to record.
@@ -107,54 +107,6 @@ type Writer struct {
 	outcomesLost atomic.Int64 // best-effort outcomes that could not be written
 	notesLost    atomic.Int64 // best-effort notes that could not be written
 	group        *groupAppender
-}
-
-// Keys are the keys derived from KEYPORT_AUDIT_KEY, one per purpose.
-type Keys struct {
-	fingerprint []byte
-	session     []byte
-	checkpoint  []byte
-}
-
-// DeriveKeys derives the per-purpose keys from the audit key with HKDF, so a
-// leaked fingerprint key does not forge checkpoints and vice versa.
-func DeriveKeys(auditKey secret.Secret) (Keys, error) {
-	if auditKey.Len() < 32 {
-		return Keys{}, errors.New("audit key shorter than 32 bytes")
-	}
-	derive := func(purpose string) ([]byte, error) {
-		return hkdf.Key(sha256.New, []byte(auditKey.Reveal()), nil, "keyport "+purpose+" v1", 32)
-	}
-	var k Keys
-	var err error
-	if k.fingerprint, err = derive("secret fingerprint"); err != nil {
-		return Keys{}, err
-	}
-	if k.session, err = derive("session hash"); err != nil {
-		return Keys{}, err
-	}
-	if k.checkpoint, err = derive("audit checkpoint"); err != nil {
-		return Keys{}, err
-	}
-	return k, nil
-}
-
-// Fingerprint is the keyed HMAC-SHA-256 of a secret, hex: lets a reviewer
-// recognise a secret without Keyport ever storing it.
-func (k Keys) Fingerprint(s secret.Secret) string {
-	m := hmac.New(sha256.New, k.fingerprint)
-	m.Write([]byte(s.Reveal()))
-	return hex.EncodeToString(m.Sum(nil))
-}
-
-// SessionHash is the keyed hash recorded instead of a session id.
-func (k Keys) SessionHash(s secret.Secret) string {
-	if s.IsZero() {
-		return ""
-	}
-	m := hmac.New(sha256.New, k.session)
-	m.Write([]byte(s.Reveal()))
-	return hex.EncodeToString(m.Sum(nil))[:32]
 }
 
 // NewWriter returns a Writer appending to pool.

@@ -2,12 +2,14 @@ package audit
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
 	"time"
 
@@ -71,11 +73,42 @@ func (h *hasher) hash(e *kp.AuditEvent, id int64) [32]byte {
 	return sha256.Sum256(h.buf)
 }
 
-// checkpointMAC signs a checkpoint with the checkpoint key.
-func (k Keys) checkpointMAC(c *db.AuditCheckpoint) []byte {
-	m := hmac.New(sha256.New, k.checkpoint)
+// checkpointMAC signs a checkpoint with one audit key's checkpoint key.
+// The key id is not signed: a checkpoint relabelled with another key of
+// the ring fails that key's check, and one relabelled with a key outside
+// the ring is still compared with the chain (Verify).
+func (d derivedKeys) checkpointMAC(c *db.AuditCheckpoint) []byte {
+	m := hmac.New(sha256.New, d.checkpoint)
 	fmt.Fprintf(m, "keyport-checkpoint-v1|%d|%d|%x|%d", c.CreatedAt.UnixMicro(), c.LastEventID, c.LastHash, c.EventCount)
 	return m.Sum(nil)
+}
+
+// checkCheckpoint checks c's signature with the key its id names, or, for a
+// checkpoint from before key rings (no id), with every key of the ring. It
+// returns the id of the key that verified it, or what keeps it unchecked
+// (its id names a key not in the ring), or the problem (the signature does
+// not verify). A checkpoint without an id that no key verifies is called
+// forged, as before key rings: `keyport rekey` records the ids of those
+// from before, so retiring their key leaves them named, not forged.
+func (k Keys) checkCheckpoint(c *db.AuditCheckpoint) (keyID string, unchecked *Unchecked, problem *Problem) {
+	if c.KeyID == "" {
+		if d := k.signerOf(c); d != nil {
+			return d.id, nil, nil
+		}
+		return "", nil, &Problem{EventID: c.LastEventID, Kind: "forged-checkpoint",
+			Detail: fmt.Sprintf("checkpoint %d (made before key ids) does not verify with any key of KEYPORT_AUDIT_KEY", c.ID)}
+	}
+	for _, d := range k.ring {
+		if d.id != c.KeyID {
+			continue
+		}
+		if !hmac.Equal(c.MAC, d.checkpointMAC(c)) {
+			return "", nil, &Problem{EventID: c.LastEventID, Kind: "forged-checkpoint",
+				Detail: fmt.Sprintf("checkpoint %d's signature does not verify with audit key %s", c.ID, c.KeyID)}
+		}
+		return d.id, nil, nil
+	}
+	return "", &Unchecked{CheckpointID: c.ID, KeyID: c.KeyID, Reason: "signed with audit key " + c.KeyID + ", which is not in KEYPORT_AUDIT_KEY"}, nil
 }
 
 // Checkpoint signs the current chain head and stores it. It returns nil
@@ -98,7 +131,7 @@ func (w *Writer) Checkpoint(ctx context.Context) (*db.AuditCheckpoint, error) {
 			CreatedAt:   time.Now().UTC().Truncate(time.Microsecond),
 			LastEventID: head.LastID, LastHash: head.LastHash, EventCount: head.Count,
 		}
-		c.MAC = w.keys.checkpointMAC(c)
+		c.MAC, c.KeyID = w.keys.ring[0].checkpointMAC(c), w.keys.ring[0].id
 		if err := q.InsertAuditCheckpoint(ctx, c); err != nil {
 			return err
 		}
@@ -128,12 +161,29 @@ func (p *Problem) String() string {
 	return fmt.Sprintf("event %d: %s: %s", p.EventID, p.Kind, p.Detail)
 }
 
+// Unchecked is a checkpoint whose signature no key of the ring can check:
+// its key left the ring. It is not called forged; it is still compared with
+// the chain, so relabelling a checkpoint hides nothing.
+type Unchecked struct {
+	CheckpointID int64
+	KeyID        string // "" for a checkpoint from before key ids
+	Reason       string
+}
+
+func (u Unchecked) String() string {
+	return fmt.Sprintf("checkpoint %d not checked: %s", u.CheckpointID, u.Reason)
+}
+
 // Report is the result of a verification.
 type Report struct {
 	Events      int64
 	Head        []byte
 	Checkpoints int
-	Problem     *Problem // nil when the trail verified
+	// ByKey counts the checkpoints whose signature verified, per audit key id.
+	ByKey map[string]int
+	// Unchecked lists the checkpoints no key of the ring could check.
+	Unchecked []Unchecked
+	Problem   *Problem // nil when the trail verified
 	// SinceCheckpoint and SinceEvent say where an incremental run started
 	// (VerifyLatest); zero for a full one.
 	SinceCheckpoint, SinceEvent int64
@@ -184,15 +234,18 @@ func verifyFrom(ctx context.Context, pool *pgxpool.Pool, keys Keys, startID int6
 	for _, c := range extra {
 		cps = append(cps, c)
 	}
-	var rep Report
-	rep.Checkpoints = len(cps)
+	rep := Report{Checkpoints: len(cps), ByKey: map[string]int{}}
 	for i := range cps {
-		c := &cps[i]
-		if !hmac.Equal(c.MAC, keys.checkpointMAC(c)) {
-			rep.Problem = &Problem{EventID: c.LastEventID, Kind: "forged-checkpoint",
-				Detail: fmt.Sprintf("checkpoint %d's signature does not verify with this audit key", c.ID)}
+		id, unchecked, problem := keys.checkCheckpoint(&cps[i])
+		if problem != nil {
+			rep.Problem = problem
 			return rep, nil
 		}
+		if unchecked != nil {
+			rep.Unchecked = append(rep.Unchecked, *unchecked)
+			continue
+		}
+		rep.ByKey[id]++
 	}
 	byLast := map[int64][]*db.AuditCheckpoint{}
 	for i := range cps {
@@ -216,7 +269,7 @@ func verifyFrom(ctx context.Context, pool *pgxpool.Pool, keys Keys, startID int6
 		for _, c := range byLast[e.ID] {
 			if !bytes.Equal(c.LastHash, e.Hash) || c.EventCount != startID+rep.Events {
 				rep.Problem = &Problem{EventID: e.ID, Kind: "changed",
-					Detail: fmt.Sprintf("checkpoint %d recorded %d events ending in hash %x here; found %d ending in %x", c.ID, c.EventCount, c.LastHash, startID+rep.Events, e.Hash)}
+					Detail: fmt.Sprintf("checkpoint %d recorded %d events ending in hash %x here; found %d ending in %x%s", c.ID, c.EventCount, c.LastHash, startID+rep.Events, e.Hash, rep.uncheckedNote(c.ID))}
 				return errStop
 			}
 		}
@@ -237,7 +290,7 @@ func verifyFrom(ctx context.Context, pool *pgxpool.Pool, keys Keys, startID int6
 	for i := range cps {
 		if c := &cps[i]; c.LastEventID > prevID {
 			rep.Problem = &Problem{EventID: c.LastEventID, Kind: "truncated",
-				Detail: fmt.Sprintf("checkpoint %d covers events up to %d, but the chain ends at %d: the tail was removed", c.ID, c.LastEventID, prevID)}
+				Detail: fmt.Sprintf("checkpoint %d covers events up to %d, but the chain ends at %d: the tail was removed%s", c.ID, c.LastEventID, prevID, rep.uncheckedNote(c.ID))}
 			return rep, nil
 		}
 	}
@@ -245,6 +298,18 @@ func verifyFrom(ctx context.Context, pool *pgxpool.Pool, keys Keys, startID int6
 		progress(rep.Events)
 	}
 	return rep, nil
+}
+
+// uncheckedNote qualifies a problem found through a checkpoint whose
+// signature could not be checked: a forged checkpoint and a changed trail
+// then look alike.
+func (r *Report) uncheckedNote(checkpointID int64) string {
+	for _, u := range r.Unchecked {
+		if u.CheckpointID == checkpointID {
+			return " (that checkpoint's signature was not checked: " + u.Reason + "; either it or the trail was tampered with)"
+		}
+	}
+	return ""
 }
 
 // checkEvent checks one event against its predecessor.
@@ -282,4 +347,83 @@ func (r Report) LogValue() slog.Value {
 		return slog.GroupValue(slog.Int64("events", r.Events), slog.String("problem", r.Problem.String()))
 	}
 	return slog.GroupValue(slog.Int64("events", r.Events), slog.String("head", hex.EncodeToString(r.Head)))
+}
+
+// signerOf is the ring key whose signature c carries, or nil.
+func (k Keys) signerOf(c *db.AuditCheckpoint) *derivedKeys {
+	for i := range k.ring {
+		if hmac.Equal(c.MAC, k.ring[i].checkpointMAC(c)) {
+			return &k.ring[i]
+		}
+	}
+	return nil
+}
+
+// StampCheckpointKeys records, on each checkpoint made before key ids, the
+// id of the ring key whose signature it carries (the one update the table
+// accepts, migration 014), and returns how many it stamped. Those no key of
+// the ring verifies are left for Verify to report.
+func StampCheckpointKeys(ctx context.Context, pool *pgxpool.Pool, keys Keys) (int64, error) {
+	q := db.New(pool)
+	cps, err := q.AuditCheckpoints(ctx)
+	if err != nil {
+		return 0, err
+	}
+	var n int64
+	for i := range cps {
+		c := &cps[i]
+		if c.KeyID != "" {
+			continue
+		}
+		if d := keys.signerOf(c); d != nil {
+			if err := q.StampAuditCheckpointKey(ctx, c.ID, d.id); err != nil {
+				return n, err
+			}
+			n++
+		}
+	}
+	return n, nil
+}
+
+// CheckpointKeyUse is what one audit key signed: how many checkpoints, and
+// the newest of them.
+type CheckpointKeyUse struct {
+	KeyID  string // "" for checkpoints no key of the ring verifies (made before key ids)
+	Count  int64
+	Newest int64 // checkpoint id
+}
+
+// CheckpointKeys attributes every checkpoint to the audit key that signed
+// it (its recorded id; for one made before key ids, the ring key whose
+// signature matches) and returns the uses per key, with the newest
+// checkpoint's key id: the key that must stay until a newer key signs a
+// checkpoint, since the newest checkpoint is the one that covers the chain.
+func CheckpointKeys(ctx context.Context, pool *pgxpool.Pool, keys Keys) (uses []CheckpointKeyUse, newestKeyID string, err error) {
+	cps, err := db.New(pool).AuditCheckpoints(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	byKey := map[string]*CheckpointKeyUse{}
+	for i := range cps {
+		c := &cps[i]
+		id := c.KeyID
+		if id == "" {
+			if d := keys.signerOf(c); d != nil {
+				id = d.id
+			}
+		}
+		u := byKey[id]
+		if u == nil {
+			u = &CheckpointKeyUse{KeyID: id}
+			byKey[id] = u
+		}
+		u.Count++
+		u.Newest = c.ID
+		newestKeyID = id
+	}
+	for _, u := range byKey {
+		uses = append(uses, *u)
+	}
+	slices.SortFunc(uses, func(a, b CheckpointKeyUse) int { return cmp.Compare(b.Newest, a.Newest) })
+	return uses, newestKeyID, nil
 }

@@ -16,10 +16,22 @@ import (
 
 // verificationMAC signs "the chain verified up to this checkpoint" with the
 // checkpoint key; the prefix keeps it from ever reading as a checkpoint's.
-func (k Keys) verificationMAC(v *db.AuditVerification) []byte {
-	m := hmac.New(sha256.New, k.checkpoint)
+func (d derivedKeys) verificationMAC(v *db.AuditVerification) []byte {
+	m := hmac.New(sha256.New, d.checkpoint)
 	fmt.Fprintf(m, "keyport-verified-v1|%d|%d|%d|%x|%t", v.VerifiedAt.UnixMicro(), v.CheckpointID, v.LastEventID, v.LastHash, v.FullRun)
 	return m.Sum(nil)
+}
+
+// verifiedByRing reports whether v's MAC verifies under any key of the
+// ring: a run recorded before a rotation is still trusted until its key is
+// retired.
+func (k Keys) verifiedByRing(v *db.AuditVerification) bool {
+	for _, d := range k.ring {
+		if hmac.Equal(v.MAC, d.verificationMAC(v)) {
+			return true
+		}
+	}
+	return false
 }
 
 // VerifyLatest verifies the live chain, starting from the newest point it
@@ -72,7 +84,7 @@ func VerifyLatest(ctx context.Context, pool *pgxpool.Pool, keys Keys, full bool,
 	}
 	v := &db.AuditVerification{VerifiedAt: time.Now().UTC().Truncate(time.Microsecond), CheckpointID: reached.ID,
 		LastEventID: reached.LastEventID, LastHash: reached.LastHash, FullRun: since == nil}
-	v.MAC = keys.verificationMAC(v)
+	v.MAC = keys.ring[0].verificationMAC(v)
 	if err := q.InsertAuditVerification(ctx, v); err != nil {
 		return rep, err
 	}
@@ -93,8 +105,10 @@ func trustedPoint(ctx context.Context, q *db.Queries, keys Keys, cps []db.AuditC
 	for i := range vs {
 		v := &vs[i]
 		c := byID[v.CheckpointID]
-		if c == nil || !hmac.Equal(v.MAC, keys.verificationMAC(v)) || !hmac.Equal(c.MAC, keys.checkpointMAC(c)) ||
-			c.LastEventID != v.LastEventID || !bytes.Equal(c.LastHash, v.LastHash) {
+		if c == nil || !keys.verifiedByRing(v) || c.LastEventID != v.LastEventID || !bytes.Equal(c.LastHash, v.LastHash) {
+			continue
+		}
+		if _, unchecked, problem := keys.checkCheckpoint(c); unchecked != nil || problem != nil {
 			continue
 		}
 		e, err := q.AuditEventByID(ctx, c.LastEventID)

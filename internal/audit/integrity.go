@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/keyport/keyport/db"
@@ -13,10 +14,11 @@ type Integrity struct {
 	Checkpoint *db.AuditCheckpoint
 	HeadID     int64
 	Run        *kp.VerifyRun
+	Witness    *db.WitnessCheck // the last `keyport audit verify --witness`, nil if none ran
 }
 
 // Integrity records the view, then returns the latest checkpoint, the
-// chain's length and the last verify run.
+// chain's length, the last verify run and the last witness check.
 func (r *Reader) Integrity(ctx context.Context, who Reviewer) (Integrity, error) {
 	var in Integrity
 	if err := r.w.Viewed(ctx, who.actor(), who.Scope, kp.AuditView, map[string]string{"page": "integrity"}, "html"); err != nil {
@@ -30,7 +32,10 @@ func (r *Reader) Integrity(ctx context.Context, who Reviewer) (Integrity, error)
 	if in.HeadID, err = q.AuditHeadID(ctx); err != nil {
 		return in, err
 	}
-	in.Run, err = q.LatestVerifyRun(ctx)
+	if in.Run, err = q.LatestVerifyRun(ctx); err != nil {
+		return in, err
+	}
+	in.Witness, err = q.LatestWitnessCheck(ctx)
 	return in, err
 }
 
@@ -80,6 +85,9 @@ func (r *Reader) verify(ctx context.Context, runID int64, intent IntentID, ev Ev
 		}
 	})
 	status, result := "verified", rep.String()
+	if n := len(rep.Unchecked); n > 0 {
+		result += fmt.Sprintf("; %d checkpoint(s) signed with audit keys no longer in KEYPORT_AUDIT_KEY, not checked", n)
+	}
 	res := Result{Outcome: kp.OutcomeSuccess, Details: &Details{Count: rep.Events, Result: shorten(result)}}
 	switch {
 	case err != nil:

@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/keyring"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/pgtest"
 	"github.com/keyport/keyport/internal/secret"
@@ -28,7 +29,7 @@ func BenchmarkTableSink(b *testing.B) {
 	pool := pgtest.NewPool(b)
 	key := make([]byte, 32)
 	rand.Read(key)
-	keys, err := audit.DeriveKeys(secret.New(string(key)))
+	keys, err := audit.DeriveKeys(keyring.New(secret.New(string(key))))
 	if err != nil {
 		b.Fatal(err)
 	}

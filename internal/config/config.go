@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyport/keyport/internal/keyring"
 	"github.com/keyport/keyport/internal/secret"
 )
 
@@ -33,12 +34,14 @@ type Config struct {
 	Addr        string
 	DatabaseURL secret.Secret // may carry a password
 	// DatabaseReadURL is a streaming replica the reviewers' reads go to; "" reads the primary.
-	DatabaseReadURL  secret.Secret
-	SessionKey       secret.Secret // decoded key bytes
-	EncryptionKey    secret.Secret // decoded key bytes; AES-256-GCM for tokens at rest
-	AuditKey         secret.Secret // decoded key bytes; HMAC for fingerprints and checkpoints
-	CXoneURLTemplate string        // "" means the real per-area hosts
-	CXoneJWKSURL     string        // "" means decode bearers without verifying signatures
+	DatabaseReadURL secret.Secret
+	// The three key rings, newest key first: the newest signs or encrypts,
+	// every key verifies or decrypts (docs/security.md, key rotation).
+	SessionKey       keyring.Ring // signs session cookies
+	EncryptionKey    keyring.Ring // AES-256-GCM for tokens, session data and TOTP seeds at rest
+	AuditKey         keyring.Ring // HMAC for fingerprints, session hashes and checkpoints
+	CXoneURLTemplate string       // "" means the real per-area hosts
+	CXoneJWKSURL     string       // "" means decode bearers without verifying signatures
 	CookieSecure     bool
 	TrustedProxies   []*net.IPNet
 	LogLevel         slog.Level
@@ -111,9 +114,9 @@ var Vars = []Var{
 	{Env: Addr, Flag: "addr", Default: "127.0.0.1:8080", Help: "host:port the portal listens on"},
 	{Env: DatabaseURL, Flag: "database-url", Help: "PostgreSQL connection URL (required)"},
 	{Env: DatabaseReadURL, Flag: "database-read-url", Help: "a streaming replica's URL for the reviewers' reads (list, event pages, key history, activity, exports, credential report); empty = the primary"},
-	{Env: SessionKey, Flag: "session-key-file", File: true, Help: "key for session cookies, base64 or hex of >= 32 random bytes (required)"},
-	{Env: EncryptionKey, Flag: "encryption-key-file", File: true, Help: "AES-256-GCM key for CXone tokens at rest, base64 or hex of >= 32 random bytes (required)"},
-	{Env: AuditKey, Flag: "audit-key-file", File: true, Help: "HMAC key for secret fingerprints and audit checkpoints, base64 or hex of >= 32 random bytes (required)"},
+	{Env: SessionKey, Flag: "session-key-file", File: true, Help: "key for session cookies, base64 or hex of >= 32 random bytes (required); a ring of several: comma-separated, newest first (in the file: one per line)"},
+	{Env: EncryptionKey, Flag: "encryption-key-file", File: true, Help: "AES-256-GCM key for CXone tokens, session data and TOTP seeds at rest, base64 or hex of >= 32 random bytes (required); a ring of several: comma-separated, newest first (in the file: one per line)"},
+	{Env: AuditKey, Flag: "audit-key-file", File: true, Help: "HMAC key for secret fingerprints and audit checkpoints, base64 or hex of >= 32 random bytes (required); a ring of several: comma-separated, newest first (in the file: one per line)"},
 	{Env: CXoneURLTemplate, Flag: "cxone-url-template", Help: "CXone base URL with a {region} placeholder; empty = the real per-area hosts"},
 	{Env: CXoneJWKSURL, Flag: "cxone-jwks-url", Help: "JWKS URL to verify CXone bearer signatures; empty = decode without verifying"},
 	{Env: CookieSecure, Flag: "cookie-secure", Default: "true", Help: "mark cookies Secure and use the __Host- prefix (false only for plain-HTTP local development)"},
@@ -130,7 +133,7 @@ var Vars = []Var{
 	{Env: AuditSinkToken, Flag: "audit-sink-token-file", Help: "file holding the HTTPS sinks' token (Splunk HEC: 'Authorization: Splunk <token>'; other HTTPS sinks: a bearer token)"},
 	{Env: DBMaxConns, Flag: "db-max-conns", Default: "8", Help: "PostgreSQL connections in this instance's pool (each instance holds its own; the server's max_connections must cover them all)"},
 	{Env: AuditRetain, Flag: "audit-retain", Help: "how long the audit trail stays in the database, in days (e.g. 400d): keyport audit archive moves older months to files; empty = keep everything"},
-	oidcVars[0], oidcVars[1], oidcVars[2], oidcVars[3], oidcVars[4], oidcVars[5], oidcVars[6], oidcVars[7],
+	oidcVars[0], oidcVars[1], oidcVars[2], oidcVars[3], oidcVars[4], oidcVars[5], oidcVars[6], oidcVars[7], oidcVars[8],
 }
 
 // Source resolves a setting: a flag given on the command line wins over the
@@ -212,7 +215,7 @@ func (s *Source) Load(only ...string) (Config, error) {
 			err = c.set(v.Env, raw, keys)
 		}
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: %w", v.Env, err))
+			errs = append(errs, prefixed(v.Env, err)...)
 		}
 	}
 	if c.SessionIdle > 0 && c.SessionAbsolute > 0 && c.SessionIdle > c.SessionAbsolute {
@@ -296,7 +299,7 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 		if c.RateLimit, err = strconv.Atoi(v); err != nil || c.RateLimit < 2 {
 			return errors.New("want a whole number of attempts per minute >= 2")
 		}
-	case OIDCIssuer, OIDCClientID, OIDCClientSecretFile, OIDCRedirectURL, OIDCScopes, OIDCGroupsClaim, OIDCReviewerGroups, LocalReviewers:
+	case OIDCIssuer, OIDCClientID, OIDCClientSecretFile, OIDCRedirectURL, OIDCScopes, OIDCGroupsClaim, OIDCReviewerGroups, LocalReviewers, OIDCName:
 		return c.OIDC.set(env, v)
 	case StaleDays:
 		if c.StaleAfterDays, err = strconv.Atoi(v); err != nil || c.StaleAfterDays < 1 {
@@ -306,24 +309,73 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 	return nil
 }
 
-// setKey parses one of the three keys; one key per purpose, so a key that
-// another variable already holds is refused.
+// prefixed names env on every line of err: a ring reports each bad key on
+// its own line.
+func prefixed(env string, err error) []error {
+	var out []error
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		for _, e := range j.Unwrap() {
+			out = append(out, fmt.Errorf("%s: %w", env, e))
+		}
+		return out
+	}
+	return []error{fmt.Errorf("%s: %w", env, err)}
+}
+
+// setKey parses one of the three key rings: keys separated by commas or
+// newlines (a key file holds one per line), newest first. Every bad key is
+// reported, by position. One key per purpose, so a key that another
+// variable already holds is refused, as is one given twice in a ring.
 func (c *Config) setKey(env, v string, keys map[string]string) error {
-	k, err := ParseKey(v)
-	if err != nil {
+	var fields []string
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == '\n' || r == '\r' }) {
+		if f = strings.TrimSpace(f); f != "" {
+			fields = append(fields, f)
+		}
+	}
+	if len(fields) == 0 {
+		_, err := ParseKey("")
 		return err
 	}
-	if other, dup := keys[k.Reveal()]; dup {
-		return fmt.Errorf("must differ from %s (one key per purpose)", other)
+	var errs []error
+	var ring []secret.Secret
+	ids := map[string]int{}
+	for i, f := range fields {
+		at := ""
+		if len(fields) > 1 {
+			at = fmt.Sprintf("key %d of %d: ", i+1, len(fields))
+		}
+		k, err := ParseKey(f)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s%w", at, err))
+			continue
+		}
+		if other, dup := keys[k.Reveal()]; dup && other == env {
+			errs = append(errs, fmt.Errorf("%sgiven twice in the ring", at))
+			continue
+		} else if dup {
+			errs = append(errs, fmt.Errorf("%smust differ from %s (one key per purpose)", at, other))
+			continue
+		}
+		id := keyring.ID(k)
+		if j, clash := ids[id]; clash {
+			errs = append(errs, fmt.Errorf("%shas the same id (%s) as key %d: generate another key", at, id, j))
+			continue
+		}
+		ids[id] = i + 1
+		keys[k.Reveal()] = env
+		ring = append(ring, k)
 	}
-	keys[k.Reveal()] = env
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
 	switch env {
 	case SessionKey:
-		c.SessionKey = k
+		c.SessionKey = keyring.New(ring...)
 	case EncryptionKey:
-		c.EncryptionKey = k
+		c.EncryptionKey = keyring.New(ring...)
 	case AuditKey:
-		c.AuditKey = k
+		c.AuditKey = keyring.New(ring...)
 	}
 	return nil
 }

@@ -52,8 +52,8 @@ func TestLoadDefaults(t *testing.T) {
 		c.SessionIdle.Minutes() != 30 || c.SessionAbsolute.Hours() != 8 || len(c.TrustedProxies) != 0 {
 		t.Fatalf("defaults wrong: %+v", c)
 	}
-	if c.SessionKey.Len() != 32 {
-		t.Fatalf("session key decoded to %d bytes, want 32", c.SessionKey.Len())
+	if c.SessionKey.Len() != 1 || c.SessionKey.Newest().Secret.Len() != 32 {
+		t.Fatalf("session key ring = %d keys, want one of 32 bytes", c.SessionKey.Len())
 	}
 }
 
@@ -73,7 +73,7 @@ func TestFlagsOverrideEnv(t *testing.T) {
 		t.Errorf("Addr = %q, want the flag's value", c.Addr)
 	}
 	want, _ := ParseKey(key(9))
-	if c.AuditKey.Reveal() != want.Reveal() {
+	if c.AuditKey.Len() != 1 || c.AuditKey.Newest().Secret.Reveal() != want.Reveal() {
 		t.Error("audit key not read from --audit-key-file")
 	}
 	if len(c.TrustedProxies) != 2 || c.TrustedProxies[1].String() != "192.168.1.0/24" {
@@ -135,7 +135,7 @@ func TestConfigPrintsNoSecrets(t *testing.T) {
 	if strings.Contains(out, "CANARYPASS") {
 		t.Fatalf("printed config leaks the database password: %s", out)
 	}
-	for _, k := range []string{c.SessionKey.Reveal(), c.EncryptionKey.Reveal(), c.AuditKey.Reveal()} {
+	for _, k := range []string{c.SessionKey.Newest().Secret.Reveal(), c.EncryptionKey.Newest().Secret.Reveal(), c.AuditKey.Newest().Secret.Reveal()} {
 		if strings.Contains(out, k) {
 			t.Fatal("printed config leaks a key")
 		}
@@ -196,7 +196,7 @@ func TestSubsetLoadFillsOnlyWhatItReads(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.DatabaseURL.Reveal() != m["KEYPORT_DATABASE_URL"] || c.AuditKey.Len() != 32 {
+	if c.DatabaseURL.Reveal() != m["KEYPORT_DATABASE_URL"] || c.AuditKey.Len() != 1 {
 		t.Errorf("database URL or audit key not loaded: %+v", c)
 	}
 	if c.SessionKey.Len() != 0 || c.EncryptionKey.Len() != 0 || c.Addr != "" || c.StaleAfterDays != 0 {
@@ -222,6 +222,75 @@ func TestKeyFileFlagHelpNamesTheKey(t *testing.T) {
 	} {
 		if got := fs.Lookup(name).Usage; !strings.HasPrefix(got, want) {
 			t.Errorf("--%s help = %q, want it to start with %q", name, got, want)
+		}
+	}
+}
+
+func TestKeyRings(t *testing.T) {
+	dir := t.TempDir()
+	kf := filepath.Join(dir, "encryption.keys")
+	if err := os.WriteFile(kf, []byte(key(40)+"\n"+key(41)+"\n\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	m := validEnv()
+	m["KEYPORT_SESSION_KEY"] = key(30) + ", " + key(31) + "," + key(32)
+	c, err := load(t, m, "--encryption-key-file", kf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	newest, _ := ParseKey(key(30))
+	if got := c.SessionKey.Len(); got != 3 || c.SessionKey.Newest().Secret.Reveal() != newest.Reveal() {
+		t.Errorf("session ring = %d keys (newest right: %v), want 3 with key 30 first", got, c.SessionKey.Newest().Secret.Reveal() == newest.Reveal())
+	}
+	second, _ := ParseKey(key(41))
+	if got := c.EncryptionKey.Keys(); len(got) != 2 || got[1].Secret.Reveal() != second.Reveal() {
+		t.Errorf("encryption ring from a file of one key per line = %d keys, want 2 in file order", len(got))
+	}
+	ids := map[string]bool{}
+	for _, r := range []interface{ IDs() []string }{c.SessionKey, c.EncryptionKey, c.AuditKey} {
+		for _, id := range r.IDs() {
+			if len(id) != 8 || ids[id] {
+				t.Errorf("key id %q: want 8 hex characters, distinct", id)
+			}
+			ids[id] = true
+		}
+	}
+	out := fmt.Sprintf("%v %+v %#v", c, c.SessionKey, c.EncryptionKey)
+	for _, k := range c.SessionKey.Keys() {
+		if strings.Contains(out, k.Secret.Reveal()) || !strings.Contains(out, k.ID) {
+			t.Fatalf("a printed ring shows a key, or not its id: %s", out)
+		}
+	}
+}
+
+// Every bad key of every ring is reported at once, by position, and no
+// line shows a key.
+func TestKeyRingProblemsReportedTogether(t *testing.T) {
+	m := validEnv()
+	m["KEYPORT_SESSION_KEY"] = key(30) + ",short," + key(30)
+	m["KEYPORT_ENCRYPTION_KEY"] = "%%%," + key(3)
+	_, err := load(t, m)
+	if err == nil {
+		t.Fatal("bad rings accepted")
+	}
+	got := strings.Split(err.Error(), "\n")
+	want := []string{
+		"KEYPORT_SESSION_KEY: key 2 of 3: not valid base64 or hex",
+		"KEYPORT_SESSION_KEY: key 3 of 3: given twice in the ring",
+		"KEYPORT_ENCRYPTION_KEY: key 1 of 2: not valid base64 or hex",
+		"KEYPORT_AUDIT_KEY: must differ from KEYPORT_ENCRYPTION_KEY (one key per purpose)",
+	}
+	if len(got) != len(want) {
+		t.Fatalf("problems:\n%s\nwant:\n%s", err, strings.Join(want, "\n"))
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Errorf("line %d = %q, want %q", i+1, got[i], want[i])
+		}
+	}
+	for _, k := range []string{key(30), key(3)} {
+		if strings.Contains(err.Error(), k) {
+			t.Fatal("the error shows a key")
 		}
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/keyport/keyport/cxone"
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/keyring"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/seal"
 	"github.com/keyport/keyport/internal/secret"
@@ -97,9 +98,10 @@ type Service struct {
 	sources map[string]*cxone.TokenSource // by connection id: one refresh at a time per connection
 }
 
-// New returns a Service. encryptionKey seals the tokens at rest.
-func New(pool *pgxpool.Pool, cx *cxone.Client, w *audit.Writer, encryptionKey secret.Secret, log *slog.Logger) (*Service, error) {
-	sealer, err := seal.New(encryptionKey, "cxone tokens")
+// New returns a Service. The newest of encryptionKeys seals the tokens at
+// rest; any of them opens them.
+func New(pool *pgxpool.Pool, cx *cxone.Client, w *audit.Writer, encryptionKeys keyring.Ring, log *slog.Logger) (*Service, error) {
+	sealer, err := seal.New(encryptionKeys, seal.Tokens)
 	if err != nil {
 		return nil, err
 	}

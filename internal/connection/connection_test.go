@@ -19,6 +19,7 @@ import (
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/connection"
+	"github.com/keyport/keyport/internal/keyring"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/logging"
 	"github.com/keyport/keyport/internal/pgtest"
@@ -48,11 +49,11 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditKeys, err := audit.DeriveKeys(secret.New(kp.NewToken()))
+	auditKeys, err := audit.DeriveKeys(keyring.New(secret.New(kp.NewToken())))
 	if err != nil {
 		t.Fatal(err)
 	}
-	conns, err := connection.New(pool, cx, audit.NewWriter(pool, auditKeys, log), secret.New(kp.NewToken()), log)
+	conns, err := connection.New(pool, cx, audit.NewWriter(pool, auditKeys, log), keyring.New(secret.New(kp.NewToken())), log)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -235,7 +235,8 @@ func (s *Service) created(ctx context.Context, as connection.Caller, kc *kp.Crea
 	last4 := lastN(k.Secret.Reveal(), 4)
 	if err := q.InsertKeyMeta(ctx, kp.KeyMeta{Region: conn.Region, TenantID: conn.TenantID,
 		AccessKeyID: k.ID, OwnerUserID: kc.OwnerUserID, Label: kc.Label, CreatedByUserID: conn.UserID,
-		CreatedByName: conn.UserName, CreatedAt: &now, SecretFingerprint: fp, SecretLast4: last4}); err != nil {
+		CreatedByName: conn.UserName, CreatedAt: &now, SecretFingerprint: fp, FingerprintKeyID: s.audit.Keys().FingerprintKeyID(),
+		SecretLast4: last4}); err != nil {
 		s.log.ErrorContext(ctx, "store new key's metadata", "key", k.ID, "err", err)
 	}
 	s.observeKey(ctx, conn, cxone.AccessKey{ID: k.ID, UserID: kc.OwnerUserID, TenantID: conn.TenantID, Active: true})

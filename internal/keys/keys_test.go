@@ -19,6 +19,7 @@ import (
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/connection"
+	"github.com/keyport/keyport/internal/keyring"
 	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/pgtest"
@@ -58,12 +59,12 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	auditKeys, err := audit.DeriveKeys(secret.New(kp.NewToken()))
+	auditKeys, err := audit.DeriveKeys(keyring.New(secret.New(kp.NewToken())))
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.trail = audit.NewWriter(e.pool, auditKeys, log)
-	if e.conns, err = connection.New(e.pool, cx, e.trail, secret.New(kp.NewToken()), log); err != nil {
+	if e.conns, err = connection.New(e.pool, cx, e.trail, keyring.New(secret.New(kp.NewToken())), log); err != nil {
 		t.Fatal(err)
 	}
 	inst, err := db.HoldInstance(context.Background(), e.pool)

@@ -2,7 +2,6 @@ package keys
 
 import (
 	"context"
-	"crypto/hmac"
 	"errors"
 	"fmt"
 	"strings"
@@ -89,7 +88,7 @@ func (s *Service) matchSecret(ctx context.Context, as connection.Caller, keyID s
 	if err != nil || m.SecretFingerprint == "" {
 		return secretUnknown, ""
 	}
-	if hmac.Equal([]byte(m.SecretFingerprint), []byte(s.audit.Keys().Fingerprint(keySecret))) {
+	if s.audit.Keys().MatchFingerprint(m.SecretFingerprint, keySecret) {
 		return secretMatches, m.SecretLast4
 	}
 	return secretDiffers, m.SecretLast4
@@ -163,8 +162,7 @@ func (s *Service) Lookup(ctx context.Context, as connection.Caller, pasted secre
 	if len(v) > 256 {
 		return nil, kp.Errorf(kp.Invalid, "That is too long to be an access-key secret.")
 	}
-	fp := s.audit.Keys().Fingerprint(secret.New(v))
-	meta, err := db.New(s.pool).KeyMetaByFingerprint(ctx, as.Conn.Region, as.Conn.TenantID, fp)
+	meta, err := db.New(s.pool).KeyMetaByFingerprint(ctx, as.Conn.Region, as.Conn.TenantID, s.audit.Keys().Fingerprints(secret.New(v)))
 	if err != nil {
 		return nil, kp.StoreError(err, "Keyport cannot search its records right now.")
 	}
@@ -186,7 +184,7 @@ func (s *Service) Lookup(ctx context.Context, as connection.Caller, pasted secre
 		res.Key = &Key{ID: meta.AccessKeyID, OwnerUserID: meta.OwnerUserID, Label: meta.Label, StateUnknown: true}
 	}
 	if err := s.audit.Record(ctx, as.Event(kp.KeyLookup, meta.AccessKeyID), audit.Result{Outcome: kp.OutcomeSuccess,
-		Details: &audit.Details{Result: "match", SecretFingerprint: fp}}); err != nil {
+		Details: &audit.Details{Result: "match", SecretFingerprint: meta.SecretFingerprint}}); err != nil {
 		return nil, err
 	}
 	return res, nil
@@ -207,7 +205,7 @@ func (s *Service) CheckSecret(ctx context.Context, as connection.Caller, keyID s
 	if err != nil || m.SecretFingerprint == "" {
 		return kp.Errorf(kp.NotFound, "Keyport did not create key %s, so it cannot check a secret for it.", keyID)
 	}
-	if !hmac.Equal([]byte(m.SecretFingerprint), []byte(s.audit.Keys().Fingerprint(keySecret))) {
+	if !s.audit.Keys().MatchFingerprint(m.SecretFingerprint, keySecret) {
 		return kp.Errorf(kp.Invalid, "That secret does not belong to key %s.", keyID)
 	}
 	return nil

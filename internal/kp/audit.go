@@ -45,12 +45,16 @@ const (
 	AuditCheckpoint       Action = "audit.checkpoint"
 	AuditSeed             Action = "audit.seed"
 	AuditArchive          Action = "audit.archive"
+	// KeysRekey is `keyport rekey`: every sealed value re-encrypted under
+	// the newest encryption key, one event with the counts.
+	KeysRekey Action = "keys.rekey"
 )
 
 // Actions lists every action, for filters and validation.
 var Actions = []Action{Connect, Disconnect, TokenRefresh, KeyList, KeyCreate, KeyActivate, KeyDeactivate,
 	KeyDelete, KeyVerify, KeyLookup, KeyReconcile, KeyRotate, ReviewerAdd, ReviewerDisable, ReviewerEnable,
-	ReviewerResetPassword, ReviewerLogin, ReviewerLogout, AuditView, AuditExport, AuditVerify, AuditCheckpoint, AuditSeed, AuditArchive}
+	ReviewerResetPassword, ReviewerLogin, ReviewerLogout, AuditView, AuditExport, AuditVerify, AuditCheckpoint, AuditSeed,
+	AuditArchive, KeysRekey}
 
 // Outcome is what became of an action.
 type Outcome string

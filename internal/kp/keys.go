@@ -13,6 +13,7 @@ type KeyMeta struct {
 	CreatedByName     string
 	CreatedAt         *time.Time // nil: created outside Keyport
 	SecretFingerprint string
+	FingerprintKeyID  string // the audit key that made SecretFingerprint; "" before key ids
 	SecretLast4       string
 	SecretLost        bool
 	LastVerifiedAt    *time.Time

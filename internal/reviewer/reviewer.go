@@ -20,6 +20,7 @@ import (
 
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/keyring"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/seal"
 	"github.com/keyport/keyport/internal/secret"
@@ -126,9 +127,10 @@ func New(pool *pgxpool.Pool, w *audit.Writer, totp *seal.Sealer, o Options) *Ser
 // Now is the service's clock.
 func (s *Service) Now() time.Time { return s.o.Now() }
 
-// NewTOTPSealer returns the sealer for TOTP secrets under the encryption key.
-func NewTOTPSealer(encryptionKey secret.Secret) (*seal.Sealer, error) {
-	return seal.New(encryptionKey, "totp")
+// NewTOTPSealer returns the sealer for TOTP secrets under the encryption
+// key ring.
+func NewTOTPSealer(encryptionKeys keyring.Ring) (*seal.Sealer, error) {
+	return seal.New(encryptionKeys, seal.TOTP)
 }
 
 // Account is what `keyport reviewer list` shows.
@@ -188,7 +190,7 @@ func (s *Service) Add(ctx context.Context, actor audit.Actor, username string, p
 		var key []byte
 		if withTOTP {
 			key = newTOTPKey()
-			a.TOTPSealed = s.totp.Seal(key, totpAAD(username))
+			a.TOTPSealed = s.totp.Seal(key, TOTPAAD(username))
 		}
 		if err := db.New(s.pool).InsertReviewer(ctx, a); err != nil {
 			return audit.Result{}, err
@@ -208,9 +210,10 @@ func totpLabel(on bool) string {
 	return ""
 }
 
-// totpAAD binds a sealed TOTP secret to its account. The prefix keeps the
-// role's old name: secrets already sealed under it must still open.
-func totpAAD(username string) []byte { return []byte("auditor totp:" + username) }
+// TOTPAAD binds a sealed TOTP secret to its account (`keyport rekey`
+// re-seals with it). The prefix keeps the role's old name: secrets already
+// sealed under it must still open.
+func TOTPAAD(username string) []byte { return []byte("auditor totp:" + username) }
 
 // List returns every account: the local ones, then those who signed in
 // through OIDC.
@@ -267,7 +270,7 @@ func (s *Service) ResetPassword(ctx context.Context, actor audit.Actor, username
 		var key []byte
 		if t == TOTPNew {
 			key = newTOTPKey()
-			sealed = s.totp.Seal(key, totpAAD(username))
+			sealed = s.totp.Seal(key, TOTPAAD(username))
 		}
 		q := db.New(s.pool)
 		if err := q.SetReviewerPassword(ctx, username, hashPassword(password, s.o.Params), t != TOTPKeep, sealed, s.o.Now()); err != nil {
@@ -405,7 +408,7 @@ func (s *Service) checkCode(ctx context.Context, a *signIn, acct *db.Reviewer) (
 		s.o.Log.ErrorContext(ctx, "reviewer has TOTP but no TOTP key is configured", "username", a.name)
 		return 0, false
 	}
-	key, err := s.totp.Open(acct.TOTPSealed, totpAAD(a.name))
+	key, err := s.totp.Open(acct.TOTPSealed, TOTPAAD(a.name))
 	if err != nil {
 		return 0, false
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/keyring"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/pgtest"
 	"github.com/keyport/keyport/internal/secret"
@@ -55,12 +56,12 @@ type fixture struct {
 func newFixture(t testing.TB, o Options) *fixture {
 	t.Helper()
 	pool := pgtest.NewPool(t)
-	keys, err := audit.DeriveKeys(randomSecret(t))
+	keys, err := audit.DeriveKeys(keyring.New(randomSecret(t)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	w := audit.NewWriter(pool, keys, slog.New(slog.NewTextHandler(io.Discard, nil)))
-	sealer, err := NewTOTPSealer(randomSecret(t))
+	sealer, err := NewTOTPSealer(keyring.New(randomSecret(t)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,7 +1,9 @@
 // Package session holds Keyport's server-side sessions: a gorilla/sessions
 // Store backed by PostgreSQL. The cookie carries only a random id, signed
-// with KEYPORT_SESSION_KEY; the database keeps the id's SHA-256 and the
-// values sealed with KEYPORT_ENCRYPTION_KEY. Idle and absolute timeouts are
+// with the newest KEYPORT_SESSION_KEY (any key of the ring is accepted, and
+// a cookie signed with an older one is signed anew on the next response);
+// the database keeps the id's SHA-256, the id of the key that signed the
+// cookie last sent, and the values sealed with KEYPORT_ENCRYPTION_KEY. Idle and absolute timeouts are
 // enforced on the server, and deleting the row (logout) kills a replayed
 // cookie. Admin and reviewer sessions are separate kinds with separate
 // cookies, so one can never be used as the other.
@@ -25,6 +27,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyport/keyport/db"
+	"github.com/keyport/keyport/internal/keyring"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/seal"
 	"github.com/keyport/keyport/internal/secret"
@@ -55,13 +58,15 @@ type Options struct {
 type Store struct {
 	pool   *pgxpool.Pool
 	sealer *seal.Sealer
-	codec  *securecookie.SecureCookie
+	codecs []*securecookie.SecureCookie // one per session key, newest first
+	keyIDs []string                     // the session keys' ids, in codecs' order
 	o      Options
 	name   string
 }
 
-// New returns a Store. sessionKey signs cookies; encryptionKey seals values.
-func New(pool *pgxpool.Pool, sessionKey, encryptionKey secret.Secret, o Options) (*Store, error) {
+// New returns a Store. The newest of sessionKeys signs cookies, any of them
+// verifies one; encryptionKeys seal values.
+func New(pool *pgxpool.Pool, sessionKeys, encryptionKeys keyring.Ring, o Options) (*Store, error) {
 	if o.Kind != Admin && o.Kind != Reviewer {
 		return nil, fmt.Errorf("session: unknown kind %q", o.Kind)
 	}
@@ -71,18 +76,25 @@ func New(pool *pgxpool.Pool, sessionKey, encryptionKey secret.Secret, o Options)
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	sealer, err := seal.New(encryptionKey, "session data")
+	sealer, err := seal.New(encryptionKeys, seal.SessionData)
 	if err != nil {
 		return nil, err
 	}
-	codec := securecookie.New([]byte(sessionKey.Reveal()), nil)
-	codec.MaxAge(int(o.Absolute.Seconds()) + 60)
-	codec.SetSerializer(securecookie.JSONEncoder{})
-	name := o.Cookie
-	if o.Secure {
-		name = "__Host-" + name
+	if sessionKeys.Len() == 0 {
+		return nil, errors.New("session: no session key")
 	}
-	return &Store{pool: pool, sealer: sealer, codec: codec, o: o, name: name}, nil
+	s := &Store{pool: pool, sealer: sealer, o: o, name: o.Cookie}
+	for _, k := range sessionKeys.Keys() {
+		codec := securecookie.New([]byte(k.Secret.Reveal()), nil)
+		codec.MaxAge(int(o.Absolute.Seconds()) + 60)
+		codec.SetSerializer(securecookie.JSONEncoder{})
+		s.codecs = append(s.codecs, codec)
+		s.keyIDs = append(s.keyIDs, k.ID)
+	}
+	if o.Secure {
+		s.name = "__Host-" + s.name
+	}
+	return s, nil
 }
 
 // Name is the cookie name, which is also the gorilla session name.
@@ -115,8 +127,8 @@ func (s *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 	if err != nil {
 		return sess, nil
 	}
-	var id string
-	if err := s.codec.Decode(name, c.Value, &id); err != nil || len(id) != 43 {
+	id, signedBy := s.decode(name, c.Value)
+	if len(id) != 43 {
 		return sess, nil
 	}
 	h := hashID(id)
@@ -138,7 +150,7 @@ func (s *Store) New(r *http.Request, name string) (*sessions.Session, error) {
 	for k, v := range values {
 		sess.Values[k] = v
 	}
-	sess.Values[loadedKey] = loadedMark(plain, row.LastSeenAt)
+	sess.Values[loadedKey] = loadedMark(plain, row.LastSeenAt, signedBy)
 	sess.ID = id
 	sess.IsNew = false
 	return sess, nil
@@ -159,16 +171,29 @@ func (s *Store) load(ctx context.Context, h []byte) (*db.SessionRow, error) {
 	return row, err
 }
 
+// decode returns the session id a cookie carries and the id of the session
+// key that signed it, trying the ring's keys newest first; "" when none
+// verifies it.
+func (s *Store) decode(name, value string) (id, keyID string) {
+	for i, codec := range s.codecs {
+		if err := codec.Decode(name, value, &id); err == nil {
+			return id, s.keyIDs[i]
+		}
+	}
+	return "", ""
+}
+
 // loadedKey holds, in memory only (encodeValues skips it), what the stored
-// row said when the session was loaded: a hash of its values and when it
-// was last seen. Save then skips the write when nothing changed and the
-// row was marked seen less than refreshEvery ago: most page views change
+// row said when the session was loaded: a hash of its values, when it was
+// last seen, and which session key signed the cookie. Save then skips the
+// write when nothing changed, the cookie was signed with the newest key and
+// the row was marked seen less than refreshEvery ago: most page views change
 // nothing, and a write on every view is a round trip and a contended row.
 const loadedKey = "\x00loaded"
 
-func loadedMark(plain []byte, seen time.Time) string {
+func loadedMark(plain []byte, seen time.Time, signedBy string) string {
 	sum := sha256.Sum256(plain)
-	return base64.RawStdEncoding.EncodeToString(sum[:]) + "|" + strconv.FormatInt(seen.UnixNano(), 10)
+	return base64.RawStdEncoding.EncodeToString(sum[:]) + "|" + strconv.FormatInt(seen.UnixNano(), 10) + "|" + signedBy
 }
 
 // refreshEvery is how often an unchanged session's last-seen time is
@@ -181,10 +206,11 @@ func (s *Store) refreshEvery() time.Duration {
 // was marked seen recently enough to skip this save.
 func (s *Store) unchanged(sess *sessions.Session, data []byte, now time.Time) bool {
 	mark, _ := sess.Values[loadedKey].(string)
-	hash, seen, ok := strings.Cut(mark, "|")
-	if !ok {
-		return false
+	parts := strings.Split(mark, "|")
+	if len(parts) != 3 || parts[2] != s.keyIDs[0] {
+		return false // an older key signed the cookie: record that the newest now does
 	}
+	hash, seen := parts[0], parts[1]
 	ns, err := strconv.ParseInt(seen, 10, 64)
 	if err != nil || now.Sub(time.Unix(0, ns)) >= s.refreshEvery() {
 		return false
@@ -218,7 +244,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Sess
 	}
 	if sess.ID != "" {
 		h := hashID(sess.ID)
-		err := q.UpdateSession(ctx, h, s.sealer.Seal(data, h), now)
+		err := q.UpdateSession(ctx, h, s.sealer.Seal(data, h), s.keyIDs[0], now)
 		if kp.KindOf(err) != kp.NotFound {
 			if err != nil {
 				return err
@@ -230,7 +256,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Sess
 	id := newID()
 	h := hashID(id)
 	if err := q.InsertSession(ctx, &db.SessionRow{IDHash: h, Kind: string(s.o.Kind), Data: s.sealer.Seal(data, h),
-		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.o.Absolute)}); err != nil {
+		CookieKeyID: s.keyIDs[0], CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.o.Absolute)}); err != nil {
 		return err
 	}
 	sess.ID = id
@@ -250,7 +276,7 @@ func (s *Store) Rotate(r *http.Request, w http.ResponseWriter, sess *sessions.Se
 	}
 	id := newID()
 	h := hashID(id)
-	err = db.New(s.pool).RekeySession(context.WithoutCancel(r.Context()), hashID(sess.ID), h, s.sealer.Seal(data, h), s.o.Now())
+	err = db.New(s.pool).RekeySession(context.WithoutCancel(r.Context()), hashID(sess.ID), h, s.sealer.Seal(data, h), s.keyIDs[0], s.o.Now())
 	if kp.KindOf(err) == kp.NotFound {
 		sess.ID = ""
 		return s.Save(r, w, sess)
@@ -269,7 +295,7 @@ func (s *Store) Destroy(r *http.Request, w http.ResponseWriter, sess *sessions.S
 }
 
 func (s *Store) setCookie(w http.ResponseWriter, sess *sessions.Session) error {
-	encoded, err := s.codec.Encode(sess.Name(), sess.ID)
+	encoded, err := s.codecs[0].Encode(sess.Name(), sess.ID)
 	if err != nil {
 		return fmt.Errorf("encode session cookie: %w", err)
 	}
@@ -368,7 +394,7 @@ func (s *Store) Persist(r *http.Request, sess *sessions.Session) error {
 	id := newID()
 	h := hashID(id)
 	if err := db.New(s.pool).InsertSession(context.WithoutCancel(r.Context()), &db.SessionRow{IDHash: h, Kind: string(s.o.Kind),
-		Data: s.sealer.Seal(data, h), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.o.Absolute)}); err != nil {
+		Data: s.sealer.Seal(data, h), CookieKeyID: s.keyIDs[0], CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.o.Absolute)}); err != nil {
 		return err
 	}
 	sess.ID = id

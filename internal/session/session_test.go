@@ -12,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/keyport/keyport/internal/keyring"
 	"github.com/keyport/keyport/internal/pgtest"
 	"github.com/keyport/keyport/internal/secret"
 	"github.com/keyport/keyport/internal/session"
@@ -25,7 +26,7 @@ func (c *clock) now() time.Time { return c.t }
 
 func newStore(t *testing.T, pool *pgxpool.Pool, kind session.Kind, c *clock, secure bool) *session.Store {
 	t.Helper()
-	s, err := session.New(pool, secret.New("session-key-0123456789abcdef0123456789"), secret.New("encryption-key-0123456789abcdef012345"),
+	s, err := session.New(pool, keyring.New(secret.New("session-key-0123456789abcdef0123456789")), keyring.New(secret.New("encryption-key-0123456789abcdef012345")),
 		session.Options{Kind: kind, Cookie: "keyport-" + string(kind), Secure: secure, Idle: 30 * time.Minute, Absolute: 8 * time.Hour, Now: c.now})
 	if err != nil {
 		t.Fatal(err)
@@ -226,7 +227,7 @@ func TestCleanupUsesEachKindsOwnLimits(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	c := &clock{t: time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)}
 	admin := newStore(t, pool, session.Admin, c, true)
-	reviewer, err := session.New(pool, secret.New("session-key-0123456789abcdef0123456789"), secret.New("encryption-key-0123456789abcdef012345"),
+	reviewer, err := session.New(pool, keyring.New(secret.New("session-key-0123456789abcdef0123456789")), keyring.New(secret.New("encryption-key-0123456789abcdef012345")),
 		session.Options{Kind: session.Reviewer, Cookie: "keyport-r", Secure: true, Idle: 15 * time.Minute, Absolute: 8 * time.Hour, Now: c.now})
 	if err != nil {
 		t.Fatal(err)
@@ -249,5 +250,53 @@ func TestCleanupUsesEachKindsOwnLimits(t *testing.T) {
 	}
 	if strings.Join(left, ",") != "admin" {
 		t.Fatalf("sessions left: %v, want the admin's only", left)
+	}
+}
+
+// A session signed and sealed before a rotation stays signed in with the old
+// keys second in the rings; its next response carries a cookie signed with
+// the newest key, and the row records it, so once the old session key is
+// retired the session still works.
+func TestSessionSurvivesKeyRotation(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	c := &clock{time.Now()}
+	oldSK, newSK := secret.New("old-session-key-0123456789abcdef0123456"), secret.New("new-session-key-0123456789abcdef0123456")
+	oldEK, newEK := secret.New("old-encryption-key-0123456789abcdef0123"), secret.New("new-encryption-key-0123456789abcdef0123")
+	store := func(sk, ek keyring.Ring) *session.Store {
+		s, err := session.New(pool, sk, ek, session.Options{Kind: session.Admin, Cookie: "keyport", Idle: 30 * time.Minute, Absolute: 8 * time.Hour, Now: c.now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	cookieKey := func() string {
+		var id string
+		if err := pool.QueryRow(context.Background(), `SELECT cookie_key_id FROM sessions`).Scan(&id); err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	before := store(keyring.New(oldSK), keyring.New(oldEK))
+	ck := save(t, before, nil, map[string]string{"conn": "abc"})
+	if got := cookieKey(); got != keyring.ID(oldSK) {
+		t.Fatalf("cookie key id = %q, want the old key's %q", got, keyring.ID(oldSK))
+	}
+
+	during := store(keyring.New(newSK, oldSK), keyring.New(newEK, oldEK))
+	if vals, isNew := load(t, during, ck); isNew || vals["conn"] != "abc" {
+		t.Fatalf("the old cookie under the two-key rings: new %v, values %v", isNew, vals)
+	}
+	c.t = c.t.Add(time.Second) // nothing changed and the row was just seen: only the key forces the write
+	ck2 := save(t, during, ck, nil)
+	if ck2.Value == ck.Value || cookieKey() != keyring.ID(newSK) {
+		t.Fatalf("the next response kept the old signature (cookie key id %q)", cookieKey())
+	}
+
+	after := store(keyring.New(newSK), keyring.New(newEK, oldEK))
+	if _, isNew := load(t, after, ck); !isNew {
+		t.Fatal("a cookie signed with a retired key still loads")
+	}
+	if vals, isNew := load(t, after, ck2); isNew || vals["conn"] != "abc" {
+		t.Fatalf("the re-signed cookie without the old session key: new %v, values %v", isNew, vals)
 	}
 }

@@ -56,6 +56,8 @@ var labels = map[string]string{
 	"Sink lag_max_events":            "file sink lag under steady writes, max events",
 	"Sink lag_p50_ms":                "file sink lag under steady writes, p50 ms",
 	"Sink lag_max_ms":                "file sink lag under steady writes, max ms",
+	"Rekey ms_for_10k_tokens":        "keyport rekey, ms for 10 000 stored tokens",
+	"Rekey tokens/s":                 "keyport rekey, tokens re-sealed/s",
 
 	"KeysPage/c=1":        "/healthz, c=1",
 	"KeysPage/c=8":        "/healthz, c=8",
