@@ -175,6 +175,39 @@ func (q *Queries) ClearReviewerThrottles(ctx context.Context, name string) error
 	return nil
 }
 
+// ClearAddressThrottles forgets every count about one client address: the
+// address's own and each name's from that address (the names' counts from
+// anywhere stay). addrs are the spellings of one address to match (the
+// portal records it as its proxy wrote it). It returns how many counts it
+// removed.
+func (q *Queries) ClearAddressThrottles(ctx context.Context, addrs []string) (int64, error) {
+	// A tried name may hold '|', so the address is matched at the key's end.
+	const sql = `DELETE FROM reviewer_throttle t USING unnest($1::text[]) AS a(addr)
+		WHERE t.key = 'ip:' || a.addr
+		OR (starts_with(t.key, 'user@ip:') AND right(t.key, length(a.addr) + 1) = '|' || a.addr)`
+	tag, err := q.db.Exec(ctx, sql, addrs)
+	if err != nil {
+		return 0, fmt.Errorf("clear sign-in throttles of an address: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
+// LockedAddressesOf returns the client addresses that are locked out now
+// and from which name failed to sign in within the window: what an
+// operator resetting or unlocking that name may want to lift too.
+func (q *Queries) LockedAddressesOf(ctx context.Context, name string, now time.Time) ([]string, error) {
+	const sql = `SELECT substr(p.key, length('user@ip:' || $1 || '|') + 1) AS addr
+		FROM reviewer_throttle p
+		JOIN reviewer_throttle a ON a.key = 'ip:' || substr(p.key, length('user@ip:' || $1 || '|') + 1)
+		WHERE starts_with(p.key, 'user@ip:' || $1 || '|') AND a.locked_until > $2
+		ORDER BY 1`
+	rows, err := q.db.Query(ctx, sql, name, now)
+	if err != nil {
+		return nil, fmt.Errorf("read locked addresses of %s: %w", name, err)
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
 // ClearReviewerThrottle forgets a key's failures (after a successful sign-in
 // to that account).
 func (q *Queries) ClearReviewerThrottle(ctx context.Context, key string) error {

@@ -160,12 +160,12 @@ func TestConfirmationsShowTheKeyAndDeleteWantsTheIDsEnd(t *testing.T) {
 
 	del := b.get("/keys/" + id + "/delete")
 	in := del.Doc.Find(`input[name="confirm"][data-testid="confirm-input"]`)
-	if _, af := in.Attr("autofocus"); !af || !strings.Contains(del.Doc.Find(`[data-testid="confirm"]`).Text(), id[len(id)-4:]) {
-		t.Fatalf("delete confirmation: typed field autofocus %v, asks for %q: %s", af, id[len(id)-4:], text(del))
+	if _, af := in.Attr("autofocus"); !af || !strings.Contains(del.Doc.Find(`[data-testid="confirm"]`).Text(), confirmFor(id)) {
+		t.Fatalf("delete confirmation: typed field autofocus %v, asks for %q: %s", af, confirmFor(id), text(del))
 	}
-	for _, typed := range []string{"", "xxxx", id[:4]} {
+	for _, typed := range []string{"", "xxxx", id[:4], "===="} {
 		p := b.post("/keys/"+id+"/delete", url.Values{"confirm": {typed}})
-		if p.Status != http.StatusUnprocessableEntity || !strings.Contains(formError(p), id[len(id)-4:]) || p.Doc.Find(`[data-testid="confirm-label"]`).Text() != "to confirm" {
+		if p.Status != http.StatusUnprocessableEntity || !strings.Contains(formError(p), confirmFor(id)) || p.Doc.Find(`[data-testid="confirm-label"]`).Text() != "to confirm" {
 			t.Errorf("delete confirmed by %q: %d %q", typed, p.Status, formError(p))
 		}
 	}
@@ -175,8 +175,15 @@ func TestConfirmationsShowTheKeyAndDeleteWantsTheIDsEnd(t *testing.T) {
 	if n := countAudit(t, a, `action = 'key.delete'`); n != 0 {
 		t.Errorf("%d key.delete rows for unconfirmed deletes", n)
 	}
-	p := b.follow(b.post("/keys/"+id+"/delete", url.Values{"confirm": {id[len(id)-4:]}}))
+	p := b.follow(b.post("/keys/"+id+"/delete", url.Values{"confirm": {confirmFor(id)}}))
 	if _, ok := b.keyRows(p)[id]; ok {
 		t.Fatal("the confirmed delete left the key")
 	}
+}
+
+// confirmFor is what a person types to delete id: the last four characters
+// before the base32 padding, as the list's short id shows them.
+func confirmFor(id string) string {
+	body := strings.TrimRight(id, "=")
+	return body[len(body)-4:]
 }

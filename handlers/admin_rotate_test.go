@@ -58,7 +58,7 @@ func TestRotationWizardCanBeLeftAndResumed(t *testing.T) {
 	}
 	step("/verify", url.Values{"access_key_secret": {newSecret}}, "verified")
 	step("/deactivate-old", nil, "old_deactivated")
-	step("/delete-old", url.Values{"confirm": {oldID[len(oldID)-4:]}}, "done")
+	step("/delete-old", url.Values{"confirm": {confirmFor(oldID)}}, "done")
 
 	rows := b.keyRows(b.get("/keys"))
 	if _, ok := rows[oldID]; ok {

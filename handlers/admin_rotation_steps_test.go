@@ -55,8 +55,8 @@ func TestRotationNamesBothKeysAndConfirmsTheDelete(t *testing.T) {
 	if del.Doc.Find(`form[action$="/delete-old"] [data-testid="confirm-input"]`).Length() != 1 || !del.Doc.Find(`[data-testid="rotation-delete"]`).HasClass("kp-destructive") {
 		t.Fatalf("the delete step asks for no typed confirmation or does not look destructive: %s", text(del))
 	}
-	p := b.post(wizard+"/delete-old", url.Values{"confirm": {"nope"}})
-	if p.Status != http.StatusUnprocessableEntity || !strings.Contains(formError(p), oldID[len(oldID)-4:]) {
+	p := b.post(wizard+"/delete-old", url.Values{"confirm": {"===="}})
+	if p.Status != http.StatusUnprocessableEntity || !strings.Contains(formError(p), confirmFor(oldID)) {
 		t.Fatalf("delete-old with a wrong confirmation: %d %q", p.Status, formError(p))
 	}
 	if p.Doc.Find(`[data-testid="rotation-steps"]`).AttrOr("data-step", "") != "old_deactivated" || p.Doc.Find(`[data-testid="confirm-input"][aria-invalid="true"]`).Length() != 1 {
@@ -65,7 +65,7 @@ func TestRotationNamesBothKeysAndConfirmsTheDelete(t *testing.T) {
 	if n := a.Sim.Calls(cxonesim.EndpointDelete); n != 0 {
 		t.Fatalf("%d deletes reached CXone without the confirmation", n)
 	}
-	done := b.follow(b.post(wizard+"/delete-old", url.Values{"confirm": {oldID[len(oldID)-4:]}}))
+	done := b.follow(b.post(wizard+"/delete-old", url.Values{"confirm": {confirmFor(oldID)}}))
 	if h := done.Doc.Find("h1").Text(); h != "Rotation complete" || strings.Contains(text(done), "resume") || done.Doc.Find(`[data-testid="rotation-complete"]`).Length() != 1 {
 		t.Errorf("the finished wizard: %q, %s", h, text(done))
 	}

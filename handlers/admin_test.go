@@ -118,7 +118,7 @@ func TestAdminJourney(t *testing.T) {
 		t.Fatalf("verify flash: %q", v.Doc.Find(`[data-testid="flash"]`).Text())
 	}
 	// Delete of an active key is refused.
-	del := b.post("/keys/"+keyID+"/delete", url.Values{"confirm": {keyID[len(keyID)-4:]}})
+	del := b.post("/keys/"+keyID+"/delete", url.Values{"confirm": {confirmFor(keyID)}})
 	if del.Status != 409 || !strings.Contains(text(del), "Deactivate the key first") {
 		t.Fatalf("delete of an active key: %d %s", del.Status, text(del))
 	}
@@ -131,7 +131,7 @@ func TestAdminJourney(t *testing.T) {
 	if state := b.keyRows(p)[keyID]; state != "inactive" {
 		t.Fatalf("after deactivate: %q", state)
 	}
-	p = b.follow(b.post("/keys/"+keyID+"/delete", url.Values{"confirm": {keyID[len(keyID)-4:]}}))
+	p = b.follow(b.post("/keys/"+keyID+"/delete", url.Values{"confirm": {confirmFor(keyID)}}))
 	if _, ok := b.keyRows(p)[keyID]; ok {
 		t.Fatal("deleted key still listed")
 	}

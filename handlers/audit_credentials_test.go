@@ -34,7 +34,7 @@ func TestCredentialReportCoversEveryTenantAndArea(t *testing.T) {
 	kept := ba.createdID("payroll export")
 	gone := ba.createdID("old ETL")
 	ba.follow(ba.post("/keys/"+gone+"/deactivate", nil))
-	if p := ba.follow(ba.post("/keys/"+gone+"/delete", url.Values{"confirm": {gone[len(gone)-4:]}})); p.Status != 200 {
+	if p := ba.follow(ba.post("/keys/"+gone+"/delete", url.Values{"confirm": {confirmFor(gone)}})); p.Status != 200 {
 		t.Fatalf("delete: %d", p.Status)
 	}
 	paused := bb.createdID("eu reporting")

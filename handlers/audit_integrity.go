@@ -37,6 +37,11 @@ func (r *auditUI) integrity(c echo.Context) error {
 		run := runView(in.Run)
 		v.Run = &run
 	}
+	if wc := in.Witness; wc != nil {
+		v.Witness = &web.AuditWitnessView{Status: wc.Status, Agrees: wc.Status == audit.WitnessAgrees,
+			CheckedAt: listTime(wc.CheckedAt), CheckedBy: wc.CheckedBy, Source: wc.Source, Result: audit.WitnessResult(wc),
+			Events: strconv.FormatInt(wc.WitnessEvents, 10), Head: strconv.FormatInt(wc.DBHead, 10), Behind: strconv.FormatInt(wc.Behind, 10)}
+	}
 	v.Sinks, v.SinksError = r.sinkViews(c)
 	v.Deliveries, v.DeliveriesError = r.deliveryViews(c)
 	return r.h.render(c, http.StatusOK, web.AuditIntegrity(r.reviewerPage(c, rv, "Integrity"), v))
@@ -95,7 +100,9 @@ func (r *auditUI) verifyNow(c echo.Context) error {
 	if _, err := r.trail.StartVerify(c.Request().Context(), rv.Reviewer); err != nil {
 		return err
 	}
-	return r.h.redirect(c, "/audit/integrity")
+	// The fragment names the run's progress: the page puts focus there
+	// (static/app.js), so the person starts at the answer to their press.
+	return r.h.redirect(c, "/audit/integrity#verify-progress")
 }
 
 // verifyRun is the progress fragment htmx polls every second.

@@ -15,11 +15,16 @@ import (
 // "Sign in with …" on Keyport's page, the provider's form, back to /audit;
 // then signs out at the provider (RP-initiated logout) and lands on
 // Keyport's sign-in page again. A non-member's attempt ends on Keyport's
-// refusal.
+// refusal. The sign-in page is checked for accessibility first.
 func TestBrowserOIDCReviewerJourney(t *testing.T) {
 	a, _ := newOIDCApp(t, false)
 	j := &journey{t: t, br: browsertest.Start(t), app: a}
 	j.do("set the viewport", chromedp.EmulateViewport(1280, 900))
+	// The sign-in page with its "Sign in with …" button passes axe-core and
+	// the width sweep, as the local one does in TestBrowserAccessibility.
+	c := &a11yCheck{j: j}
+	c.page("/reviewer/login (OIDC)", "/reviewer/login")
+	c.report()
 
 	j.signInAtTheProvider(oidctest.Bob)
 	j.wait("the refusal", `[data-testid="login-error"]`)

@@ -5,6 +5,9 @@ import (
 	"net/url"
 	"strings"
 
+	cdpbrowser "github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/input"
 	"github.com/chromedp/chromedp"
 )
 
@@ -96,4 +99,38 @@ func (j *journey) oneRowPerAction(keyID string) {
 	if creates != 2 {
 		j.fatalf("two keys were created; the default trail shows %d key.create rows: %v", creates, rows)
 	}
+}
+
+// allowClipboard lets pages of origin write and read the clipboard, as a
+// user who clicked "Allow" would.
+func allowClipboard(origin string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+		for _, name := range []string{"clipboard-write", "clipboard-read"} {
+			_, err := chromedp.CallBrowser(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
+				Permission: &cdpbrowser.PermissionDescriptor{Name: name, AllowWithoutSanitization: true},
+				Setting:    cdpbrowser.PermissionSettingGranted,
+				Origin:     origin,
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// pasteKeys presses Ctrl+V in the focused element.
+func pasteKeys() chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
+			p := input.DispatchKeyEventParams{Type: typ, Key: "v", Code: "KeyV", WindowsVirtualKeyCode: 86, Modifiers: 2 /* Ctrl */}
+			if typ == input.DispatchKeyEventTypeRawKeyDown {
+				p.Commands = []string{"paste"}
+			}
+			if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
 }

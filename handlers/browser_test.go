@@ -11,9 +11,6 @@ import (
 	"testing"
 	"time"
 
-	cdpbrowser "github.com/chromedp/cdproto/browser"
-	"github.com/chromedp/cdproto/cdp"
-	"github.com/chromedp/cdproto/input"
 	cdppage "github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
 
@@ -43,6 +40,11 @@ func TestBrowserJourney(t *testing.T) {
 	token := j.generateBasicToken(ten.ID, admin.ID)
 	j.connectWith(token, []string{admin.Email, ten.Name, "na1"})
 	keyID, sec := j.createKeyAndSeeSecretOnce("browser journey")
+	// From a basic token to a verified key: what the person did (issue 22).
+	if len(j.actions) > 5 {
+		t.Fatalf("%d actions from a basic token to a verified key, want 5 or fewer: %s", len(j.actions), strings.Join(j.actions, ", "))
+	}
+	t.Logf("%d actions from a basic token to a verified key: %s", len(j.actions), strings.Join(j.actions, ", "))
 	j.mistypeTheSecret(keyID, sec)
 	j.verifyDeactivateDelete(keyID, sec)
 	key2 := j.createAndVerifyFromCreationPage("reporting ETL, prod")
@@ -82,16 +84,24 @@ func (j *journey) generateBasicToken(tenantID, userID string) string {
 // connectWith pastes the token on the connect page and lands on the keys
 // page with the identity shown.
 func (j *journey) connectWith(token string, identity []string) {
-	j.do("open the connect page",
-		chromedp.Navigate(j.app.URL+"/connect"),
-		chromedp.WaitVisible(css(`[data-testid="connect-form"]`)),
-		chromedp.SetValue(css(`select[name="region"]`), "na1"),
-		chromedp.Focus(css(`textarea[name="basic_token"]`)),
-		pasteKeys())
+	j.do("open the connect page", chromedp.Navigate(j.app.URL+"/connect"), chromedp.WaitVisible(css(`[data-testid="connect-form"]`)))
+	// The token is all the page asks for: its field has focus, and the
+	// area a fresh page chooses is the simulator's.
+	var got string
+	j.run("what has focus", func(ctx context.Context) (err error) {
+		got, err = chromedp.Run(ctx, chromedp.Evaluate[string](`(async () => { for (let i = 0; i < 100 && document.activeElement.name !== "basic_token"; i++)
+			await new Promise(r => setTimeout(r, 20)); return document.activeElement.name + " " + document.querySelector('select[name="region"]').value; })()`, chromedp.EvalAwaitPromise))
+		return err
+	})
+	if got != "basic_token na1" {
+		j.fatalf("the connect page opens with focus on %q, want the token field and na1", got)
+	}
+	j.act("paste the token", pasteKeys())
 	if pasted := j.value("read the pasted token", `textarea[name="basic_token"]`); pasted != token {
 		j.fatalf("the connect form holds %d characters after the paste, want the %d-character token", len(pasted), len(token))
 	}
 	j.decorateToken()
+	j.actions = append(j.actions, "press Connect")
 	j.click("connect", `[data-testid="connect-submit"]`)
 	j.wait("the keys page after connecting", `[data-testid="create-form"]`)
 	if p := j.path(); p != "/keys" {
@@ -113,7 +123,8 @@ func keyRowSelector(id string) string {
 // createKeyAndSeeSecretOnce creates a key: its secret is on the creation
 // page, once, and its row shows the label and the secret's last four.
 func (j *journey) createKeyAndSeeSecretOnce(label string) (keyID, sec string) {
-	j.do("fill the create form", chromedp.SendKeys(css(`input[name="label"]`), label))
+	j.act("click the label field and type a label", chromedp.SendKeys(css(`input[name="label"]`), label))
+	j.actions = append(j.actions, "press Create key")
 	j.click("create a key", `[data-testid="create-key"]`)
 	j.wait("the creation page", `[data-testid="key-secret"]`)
 	keyID = j.text("key id", `[data-testid="key-id"]`)
@@ -121,6 +132,9 @@ func (j *journey) createKeyAndSeeSecretOnce(label string) (keyID, sec string) {
 	if keyID == "" || len(sec) != 56 {
 		j.fatalf("the creation page shows id %q and a %d-character secret", keyID, len(sec))
 	}
+	j.actions = append(j.actions, "press Verify it now")
+	j.click("verify it now", `[data-testid="verify-new"]`)
+	j.wait("the answer on the creation page", `[data-testid="verify-result"][data-works="true"]`)
 	j.do("tick I have saved the secret", chromedp.Click(css(`[data-testid="saved-secret"]`)))
 	j.click("back to the keys", `[data-testid="back-to-keys"]`)
 	row := keyRowSelector(keyID)
@@ -162,7 +176,7 @@ func (j *journey) verifyDeactivateDelete(keyID, sec string) {
 
 	j.click("open delete", row+` [data-testid="delete"]`)
 	j.wait("the delete confirmation", `[data-testid="confirm-submit"]`)
-	j.do("type the id's last four", chromedp.SendKeys(css(`[data-testid="confirm-input"]`), keyID[len(keyID)-4:]))
+	j.do("type the id's last four", chromedp.SendKeys(css(`[data-testid="confirm-input"]`), confirmFor(keyID)))
 	j.click("confirm delete", `[data-testid="confirm-submit"]`)
 	j.wait("the keys page after delete", `[data-testid="create-form"]`)
 	j.flashContains("deleted")
@@ -316,6 +330,15 @@ type journey struct {
 	t   *testing.T
 	br  *browsertest.Browser
 	app *testApp
+	// actions are what the person did, counted where a journey counts them.
+	actions []string
+}
+
+// act does what a person does in one action (a paste, a field filled), and counts it.
+func (j *journey) act(what string, a chromedp.Action[chromedp.Void]) {
+	j.t.Helper()
+	j.actions = append(j.actions, what)
+	j.do(what, a)
 }
 
 const stepTimeout = 10 * time.Second
@@ -454,38 +477,4 @@ func waitText(sel, want string) chromedp.Action[chromedp.Void] {
 		_, err := chromedp.Poll[bool](`(document.querySelector(`+strconv.Quote(sel)+`) || {}).textContent === `+strconv.Quote(want))(ctx, t)
 		return chromedp.Void{}, err
 	}
-}
-
-// allowClipboard lets pages of origin write and read the clipboard, as a
-// user who clicked "Allow" would.
-func allowClipboard(origin string) chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
-		for _, name := range []string{"clipboard-write", "clipboard-read"} {
-			_, err := chromedp.CallBrowser(ctx, cdpbrowser.SetPermission, cdpbrowser.SetPermissionParams{
-				Permission: &cdpbrowser.PermissionDescriptor{Name: name, AllowWithoutSanitization: true},
-				Setting:    cdpbrowser.PermissionSettingGranted,
-				Origin:     origin,
-			})
-			if err != nil {
-				return err
-			}
-		}
-		return nil
-	})
-}
-
-// pasteKeys presses Ctrl+V in the focused element.
-func pasteKeys() chromedp.Action[chromedp.Void] {
-	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-		for _, typ := range []input.DispatchKeyEventType{input.DispatchKeyEventTypeRawKeyDown, input.DispatchKeyEventTypeKeyUp} {
-			p := input.DispatchKeyEventParams{Type: typ, Key: "v", Code: "KeyV", WindowsVirtualKeyCode: 86, Modifiers: 2 /* Ctrl */}
-			if typ == input.DispatchKeyEventTypeRawKeyDown {
-				p.Commands = []string{"paste"}
-			}
-			if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, p); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
 }

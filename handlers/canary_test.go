@@ -86,7 +86,7 @@ func TestCanariesNeverLeak(t *testing.T) {
 	b.follow(b.post("/keys/"+keyID+"/verify", url.Values{"access_key_secret": {keySecret}}))
 	b.post("/keys/lookup", url.Values{"access_key_secret": {keySecret}})
 	b.follow(b.post("/keys/"+keyID+"/deactivate", nil))
-	b.follow(b.post("/keys/"+keyID+"/delete", url.Values{"confirm": {keyID[len(keyID)-4:]}}))
+	b.follow(b.post("/keys/"+keyID+"/delete", url.Values{"confirm": {confirmFor(keyID)}}))
 	b.get("/keys/activity")
 	b.post("/connect", url.Values{"region": {"na1"}, "basic_token": {basic.Reveal()}}) // reused: rejected
 

@@ -113,7 +113,7 @@ func securityHeaders(next echo.HandlerFunc) echo.HandlerFunc {
 		// static assets override this with their own immutable caching.
 		hd.Set("Cache-Control", "no-store")
 		if c.Request().TLS != nil || c.Scheme() == "https" {
-			hd.Set("Strict-Transport-Security", "max-age=31536000")
+			hd.Set("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
 		}
 		return next(c)
 	}

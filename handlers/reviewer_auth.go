@@ -2,12 +2,14 @@ package handlers
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
 
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/logging"
 	"github.com/keyport/keyport/internal/reviewer"
 	"github.com/keyport/keyport/internal/secret"
 	"github.com/keyport/keyport/internal/session"
@@ -56,6 +58,8 @@ func (r *auditUI) requireReviewer(next echo.HandlerFunc) echo.HandlerFunc {
 			return r.toLogin(c)
 		}
 		c.Set(reviewerCtxKey, &signedIn{Reviewer: audit.Reviewer{Username: name, Scope: r.scope(c, sess)}, sess: sess})
+		// Where this request's reads go: the replica, if set and answering.
+		c.SetRequest(c.Request().WithContext(r.trail.ChooseRead(c.Request().Context())))
 		return next(c)
 	}
 }
@@ -97,6 +101,9 @@ func (r *auditUI) reviewerPage(c echo.Context, rv *signedIn, title string) web.P
 	}
 	p.Identity = "Signed in as reviewer " + rv.Username
 	p.SignedIn, p.SignOutURL = true, "/reviewer/logout"
+	if !strings.HasPrefix(path, "/audit/integrity") { // the integrity panel reads the primary
+		p.ReadNote = audit.ReadSourceOf(c.Request().Context()).Note()
+	}
 	for _, f := range session.TakeFlashes(rv.sess) {
 		p.Flashes = append(p.Flashes, web.Flash{Kind: f.Kind, Message: f.Message})
 	}
@@ -132,12 +139,11 @@ func (r *auditUI) login(c echo.Context) error {
 		Scope: r.scope(c, sess),
 	})
 	if k := kp.KindOf(err); k == kp.Unauthorized || k == kp.RateLimited {
-		status := http.StatusUnauthorized
+		status, v := http.StatusUnauthorized, r.loginView(username, kp.MessageOf(err))
 		if k == kp.RateLimited {
-			status = http.StatusTooManyRequests
+			status, v.RequestID = http.StatusTooManyRequests, logging.RequestID(c.Request().Context())
 		}
-		return r.h.render(c, status, web.ReviewerLogin(r.reviewerPage(c, nil, "Reviewer sign-in"),
-			r.loginView(username, kp.MessageOf(err))))
+		return r.h.render(c, status, web.ReviewerLogin(r.reviewerPage(c, nil, "Reviewer sign-in"), v))
 	}
 	if err != nil {
 		return err

@@ -284,3 +284,17 @@ func TestLocalReviewersOffLeavesOnlyOIDC(t *testing.T) {
 		t.Fatalf("OIDC sign-in: %d %s", cb.Status, text(cb))
 	}
 }
+
+// KEYPORT_OIDC_NAME names the provider on the sign-in button and in its
+// messages, in place of the issuer's host (issue 22).
+func TestOIDCNameNamesTheProvider(t *testing.T) {
+	a, p := newOIDCApp(t, false, func(s *testSetup) { s.Config.OIDC.Name = "Acme SSO" })
+	b := a.browser()
+	if got := b.get("/reviewer/login").Doc.Find(`[data-testid="oidc-signin"]`).Text(); got != "Sign in with Acme SSO" {
+		t.Fatalf("the sign-in button says %q", got)
+	}
+	refused, _ := b.oidcSignIn(p, oidctest.Bob)
+	if msg := refused.Doc.Find(`[data-testid="login-error"]`).Text(); !strings.Contains(msg, "You signed in with Acme SSO as") || strings.Contains(msg, "127.0.0.1") {
+		t.Fatalf("a non-member's refusal says %q", msg)
+	}
+}

@@ -99,6 +99,29 @@
     gates();
   }
 
+  // After a submit, the page that answers starts keyboard and screen-reader
+  // users at its result (a flash message, a verification's answer: each
+  // marked data-focus-result and tabindex="-1", or the focusable element a
+  // redirect's fragment names), unless a field asks for focus itself
+  // (autofocus: the field to fill, or the one in error). An htmx swap that
+  // brings a result (data-focus-result="swap") moves focus to it when the
+  // swap took the focus away.
+  function focusResult() {
+    if (document.querySelector("[autofocus]")) return;
+    var el = location.hash.length > 1 ? document.getElementById(location.hash.slice(1)) : null;
+    if (!el || !el.hasAttribute("tabindex")) el = document.querySelector("[data-focus-result]:not([data-focus-result=swap])");
+    if (el) el.focus();
+  }
+  if (document.readyState === "loading") {
+    document.addEventListener("DOMContentLoaded", focusResult);
+  } else {
+    focusResult();
+  }
+  document.addEventListener("htmx:afterSettle", function () {
+    var el = document.querySelector("[data-focus-result=swap]");
+    if (el && (!document.activeElement || document.activeElement === document.body)) el.focus();
+  });
+
   // Busy state for forms that call CXone: disable the button so a double
   // click cannot submit twice, and let Pico draw its spinner.
   document.addEventListener("submit", function (ev) {

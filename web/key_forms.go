@@ -46,7 +46,8 @@ type ConfirmView struct {
 	Key      KeyFacts
 	Cancel   string
 	// TypeLast4, when set, is what the person must type into the confirm
-	// field (the key id's last four characters) before the action runs.
+	// field (the key id's last four characters before the base32 padding,
+	// keys.DeleteConfirmation) before the action runs.
 	TypeLast4 string
 	Error     string
 }
@@ -65,4 +66,13 @@ type LookupView struct {
 	Found    bool
 	Row      KeyRow
 	Error    string
+}
+
+// lastFourOf says whose id the typed confirmation comes from, naming the key
+// by its label so two confirmations can be told apart at a glance.
+func lastFourOf(label, unlabelled string) string {
+	if label == "" {
+		return "the last four characters of the id of " + unlabelled
+	}
+	return "the last four characters of the id of “" + label + "”"
 }

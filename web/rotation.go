@@ -10,7 +10,8 @@ type RotationView struct {
 	Step     string // created, deployed, verified, old_deactivated, done
 	Error    string
 	// ConfirmLast4 is what the person types to confirm deleting the old
-	// key: its id's last four characters.
+	// key: its id's last four characters before the base32 padding
+	// (keys.DeleteConfirmation).
 	ConfirmLast4 string
 }
 

@@ -73,6 +73,7 @@ func commands() []command {
 		{"keys", "key rings: status lists each key id and what still uses it", cmdKeys},
 		{"policy", "show or set the key policies (max age, max idle, max active keys per user, label required)", cmdPolicy},
 		{"reconcile", "settle key creations and audit intents whose outcome was lost", cmdReconcile},
+		{"health", "exit 0 when the portal's /readyz answers 200 (for container healthchecks)", cmdHealth},
 		{"genkey", "print a fresh random key for KEYPORT_*_KEY variables", cmdGenkey},
 		{"version", "print version, commit and build date", cmdVersion},
 	}

@@ -26,9 +26,15 @@ Manages the accounts of security reviewers, who sign in at /reviewer/login.
   disable --username NAME                       stop an account (its sessions end at their next request)
   enable --username NAME                        start it again
   unlock --username NAME                        lift the sign-in locks and delays on a name
+  unlock --address IP                           lift the lock-out of a client address (and of every
+                                                name tried from it)
   reset-password --username NAME [--totp | --remove-totp]
                                                 set a new password (and a new, or no, TOTP secret);
                                                 lifts the sign-in locks on the name too
+
+unlock --username and reset-password name the addresses locked out after failures
+for that name, without lifting them: another person behind the same address may
+have caused them (docs/auditing.md); lift one with unlock --address.
 
 The password is read from the terminal without echo (asked twice), or as
 one line from standard input when that is not a terminal; never from a flag.
@@ -242,10 +248,58 @@ func reviewerSetDisabled(disabled bool) func(context.Context, env, string, []str
 }
 
 // reviewerUnlock is `keyport reviewer unlock`: lift the sign-in locks and
-// delays on a name, from every address.
-var reviewerUnlock = reviewerNameAction("unlock", "sign-in locks on reviewer %s lifted\n", func(ctx context.Context, svc *reviewer.Service, e env, name string) error {
-	return svc.Unlock(ctx, cliActor(e), name)
-})
+// delays on a name, from every address (--username), or the lock-out of a
+// client address (--address).
+func reviewerUnlock(ctx context.Context, e env, cmd string, args []string) error {
+	fs, src := reviewerFlags(e, cmd, "unlock")
+	username := fs.String("username", "", "the reviewer's username (this or --address)")
+	address := fs.String("address", "", "a client address, as the audit trail shows it (this or --username)")
+	if help, err := parse(fs, e, args); help || err != nil {
+		return err
+	}
+	if err := checkArgs(fs, nil); err != nil {
+		return err
+	}
+	if (*username == "") == (*address == "") {
+		return usageError(fmt.Errorf("%s: give --username or --address", fs.Name()))
+	}
+	svc, closeDB, err := openReviewers(ctx, e, src, false)
+	if err != nil {
+		return err
+	}
+	defer closeDB()
+	if *address != "" {
+		n, err := svc.UnlockAddress(ctx, cliActor(e), *address)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			fmt.Fprintf(e.stdout, "address %s had no failed sign-ins to forget\n", *address)
+			return nil
+		}
+		fmt.Fprintf(e.stdout, "sign-in locks on address %s lifted (%d counts forgotten)\n", *address, n)
+		return nil
+	}
+	locked, err := svc.LockedAddresses(ctx, *username)
+	if err != nil {
+		return err
+	}
+	if err := svc.Unlock(ctx, cliActor(e), *username); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "sign-in locks on reviewer %s lifted\n", reviewer.NormalizeUsername(*username))
+	printLockedAddresses(e, cmd, locked)
+	return nil
+}
+
+// printLockedAddresses names the addresses still locked out after failures
+// for a name, and the command that lifts each.
+func printLockedAddresses(e env, cmd string, locked []string) {
+	for _, a := range locked {
+		fmt.Fprintf(e.stdout, "address %s is still locked out (failures from there, this name's among them); "+
+			"if it is the reviewer's, lift it with: keyport %s unlock --address %s\n", a, cmd, a)
+	}
+}
 
 // reviewerNameAction is an action that takes only --username: parse, open
 // the service, do, and print done (a format with the normalized name).
@@ -304,10 +358,15 @@ func reviewerResetPassword(ctx context.Context, e env, cmd string, args []string
 	} else if *removeTOTP {
 		change = reviewer.TOTPRemove
 	}
+	locked, err := svc.LockedAddresses(ctx, *username)
+	if err != nil {
+		return err
+	}
 	enrol, err := svc.ResetPassword(ctx, cliActor(e), *username, pw, change)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "password of reviewer %s reset\n", reviewer.NormalizeUsername(*username))
+	printLockedAddresses(e, cmd, locked)
 	return printEnrolment(e, enrol, *totp.qrPNG)
 }

@@ -419,3 +419,25 @@ func (s *Sim) BasicToken(region, tenantID, userID string) (secret.Secret, error)
 func (s *Sim) Regions() []string { return slices.Clone(s.regions) }
 
 func (s *Sim) knownRegion(r string) bool { return slices.Contains(s.regions, r) }
+
+// Rename changes the names tokens carry from now on: the tenant's name
+// (when tenantName is not empty) and the user's login, which CXone puts in
+// the "name" claim. For tests of what Keyport does with names chosen
+// outside it (spreadsheet formulas in its CSV exports, issue 26).
+func (s *Sim) Rename(region, tenantID, tenantName, userID, login string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	t := s.findTenant(region, tenantID)
+	if t == nil {
+		return fmt.Errorf("cxonesim: no tenant %q in region %q", tenantID, region)
+	}
+	u := t.user(userID)
+	if u == nil {
+		return fmt.Errorf("cxonesim: no user %q in tenant %q", userID, tenantID)
+	}
+	if tenantName != "" {
+		t.name = tenantName
+	}
+	u.Email = login
+	return nil
+}

@@ -20,6 +20,7 @@ import (
 	"github.com/keyport/keyport/cxone"
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/handlers"
+	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/auditsink"
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/kp"
@@ -39,10 +40,17 @@ const (
 
 // Options are the inputs of NewServices and New.
 type Options struct {
-	Config  config.Config
-	Log     *slog.Logger
-	Pool    *pgxpool.Pool
-	Version string
+	Config config.Config
+	Log    *slog.Logger
+	Pool   *pgxpool.Pool
+	// ReadPool, if set, is a streaming replica the reviewers' reads go to
+	// (KEYPORT_DATABASE_READ_URL); ReplicaLag is when their pages say "as
+	// of" (0: audit.ReplicaLag); ReplicaCheck is how long one look at the
+	// replica's state is reused (0: a second; tests shorten both).
+	ReadPool     *pgxpool.Pool
+	ReplicaLag   time.Duration
+	ReplicaCheck time.Duration
+	Version      string
 	// CheckpointInterval is how often the audit chain head is signed (portal).
 	CheckpointInterval time.Duration
 	// RateLimit is connects/creates per minute per IP and per session (portal; 0: default).
@@ -131,7 +139,7 @@ func newOIDC(c config.OIDC, log *slog.Logger) *oidc.Client {
 		return nil
 	}
 	client := oidc.New(oidc.Config{Issuer: c.Issuer, ClientID: c.ClientID, ClientSecret: c.ClientSecret, RedirectURL: c.RedirectURL,
-		Scopes: c.Scopes, GroupsClaim: c.GroupsClaim, ReviewerGroups: c.ReviewerGroups, Log: log})
+		Scopes: c.Scopes, GroupsClaim: c.GroupsClaim, ReviewerGroups: c.ReviewerGroups, Name: c.Name, Log: log})
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = client.Discover(ctx) // logged; retried lazily
@@ -193,6 +201,17 @@ func (a *App) RunBackground(ctx context.Context) {
 			}
 		}()
 	}
+	go func() {
+		// The months ahead exist before anyone appends in them: at start,
+		// then daily.
+		ensure := func(ctx context.Context) (int64, error) {
+			return 0, audit.EnsurePartitions(ctx, a.o.Pool, time.Now())
+		}
+		if _, err := ensure(ctx); err != nil && ctx.Err() == nil {
+			a.o.Log.WarnContext(ctx, "create audit partitions ahead", "err", err)
+		}
+		a.every(ctx, 24*time.Hour, "create audit partitions ahead", ensure)
+	}()
 	go a.every(ctx, 10*time.Minute, "delete expired admin sessions", a.AdminSessions.Cleanup)
 	go a.every(ctx, 10*time.Minute, "delete expired reviewer sessions", a.ReviewerSessions.Cleanup)
 	go a.every(ctx, 10*time.Minute, "delete idle rate limits", a.Limiter.Cleanup)

@@ -97,7 +97,7 @@ func NewServices(o Options) (*Services, error) {
 		return nil, err
 	}
 	return &Services{Audit: trail, CXone: cx, Conns: conns, Keys: keySvc, Reviewers: reviewers,
-		Trail: audit.NewReader(o.Pool, trail, reviewers.Now, o.Log), Limiter: ratelimit.New(o.Pool, cmp.Or(o.RateLimit, cfg.RateLimit)),
+		Trail: newTrailReader(o, trail, reviewers.Now), Limiter: ratelimit.New(o.Pool, cmp.Or(o.RateLimit, cfg.RateLimit)),
 		Instance: inst, Sinks: sinks, NotifyLog: nlog}, nil
 }
 
@@ -150,4 +150,11 @@ func sinks(o Options, log *notify.Log) (*auditsink.Streamer, error) {
 		return nil, nil
 	}
 	return auditsink.New(o.Pool, targets, o.Log, o.SinkOptions), nil
+}
+
+// newTrailReader is the reviewers' read side, on the replica when one is set.
+func newTrailReader(o Options, w *audit.Writer, now func() time.Time) *audit.Reader {
+	r := audit.NewReader(o.Pool, w, now, o.Log)
+	r.SetReplica(o.ReadPool, o.ReplicaLag, o.ReplicaCheck)
+	return r
 }

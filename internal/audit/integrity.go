@@ -14,10 +14,11 @@ type Integrity struct {
 	Checkpoint *db.AuditCheckpoint
 	HeadID     int64
 	Run        *kp.VerifyRun
+	Witness    *db.WitnessCheck // the last `keyport audit verify --witness`, nil if none ran
 }
 
 // Integrity records the view, then returns the latest checkpoint, the
-// chain's length and the last verify run.
+// chain's length, the last verify run and the last witness check.
 func (r *Reader) Integrity(ctx context.Context, who Reviewer) (Integrity, error) {
 	var in Integrity
 	if err := r.w.Viewed(ctx, who.actor(), who.Scope, kp.AuditView, map[string]string{"page": "integrity"}, "html"); err != nil {
@@ -31,7 +32,10 @@ func (r *Reader) Integrity(ctx context.Context, who Reviewer) (Integrity, error)
 	if in.HeadID, err = q.AuditHeadID(ctx); err != nil {
 		return in, err
 	}
-	in.Run, err = q.LatestVerifyRun(ctx)
+	if in.Run, err = q.LatestVerifyRun(ctx); err != nil {
+		return in, err
+	}
+	in.Witness, err = q.LatestWitnessCheck(ctx)
 	return in, err
 }
 
@@ -75,7 +79,7 @@ func (r *Reader) StartVerify(ctx context.Context, who Reviewer) (*kp.VerifyRun, 
 
 func (r *Reader) verify(ctx context.Context, runID int64, intent IntentID, ev Event) {
 	q := db.New(r.pool)
-	rep, err := Verify(ctx, r.pool, r.w.Keys(), func(n int64) {
+	rep, err := VerifyLatest(ctx, r.pool, r.w.Keys(), false, func(n int64) {
 		if err := q.VerifyRunProgress(ctx, runID, n, r.now()); err != nil {
 			r.log.WarnContext(ctx, "record verify progress", "err", err)
 		}

@@ -3,8 +3,10 @@ package audit
 import (
 	"encoding/hex"
 	"fmt"
+	"strconv"
 	"time"
 
+	"github.com/keyport/keyport/internal/csvsafe"
 	"github.com/keyport/keyport/internal/kp"
 )
 
@@ -15,7 +17,7 @@ func RecordOf(e *kp.AuditEvent) ExportRecord { return exportRecord(e) }
 
 // CheckRecord recomputes x's hash from its own fields and its prev_hash, as
 // a receiver of exports or streamed events would (docs/auditing.md), and
-// says whether it matches x.Hash. Chaining is the caller's part: each
+// says whether it matches x.Hash (a CSV row: CheckCSVRecord). Chaining is the caller's part: each
 // record's prev_hash must be the hash of the record with the id before it.
 func CheckRecord(x *ExportRecord) error {
 	at, err := time.Parse(time.RFC3339Nano, x.OccurredAt)
@@ -40,4 +42,59 @@ func CheckRecord(x *ExportRecord) error {
 		return fmt.Errorf("event %d: hash %s recomputes as %s", x.ID, x.Hash, got)
 	}
 	return nil
+}
+
+// CheckCSVRecord is CheckRecord for one row of the CSV export, as a reader
+// of the file has it: header is the file's first row, row one event's
+// cells. Each cell is first given back its stored value by the
+// spreadsheet rule (csvsafe.Restore: a cell that begins with single quotes
+// followed by '=', '+', '-', '@', a tab, a carriage return or NUL loses its
+// first single quote); an empty upstream_status or intent_id is null.
+func CheckCSVRecord(header, row []string) error { return checkCSVRecord(header, row, csvsafe.Restore) }
+
+// checkCSVRecord reads each cell through restore (tests read them as they
+// stand, to see that the rule matters).
+func checkCSVRecord(header, row []string, restore func(string) string) error {
+	if len(row) != len(header) {
+		return fmt.Errorf("a row of %d cells under a header of %d", len(row), len(header))
+	}
+	cell := make(map[string]string, len(header))
+	for i, h := range header {
+		cell[h] = restore(row[i])
+	}
+	for _, c := range exportColumns {
+		if _, ok := cell[c]; !ok {
+			return fmt.Errorf("the header has no %s column", c)
+		}
+	}
+	x := ExportRecord{OccurredAt: cell["occurred_at"], ActorKind: cell["actor_kind"], ActorUserID: cell["actor_user_id"],
+		ActorName: cell["actor_name"], TenantID: cell["tenant_id"], TenantName: cell["tenant_name"], Region: cell["region"],
+		SessionHash: cell["session_hash"], ClientIP: cell["client_ip"], UserAgent: cell["user_agent"], Action: cell["action"],
+		TargetKeyID: cell["target_key_id"], Outcome: cell["outcome"], ErrorMessage: cell["error_message"],
+		RequestID: cell["request_id"], Details: cell["details"], PrevHash: cell["prev_hash"], Hash: cell["hash"]}
+	var err error
+	if x.ID, err = strconv.ParseInt(cell["id"], 10, 64); err != nil {
+		return fmt.Errorf("id %q: %w", cell["id"], err)
+	}
+	if s := cell["upstream_status"]; s != "" {
+		n, err := strconv.ParseInt(s, 10, 32)
+		if err != nil {
+			return fmt.Errorf("event %d: upstream_status: %w", x.ID, err)
+		}
+		status := int32(n)
+		x.UpstreamStatus = &status
+	}
+	if s := cell["intent_id"]; s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return fmt.Errorf("event %d: intent_id: %w", x.ID, err)
+		}
+		x.IntentID = &n
+	}
+	v, err := strconv.ParseInt(cell["hash_version"], 10, 16)
+	if err != nil {
+		return fmt.Errorf("event %d: hash_version: %w", x.ID, err)
+	}
+	x.HashVersion = int16(v)
+	return CheckRecord(&x)
 }

@@ -33,6 +33,8 @@ const MinKeyBytes = 32
 type Config struct {
 	Addr        string
 	DatabaseURL secret.Secret // may carry a password
+	// DatabaseReadURL is a streaming replica the reviewers' reads go to; "" reads the primary.
+	DatabaseReadURL secret.Secret
 	// The three key rings, newest key first: the newest signs or encrypts,
 	// every key verifies or decrypts (docs/security.md, key rotation).
 	SessionKey       keyring.Ring // signs session cookies
@@ -67,6 +69,9 @@ type Config struct {
 	OIDC OIDC
 	// Notifications (issue 25, notify.go).
 	Notifications
+	// AuditRetain is how long the trail stays in the database before
+	// `keyport audit archive` moves whole months to files; 0 keeps everything.
+	AuditRetain time.Duration
 }
 
 // The environment variable of every setting. Commands that need only some
@@ -74,6 +79,7 @@ type Config struct {
 const (
 	Addr             = "KEYPORT_ADDR"
 	DatabaseURL      = "KEYPORT_DATABASE_URL"
+	DatabaseReadURL  = "KEYPORT_DATABASE_READ_URL"
 	SessionKey       = "KEYPORT_SESSION_KEY"
 	EncryptionKey    = "KEYPORT_ENCRYPTION_KEY"
 	AuditKey         = "KEYPORT_AUDIT_KEY"
@@ -92,6 +98,7 @@ const (
 	DBMaxConns       = "KEYPORT_DB_MAX_CONNS"
 	AuditSinks       = "KEYPORT_AUDIT_SINKS"
 	AuditSinkToken   = "KEYPORT_AUDIT_SINK_TOKEN_FILE"
+	AuditRetain      = "KEYPORT_AUDIT_RETAIN"
 )
 
 // Var describes one setting: its environment variable, the flag that
@@ -108,6 +115,7 @@ type Var struct {
 var Vars = []Var{
 	{Env: Addr, Flag: "addr", Default: "127.0.0.1:8080", Help: "host:port the portal listens on"},
 	{Env: DatabaseURL, Flag: "database-url", Help: "PostgreSQL connection URL (required)"},
+	{Env: DatabaseReadURL, Flag: "database-read-url", Help: "a streaming replica's URL for the reviewers' reads (list, event pages, key history, activity, exports, credential report); empty = the primary"},
 	{Env: SessionKey, Flag: "session-key-file", File: true, Help: "key for session cookies, base64 or hex of >= 32 random bytes (required); a ring of several: comma-separated, newest first (in the file: one per line)"},
 	{Env: EncryptionKey, Flag: "encryption-key-file", File: true, Help: "AES-256-GCM key for CXone tokens, session data and TOTP seeds at rest, base64 or hex of >= 32 random bytes (required); a ring of several: comma-separated, newest first (in the file: one per line)"},
 	{Env: AuditKey, Flag: "audit-key-file", File: true, Help: "HMAC key for secret fingerprints and audit checkpoints, base64 or hex of >= 32 random bytes (required); a ring of several: comma-separated, newest first (in the file: one per line)"},
@@ -127,7 +135,8 @@ var Vars = []Var{
 	{Env: AuditSinkToken, Flag: "audit-sink-token-file", Help: "file holding the HTTPS sinks' token (Splunk HEC: 'Authorization: Splunk <token>'; other HTTPS sinks: a bearer token)"},
 	notifyVars[0], notifyVars[1], notifyVars[2], notifyVars[3], notifyVars[4],
 	{Env: DBMaxConns, Flag: "db-max-conns", Default: "8", Help: "PostgreSQL connections in this instance's pool (each instance holds its own; the server's max_connections must cover them all)"},
-	oidcVars[0], oidcVars[1], oidcVars[2], oidcVars[3], oidcVars[4], oidcVars[5], oidcVars[6], oidcVars[7],
+	{Env: AuditRetain, Flag: "audit-retain", Help: "how long the audit trail stays in the database, in days (e.g. 400d): keyport audit archive moves older months to files; empty = keep everything"},
+	oidcVars[0], oidcVars[1], oidcVars[2], oidcVars[3], oidcVars[4], oidcVars[5], oidcVars[6], oidcVars[7], oidcVars[8],
 }
 
 // Source resolves a setting: a flag given on the command line wins over the
@@ -286,6 +295,8 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 		return err
 	case AuditSinks, AuditSinkToken, Notify, NotifySecret, SMTPPassword, PublicURL, SinkMinutes:
 		return c.setOutbound(env, v)
+	case AuditRetain, DatabaseReadURL:
+		return c.setTrail(env, v)
 	case DBMaxConns:
 		c.DBMaxConns, err = poolSize(v)
 		return err
@@ -293,7 +304,7 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 		if c.RateLimit, err = strconv.Atoi(v); err != nil || c.RateLimit < 2 {
 			return errors.New("want a whole number of attempts per minute >= 2")
 		}
-	case OIDCIssuer, OIDCClientID, OIDCClientSecretFile, OIDCRedirectURL, OIDCScopes, OIDCGroupsClaim, OIDCReviewerGroups, LocalReviewers:
+	case OIDCIssuer, OIDCClientID, OIDCClientSecretFile, OIDCRedirectURL, OIDCScopes, OIDCGroupsClaim, OIDCReviewerGroups, LocalReviewers, OIDCName:
 		return c.OIDC.set(env, v)
 	case StaleDays:
 		if c.StaleAfterDays, err = strconv.Atoi(v); err != nil || c.StaleAfterDays < 1 {
@@ -451,6 +462,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
 		slog.String("oidc_issuer", cmp.Or(c.OIDC.Issuer, "(none)")),
 		slog.Bool("local_reviewers", !c.OIDC.LocalOff),
+		slog.Bool("read_replica", c.DatabaseReadURL.Len() > 0),
+		slog.String("audit_retain", c.AuditRetain.String()),
 	)
 }
 
@@ -461,14 +474,4 @@ func poolSize(v string) (int32, error) {
 		return 0, errors.New("want a whole number of connections from 2 to 1000")
 	}
 	return int32(n), nil
-}
-
-// setSinks keeps the audit sinks' settings as given: internal/auditsink
-// parses and checks them at start (config imports no service).
-func (c *Config) setSinks(env, v string) {
-	if env == AuditSinks {
-		c.AuditSinks = v
-	} else {
-		c.AuditSinkTokenFile = v
-	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"unicode"
 
 	"github.com/keyport/keyport/internal/secret"
 )
@@ -22,6 +23,9 @@ const (
 	OIDCGroupsClaim      = "KEYPORT_OIDC_GROUPS_CLAIM"
 	OIDCReviewerGroups   = "KEYPORT_OIDC_REVIEWER_GROUPS"
 	LocalReviewers       = "KEYPORT_LOCAL_REVIEWERS"
+	// OIDCName is the provider's name on the sign-in button and in its
+	// messages (issue 22).
+	OIDCName = "KEYPORT_OIDC_NAME"
 )
 
 // oidcVars are the settings' descriptions, appended to Vars.
@@ -34,6 +38,7 @@ var oidcVars = []Var{
 	{Env: OIDCGroupsClaim, Flag: "oidc-groups-claim", Default: "groups", Help: "ID-token claim listing the person's groups"},
 	{Env: OIDCReviewerGroups, Flag: "oidc-reviewer-groups", Help: "comma-separated groups whose members may review (required with an issuer)"},
 	{Env: LocalReviewers, Flag: "local-reviewers", Default: "on", Help: "on: local reviewer accounts may sign in; off: only OIDC"},
+	{Env: OIDCName, Flag: "oidc-name", Help: "the provider's name on the sign-in button (\"Sign in with <name>\") and in its messages; empty = the product's name for a recognised issuer (Microsoft Entra ID, Google, Okta, Keycloak), else the issuer's host"},
 }
 
 // OIDC is the reviewers' OpenID Connect sign-in; the zero value (no
@@ -49,6 +54,9 @@ type OIDC struct {
 	ReviewerGroups []string
 	// LocalOff refuses local reviewer accounts (KEYPORT_LOCAL_REVIEWERS=off).
 	LocalOff bool
+	// Name is the provider's name for people; "" lets internal/oidc name it
+	// from the issuer.
+	Name string
 }
 
 // Enabled reports whether OIDC sign-in is configured.
@@ -86,6 +94,10 @@ func (o *OIDC) set(env, v string) error {
 				o.ReviewerGroups = append(o.ReviewerGroups, g)
 			}
 		}
+	case OIDCName:
+		if o.Name = strings.TrimSpace(v); len(o.Name) > 60 || strings.ContainsFunc(o.Name, unicode.IsControl) {
+			return errors.New("want a short name on one line (60 characters at most)")
+		}
 	case LocalReviewers:
 		switch v {
 		case "on":
@@ -106,7 +118,7 @@ func (o *OIDC) check(readFile func(string) ([]byte, error)) []error {
 	var errs []error
 	if !o.Enabled() {
 		for env, v := range map[string]string{OIDCClientID: o.ClientID, OIDCClientSecretFile: o.SecretFile,
-			OIDCRedirectURL: o.RedirectURL, OIDCReviewerGroups: strings.Join(o.ReviewerGroups, ",")} {
+			OIDCRedirectURL: o.RedirectURL, OIDCReviewerGroups: strings.Join(o.ReviewerGroups, ","), OIDCName: o.Name} {
 			if v != "" {
 				errs = append(errs, fmt.Errorf("%s: set without %s", env, OIDCIssuer))
 			}

@@ -33,6 +33,14 @@ func TestOIDCSettingsLoadWithTheirDefaults(t *testing.T) {
 		o.GroupsClaim != "groups" || strings.Join(o.ReviewerGroups, "|") != "security-reviewers|audit" || o.LocalOff {
 		t.Fatalf("got %+v", o)
 	}
+	if o.Name != "" {
+		t.Fatalf("KEYPORT_OIDC_NAME unset gives %q, want empty (the provider is named from its issuer)", o.Name)
+	}
+	m := oidcEnv(t)
+	m[OIDCName] = "  Acme SSO "
+	if c, err := load(t, m); err != nil || c.OIDC.Name != "Acme SSO" {
+		t.Fatalf("KEYPORT_OIDC_NAME: %q, %v", c.OIDC.Name, err)
+	}
 	if c, err := load(t, validEnv()); err != nil || c.OIDC.Enabled() || c.OIDC.LocalOff {
 		t.Fatalf("without an issuer: %+v, %v", c.OIDC, err)
 	}
@@ -53,6 +61,8 @@ func TestOIDCProblemsAreNamedAndNeverShowTheSecret(t *testing.T) {
 		{"local reviewers neither on nor off", map[string]string{LocalReviewers: "maybe"}, "KEYPORT_LOCAL_REVIEWERS: want on or off"},
 		{"client id without issuer", map[string]string{OIDCIssuer: ""}, "KEYPORT_OIDC_CLIENT_ID: set without KEYPORT_OIDC_ISSUER"},
 		{"local off without issuer", map[string]string{OIDCIssuer: "", LocalReviewers: "off"}, "KEYPORT_LOCAL_REVIEWERS: off needs KEYPORT_OIDC_ISSUER"},
+		{"name without issuer", map[string]string{OIDCIssuer: "", OIDCClientID: "", OIDCClientSecretFile: "", OIDCRedirectURL: "", OIDCReviewerGroups: "", OIDCName: "Acme SSO"}, "KEYPORT_OIDC_NAME: set without KEYPORT_OIDC_ISSUER"},
+		{"name on two lines", map[string]string{OIDCName: "Acme\nSSO"}, "KEYPORT_OIDC_NAME: want a short name on one line"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			m := oidcEnv(t)

@@ -85,7 +85,7 @@ var specs = map[Kind]spec{
 	Password:  {max: 1024},
 	TOTPCode:  {what: "a code of digits", max: 16, char: func(r rune) bool { return r == ' ' || r >= '0' && r <= '9' }},
 	Area:      {what: "an area code such as na1", max: 32, char: isWordChar},
-	LocalPath: {what: "a path on this site", max: 2048, char: isVisibleASCII},
+	LocalPath: {what: "a path on this site", max: 2048, char: isVisibleASCII, shape: isLocalPath},
 	Token:     {max: 16 << 10, trim: true, wrap: true},
 	KeyID:     {what: "an access key id", max: 256, trim: true, char: isVisibleASCII},
 	KeySecret: {what: "an access key secret", max: 256, trim: true, char: isVisibleASCII},
@@ -208,4 +208,10 @@ func isUUID(s string) bool {
 func isPositive(s string) bool {
 	n, err := strconv.ParseInt(s, 10, 64)
 	return err == nil && n > 0 && s[0] != '+'
+}
+
+// isLocalPath is a path browsers resolve on this site: one leading slash,
+// not "//" (another host) nor a backslash (which browsers read as a slash).
+func isLocalPath(s string) bool {
+	return strings.HasPrefix(s, "/") && !strings.HasPrefix(s, "//") && !strings.Contains(s, "\\")
 }

@@ -39,10 +39,19 @@ func (s *Service) SetActive(ctx context.Context, as connection.Caller, keyID str
 // call was made. Handlers show the confirmation again.
 var ErrNotConfirmed = errors.New("delete not confirmed")
 
-// DeleteConfirmation is what a person types to confirm deleting keyID: its
-// last four characters (AWS asks for the id; four are enough to make the
-// deletion deliberate and to tell it from the key beside it).
-func DeleteConfirmation(keyID string) string { return keyID[max(0, len(keyID)-4):] }
+// DeleteConfirmation is what a person types to confirm deleting keyID: the
+// last four characters before its base32 padding, which the list's short id
+// ends in (AWS asks for the id; four are enough to make the deletion
+// deliberate and to tell it from the key beside it). Every CXone key id ends
+// in "====", which would ask for the same four characters on every key. An id
+// that is all padding keeps its own last four.
+func DeleteConfirmation(keyID string) string {
+	body := strings.TrimRight(keyID, "=")
+	if body == "" {
+		body = keyID
+	}
+	return body[max(0, len(body)-4):]
+}
 
 // confirmsDelete reports whether typed confirms deleting keyID. Case and
 // surrounding spaces do not matter: it guards against a slip, not an attacker.

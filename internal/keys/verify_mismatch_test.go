@@ -144,7 +144,7 @@ func TestADeleteNeedsTheIDsLastFourCharacters(t *testing.T) {
 	as := e.connect(t, ten.ID, admin.ID)
 	id := keyOf(t, ten, admin.ID, false)
 	gets := e.sim.Calls(cxonesim.EndpointGet)
-	for _, typed := range []string{"", "nope", id[:4]} {
+	for _, typed := range []string{"", "nope", id[:4], "===="} {
 		if _, err := e.keys.Delete(ctx, as, id, typed); !errors.Is(err, keys.ErrNotConfirmed) || kp.KindOf(err) != kp.Invalid {
 			t.Errorf("Delete confirmed by %q: %v; want Invalid wrapping ErrNotConfirmed", typed, err)
 		}
@@ -152,7 +152,7 @@ func TestADeleteNeedsTheIDsLastFourCharacters(t *testing.T) {
 	if _, ok := e.simKey(t, ten.ID, id); !ok || e.sim.Calls(cxonesim.EndpointDelete) != 0 || e.sim.Calls(cxonesim.EndpointGet) != gets {
 		t.Fatal("an unconfirmed delete called CXone")
 	}
-	if gone, err := e.keys.Delete(ctx, as, id, " "+strings.ToLower(id[len(id)-4:])+" "); err != nil || gone {
+	if gone, err := e.keys.Delete(ctx, as, id, " "+strings.ToLower(keys.DeleteConfirmation(id))+" "); err != nil || gone {
 		t.Fatalf("Delete confirmed by the last four (any case, spaces around): gone %v, %v", gone, err)
 	}
 }

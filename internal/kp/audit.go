@@ -44,6 +44,7 @@ const (
 	AuditVerify           Action = "audit.verify"
 	AuditCheckpoint       Action = "audit.checkpoint"
 	AuditSeed             Action = "audit.seed"
+	AuditArchive          Action = "audit.archive"
 	// KeysRekey is `keyport rekey`: every sealed value re-encrypted under
 	// the newest encryption key, one event with the counts.
 	KeysRekey Action = "keys.rekey"
@@ -64,7 +65,7 @@ const (
 var Actions = []Action{Connect, Disconnect, TokenRefresh, KeyList, KeyCreate, KeyActivate, KeyDeactivate,
 	KeyDelete, KeyVerify, KeyLookup, KeyReconcile, KeyRotate, ReviewerAdd, ReviewerDisable, ReviewerEnable,
 	ReviewerResetPassword, ReviewerLogin, ReviewerLogout, AuditView, AuditExport, AuditVerify, AuditCheckpoint, AuditSeed,
-	KeysRekey, PolicySet, PolicyViolation, PolicyResolved, KeySeenOutside, AuditSinkFailing}
+	AuditArchive, KeysRekey, PolicySet, PolicyViolation, PolicyResolved, KeySeenOutside, AuditSinkFailing}
 
 // Outcome is what became of an action.
 type Outcome string

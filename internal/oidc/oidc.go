@@ -10,6 +10,7 @@
 package oidc
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -38,6 +39,9 @@ type Config struct {
 	Scopes         []string
 	GroupsClaim    string
 	ReviewerGroups []string
+	// Name is the provider's name for people (KEYPORT_OIDC_NAME); "" names
+	// it from the issuer (ProviderName).
+	Name string
 	// HTTPClient talks to the provider (nil: one with a 10 s timeout).
 	HTTPClient *http.Client
 	Log        *slog.Logger
@@ -69,7 +73,7 @@ func New(cfg Config) *Client {
 	if cfg.GroupsClaim == "" {
 		cfg.GroupsClaim = "groups"
 	}
-	return &Client{cfg: cfg, name: ProviderName(cfg.Issuer)}
+	return &Client{cfg: cfg, name: cmp.Or(cfg.Name, ProviderName(cfg.Issuer))}
 }
 
 // Name is the provider's name for the sign-in button.

@@ -133,5 +133,11 @@ func TestProviderNames(t *testing.T) {
 		if got := oidc.ProviderName(issuer); got != want {
 			t.Errorf("ProviderName(%q) = %q, want %q", issuer, got, want)
 		}
+		if got := oidc.New(oidc.Config{Issuer: issuer}).Name(); got != want {
+			t.Errorf("a client for %q without a name is named %q, want %q", issuer, got, want)
+		}
+	}
+	if got := oidc.New(oidc.Config{Issuer: "https://dex.acme.test", Name: "Acme SSO"}).Name(); got != "Acme SSO" {
+		t.Errorf("a client named Acme SSO is named %q", got)
 	}
 }

@@ -80,7 +80,7 @@ ALTER TABLE audit_events ADD CONSTRAINT audit_events_action_check CHECK (action 
     'key.verify', 'key.lookup', 'key.reconcile', 'key.rotate',
     'auditor.add', 'auditor.disable', 'auditor.enable', 'auditor.reset_password',
     'auditor.login', 'auditor.logout',
-    'audit.view', 'audit.export', 'audit.verify', 'audit.checkpoint', 'audit.seed',
+    'audit.view', 'audit.export', 'audit.verify', 'audit.checkpoint', 'audit.seed', 'audit.archive',
     'keys.rekey',
     'policy.set', 'policy.violation', 'policy.resolved', 'key.seen_outside', 'audit.sink_failing')) NOT VALID;
 
@@ -92,7 +92,7 @@ ALTER TABLE audit_events ADD CONSTRAINT audit_events_action_check CHECK (action 
     'key.verify', 'key.lookup', 'key.reconcile', 'key.rotate',
     'auditor.add', 'auditor.disable', 'auditor.enable', 'auditor.reset_password',
     'auditor.login', 'auditor.logout',
-    'audit.view', 'audit.export', 'audit.verify', 'audit.checkpoint', 'audit.seed',
+    'audit.view', 'audit.export', 'audit.verify', 'audit.checkpoint', 'audit.seed', 'audit.archive',
     'keys.rekey')) NOT VALID;
 DROP TRIGGER audit_sink_failing ON audit_sink_cursors;
 DROP FUNCTION audit_sink_failing();
