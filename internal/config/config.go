@@ -293,10 +293,8 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 	case ShutdownTimeout:
 		c.ShutdownTimeout, err = duration(v)
 		return err
-	case AuditSinks, AuditSinkToken, Notify, NotifySecret, SMTPPassword, PublicURL, SinkMinutes:
+	case AuditSinks, AuditSinkToken, AuditRetain, DatabaseReadURL, Notify, NotifySecret, SMTPPassword, PublicURL, SinkMinutes:
 		return c.setOutbound(env, v)
-	case AuditRetain, DatabaseReadURL:
-		return c.setTrail(env, v)
 	case DBMaxConns:
 		c.DBMaxConns, err = poolSize(v)
 		return err

@@ -36,12 +36,12 @@ type Notifications struct {
 	SinkFailingAfter time.Duration
 }
 
-// setOutbound keeps the audit sinks' and notifications' settings; only the
+// setOutbound keeps the trail's copies' (setTrail) and notifications' settings; only the
 // public URL is checked here (it must be absolute).
 func (c *Config) setOutbound(env, v string) error {
 	switch env {
-	case AuditSinks, AuditSinkToken:
-		c.setSinks(env, v)
+	case AuditSinks, AuditSinkToken, AuditRetain, DatabaseReadURL:
+		return c.setTrail(env, v)
 	case Notify:
 		c.Notify = v
 	case NotifySecret:
