@@ -93,6 +93,7 @@ func (r *auditUI) reviewerPage(c echo.Context, rv *signedIn, title string) web.P
 		{Label: "Integrity", Href: "/audit/integrity", Current: path == "/audit/integrity"},
 		{Label: "Activity by day", Href: "/audit/activity", Current: path == "/audit/activity"},
 		{Label: "Credentials", Href: "/audit/credentials", Current: path == "/audit/credentials"},
+		{Label: "Policies", Href: "/audit/policies", Current: path == "/audit/policies"},
 	}
 	if rv == nil {
 		p.Nav = nil

@@ -8,6 +8,7 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -24,6 +25,7 @@ import (
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/metrics"
+	"github.com/keyport/keyport/internal/notify"
 	"github.com/keyport/keyport/internal/oidc"
 	"github.com/keyport/keyport/internal/reviewer"
 	"github.com/keyport/keyport/internal/session"
@@ -60,6 +62,9 @@ type Options struct {
 	Reviewer reviewer.Options
 	// SinkOptions tune audit streaming (zero: defaults; tests shorten them).
 	SinkOptions auditsink.Options
+	// NotifyRoots replaces the system's roots for notification targets
+	// (tests; nil: the system's, which SSL_CERT_FILE extends).
+	NotifyRoots *x509.CertPool
 }
 
 // App is a wired portal: the domain services and the HTTP layer over them.
@@ -94,7 +99,8 @@ func New(o Options) (*App, error) {
 		return nil, err
 	}
 	reg, httpMetrics := metrics.NewRegistry(o.Pool)
-	reg.MustRegister(metrics.AuditOutcomeFailures(svc.Audit.OutcomeFailures), metrics.AuditNoteFailures(svc.Audit.NoteFailures))
+	reg.MustRegister(metrics.AuditOutcomeFailures(svc.Audit.OutcomeFailures), metrics.AuditNoteFailures(svc.Audit.NoteFailures),
+		svc.Keys.Policies().Collector(), svc.NotifyLog.Collector())
 	if svc.Sinks != nil {
 		reg.MustRegister(svc.Sinks.Collector())
 	}
@@ -113,6 +119,7 @@ func New(o Options) (*App, error) {
 		Reviewers:        svc.Reviewers,
 		Trail:            svc.Trail,
 		SinkHealth:       func(ctx context.Context) ([]auditsink.Health, error) { return auditsink.Read(ctx, o.Pool) },
+		NotifyLog:        notifyLog(o.Pool),
 		Ready:            ready(o.Pool),
 		Limiter:          svc.Limiter,
 		OIDC:             newOIDC(cfg.OIDC, o.Log),
@@ -137,6 +144,18 @@ func newOIDC(c config.OIDC, log *slog.Logger) *oidc.Client {
 	defer cancel()
 	_ = client.Discover(ctx) // logged; retried lazily
 	return client
+}
+
+// notifyLog reads the latest 20 notifications delivered.
+func notifyLog(pool *pgxpool.Pool) func(context.Context) ([]notify.Delivery, error) {
+	return func(ctx context.Context) ([]notify.Delivery, error) {
+		ds, err := db.New(pool).RecentDeliveries(ctx, 20)
+		out := make([]notify.Delivery, len(ds))
+		for i, d := range ds {
+			out[i] = notify.Delivery{Target: d.Target, ID: d.NotificationID, Event: d.Event, AuditEventID: d.AuditEventID, At: d.DeliveredAt}
+		}
+		return out, err
+	}
 }
 
 // ready is the portal's readiness check: the database answers and its schema
@@ -196,6 +215,14 @@ func (a *App) RunBackground(ctx context.Context) {
 	go a.every(ctx, 10*time.Minute, "delete expired admin sessions", a.AdminSessions.Cleanup)
 	go a.every(ctx, 10*time.Minute, "delete expired reviewer sessions", a.ReviewerSessions.Cleanup)
 	go a.every(ctx, 10*time.Minute, "delete idle rate limits", a.Limiter.Cleanup)
+	// Keys age between lists: look again at what each tenant last listed
+	// (every instance may; the database records each start and end once).
+	go a.every(ctx, time.Minute, "record failing audit sinks", func(ctx context.Context) (int64, error) {
+		return auditsink.NoteFailing(ctx, a.o.Pool, a.Audit, a.o.Config.SinkFailingAfter, time.Now())
+	})
+	go a.every(ctx, 15*time.Minute, "sync key policy violations", func(ctx context.Context) (int64, error) {
+		return 0, a.Keys.Policies().Sweep(ctx)
+	})
 	a.every(ctx, a.o.CheckpointInterval, "periodic audit checkpoint failed", func(ctx context.Context) (int64, error) {
 		_, err := a.Audit.Checkpoint(ctx)
 		return 0, err

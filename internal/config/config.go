@@ -67,6 +67,8 @@ type Config struct {
 	AuditSinkTokenFile string
 	// OIDC is the reviewers' OpenID Connect sign-in (oidc.go).
 	OIDC OIDC
+	// Notifications (issue 25, notify.go).
+	Notifications
 	// AuditRetain is how long the trail stays in the database before
 	// `keyport audit archive` moves whole months to files; 0 keeps everything.
 	AuditRetain time.Duration
@@ -131,6 +133,7 @@ var Vars = []Var{
 	{Env: RateLimit, Flag: "rate-limit", Default: "20", Help: "connects, creates, look-ups and rotations per minute per client IP and per session (bursts of half)"},
 	{Env: AuditSinks, Flag: "audit-sinks", Help: "comma-separated audit sink URLs: file:///path, syslog+tcp://host:port, syslog+tls://host:port, https://…, splunk-hec+https://… (#name names one); empty = none"},
 	{Env: AuditSinkToken, Flag: "audit-sink-token-file", Help: "file holding the HTTPS sinks' token (Splunk HEC: 'Authorization: Splunk <token>'; other HTTPS sinks: a bearer token)"},
+	notifyVars[0], notifyVars[1], notifyVars[2], notifyVars[3], notifyVars[4],
 	{Env: DBMaxConns, Flag: "db-max-conns", Default: "8", Help: "PostgreSQL connections in this instance's pool (each instance holds its own; the server's max_connections must cover them all)"},
 	{Env: AuditRetain, Flag: "audit-retain", Help: "how long the audit trail stays in the database, in days (e.g. 400d): keyport audit archive moves older months to files; empty = keep everything"},
 	oidcVars[0], oidcVars[1], oidcVars[2], oidcVars[3], oidcVars[4], oidcVars[5], oidcVars[6], oidcVars[7], oidcVars[8],
@@ -290,8 +293,8 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 	case ShutdownTimeout:
 		c.ShutdownTimeout, err = duration(v)
 		return err
-	case AuditSinks, AuditSinkToken, AuditRetain, DatabaseReadURL:
-		return c.setTrail(env, v)
+	case AuditSinks, AuditSinkToken, AuditRetain, DatabaseReadURL, Notify, NotifySecret, SMTPPassword, PublicURL, SinkMinutes:
+		return c.setOutbound(env, v)
 	case DBMaxConns:
 		c.DBMaxConns, err = poolSize(v)
 		return err
