@@ -28,6 +28,8 @@ func (h *Handlers) auditRoutes(e *echo.Echo) {
 		h.form(e.POST(base+"/login", r.login))
 		e.POST(base+"/logout", r.logout)
 	}
+	h.get(e, "/reviewer/password", r.passwordForm, r.requireReviewer)
+	h.form(e.POST("/reviewer/password", r.passwordChange, r.requireReviewer))
 	h.get(e, "/reviewer/oidc/start", r.oidcStart)
 	h.get(e, "/reviewer/oidc/callback", r.oidcCallback)
 

@@ -106,6 +106,9 @@ func (r *auditUI) reviewerPage(c echo.Context, rv *signedIn, title string) web.P
 	}
 	p.Identity = "Signed in as reviewer " + rv.Username
 	p.SignedIn, p.SignOutURL = true, "/reviewer/logout"
+	if name, _ := rv.sess.Values[reviewerKey].(string); name != "" {
+		p.AccountURL = "/reviewer/password"
+	}
 	if !strings.HasPrefix(path, "/audit/integrity") { // the integrity panel reads the primary
 		p.ReadNote = audit.ReadSourceOf(c.Request().Context()).Note()
 	}
