@@ -55,6 +55,8 @@ type Options struct {
 	CheckpointInterval time.Duration
 	// RateLimit is connects/creates per minute per IP and per session (portal; 0: default).
 	RateLimit int
+	// ExportRateLimit is each reviewer's exports per minute (0: ratelimit.DefaultExportsPerMinute).
+	ExportRateLimit int
 	// CXone, if set, adjusts the CXone client's configuration (tests shorten
 	// timeouts and backoff).
 	CXone func(*cxone.Config)
@@ -122,6 +124,7 @@ func New(o Options) (*App, error) {
 		NotifyLog:        notifyLog(o.Pool),
 		Ready:            ready(o.Pool),
 		Limiter:          svc.Limiter,
+		ExportLimiter:    svc.ExportLimiter,
 		OIDC:             newOIDC(cfg.OIDC, o.Log),
 	})
 	if o.CheckpointInterval <= 0 {
