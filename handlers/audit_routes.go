@@ -30,6 +30,8 @@ func (h *Handlers) auditRoutes(e *echo.Echo) {
 	}
 	h.get(e, "/reviewer/password", r.passwordForm, r.requireReviewer)
 	h.form(e.POST("/reviewer/password", r.passwordChange, r.requireReviewer))
+	h.get(e, "/reviewer/sessions", r.sessionsList, r.requireReviewer)
+	e.POST("/reviewer/sessions/end", r.sessionsEnd, r.requireReviewer)
 	h.get(e, "/reviewer/oidc/start", r.oidcStart)
 	h.get(e, "/reviewer/oidc/callback", r.oidcCallback)
 

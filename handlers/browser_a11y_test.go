@@ -76,6 +76,7 @@ func TestBrowserAccessibility(t *testing.T) {
 	c.verifyNowByKeyboard()
 	c.page("/audit/credentials", "/audit/credentials")
 	c.page("/reviewer/password", "/reviewer/password")
+	c.page("/reviewer/sessions", "/reviewer/sessions")
 
 	c.report()
 	j.consoleStayedClean(c.expectedProblems...)

@@ -106,8 +106,9 @@ func (r *auditUI) reviewerPage(c echo.Context, rv *signedIn, title string) web.P
 	}
 	p.Identity = "Signed in as reviewer " + rv.Username
 	p.SignedIn, p.SignOutURL = true, "/reviewer/logout"
+	p.Account = []web.NavItem{{Label: "Your sessions", Href: "/reviewer/sessions", Current: path == "/reviewer/sessions"}}
 	if name, _ := rv.sess.Values[reviewerKey].(string); name != "" {
-		p.AccountURL = "/reviewer/password"
+		p.Account = append(p.Account, web.NavItem{Label: "Change password", Href: "/reviewer/password", Current: path == "/reviewer/password"})
 	}
 	if !strings.HasPrefix(path, "/audit/integrity") { // the integrity panel reads the primary
 		p.ReadNote = audit.ReadSourceOf(c.Request().Context()).Note()
@@ -160,6 +161,7 @@ func (r *auditUI) login(c echo.Context) error {
 		delete(sess.Values, k)
 	}
 	sess.Values[reviewerKey], sess.Values[reviewerStampKey] = signed.Username, signed.Stamp
+	session.SetOwner(sess, reviewer.LocalOwner(signed.Username), c.RealIP(), c.Request())
 	if err := r.h.ReviewerSessions.Rotate(c.Request(), c.Response(), sess); err != nil {
 		return err
 	}
