@@ -21,10 +21,10 @@ type SessionRow struct {
 	CookieKeyID string
 	// Owner is whose session it is, in the clear ("" when nobody's): see
 	// migrations/018_session_owner.sql.
-	Owner     string
-	CreatedAt time.Time
-	LastSeenAt  time.Time
-	ExpiresAt   time.Time
+	Owner      string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
 }
 
 // LoadSession returns the live session of kind with id hash h: not past its

@@ -33,7 +33,7 @@ type Page struct {
 	// Account links the signed-in person's own pages (a reviewer's sessions,
 	// a local reviewer's Change password), beside Sign out.
 	Account []NavItem
-	Flashes    []Flash
+	Flashes []Flash
 	// ReadNote says where a reviewer's page read the trail from when that
 	// matters: a lagging replica ("as of …") or the primary instead of it.
 	ReadNote  string
