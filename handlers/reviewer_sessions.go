@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -27,39 +26,12 @@ func (r *auditUI) sessionsList(c echo.Context) error {
 	v := web.ReviewerSessionsView{}
 	for _, s := range list {
 		v.Sessions = append(v.Sessions, web.ReviewerSessionRow{Handle: s.Handle, Created: minute(s.CreatedAt), LastSeen: minute(s.LastSeenAt),
-			Address: s.ClientIP, Browser: browserSummary(s.UserAgent), Current: s.Current})
+			Address: s.ClientIP, Browser: session.BrowserSummary(s.UserAgent), Current: s.Current})
 	}
 	return r.h.render(c, http.StatusOK, web.ReviewerSessions(r.reviewerPage(c, rv, "Your sessions"), v))
 }
 
 func minute(t time.Time) string { return t.UTC().Format("2006-01-02 15:04") }
-
-// browserSummary shortens a user agent to what a person recognises: the
-// browser's own product token and the platform in its first parentheses.
-func browserSummary(ua string) string {
-	if ua == "" {
-		return "unknown"
-	}
-	platform := ""
-	if i := strings.IndexByte(ua, '('); i >= 0 {
-		if j := strings.IndexByte(ua[i:], ')'); j > 0 {
-			platform = strings.SplitN(ua[i+1:i+j], ";", 2)[0]
-		}
-	}
-	fields := strings.Fields(ua)
-	product := fields[len(fields)-1]
-	for _, f := range fields {
-		for _, b := range []string{"Firefox/", "Edg/", "Chrome/"} {
-			if strings.HasPrefix(f, b) {
-				product = f
-			}
-		}
-	}
-	if platform == "" {
-		return product
-	}
-	return product + " on " + platform
-}
 
 // sessionsEnd ends one of the reviewer's sessions (session=handle) or
 // every other one (others=1), records it, and shows the list again.

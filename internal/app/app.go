@@ -91,8 +91,7 @@ func New(o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	reviewerStore, err := session.New(o.Pool, cfg.SessionKey, cfg.EncryptionKey, session.Options{
-		Kind: session.Reviewer, Cookie: "keyport-audit", Secure: cfg.CookieSecure, Idle: reviewerIdle, Absolute: reviewerAbsolute})
+	reviewerStore, err := ReviewerSessions(o.Pool, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -252,4 +251,11 @@ func (a *App) every(ctx context.Context, interval time.Duration, what string, fn
 			}
 		}
 	}
+}
+
+// ReviewerSessions is the reviewers' session store (the portal's, and
+// `keyport reviewer sessions`'s).
+func ReviewerSessions(pool *pgxpool.Pool, cfg config.Config) (*session.Store, error) {
+	return session.New(pool, cfg.SessionKey, cfg.EncryptionKey, session.Options{
+		Kind: session.Reviewer, Cookie: "keyport-audit", Secure: cfg.CookieSecure, Idle: reviewerIdle, Absolute: reviewerAbsolute})
 }

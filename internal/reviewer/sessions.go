@@ -4,9 +4,12 @@ package reviewer
 // sessions (sessions.owner), and ending them is audited.
 
 import (
+	"cmp"
 	"context"
 	"strconv"
+	"strings"
 
+	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/kp"
 )
@@ -23,4 +26,31 @@ func OIDCOwner(id int64) string { return "oidc:" + strconv.FormatInt(id, 10) }
 func (s *Service) SessionsEnded(ctx context.Context, actor audit.Actor, scope audit.Scope, username, step string, n int64) error {
 	return s.w.Record(ctx, audit.Event{Actor: actor, Scope: scope, Action: kp.ReviewerLogout,
 		Details: audit.Details{Label: username, Step: step, Count: n}}, audit.Result{Outcome: kp.OutcomeSuccess})
+}
+
+// Owners returns the session owners a name stands for, as `keyport
+// reviewer list` shows it: the local account of that name, and every OIDC
+// reviewer listed under it (e-mail, or subject). None: kp.NotFound.
+func (s *Service) Owners(ctx context.Context, username string) ([]string, error) {
+	username = NormalizeUsername(username)
+	q := db.New(s.pool)
+	var out []string
+	if _, err := q.ReviewerByUsername(ctx, username); err == nil {
+		out = append(out, LocalOwner(username))
+	} else if kp.KindOf(err) != kp.NotFound {
+		return nil, err
+	}
+	rows, err := q.ListOIDCReviewers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range rows {
+		if strings.EqualFold(cmp.Or(r.Email, r.Subject), username) {
+			out = append(out, OIDCOwner(r.ID))
+		}
+	}
+	if len(out) == 0 {
+		return nil, kp.Errorf(kp.NotFound, "There is no reviewer named %q.", username)
+	}
+	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/gorilla/sessions"
@@ -100,4 +101,31 @@ func (s *Store) End(ctx context.Context, owner, handle string) (int64, error) {
 		return 0, kp.StoreError(err, "Keyport cannot reach its database right now. Try again in a moment.")
 	}
 	return n, nil
+}
+
+// BrowserSummary shortens a user agent to what a person recognises: the
+// browser's own product token and the platform in its first parentheses.
+func BrowserSummary(ua string) string {
+	if ua == "" {
+		return "unknown"
+	}
+	platform := ""
+	if i := strings.IndexByte(ua, '('); i >= 0 {
+		if j := strings.IndexByte(ua[i:], ')'); j > 0 {
+			platform = strings.SplitN(ua[i+1:i+j], ";", 2)[0]
+		}
+	}
+	fields := strings.Fields(ua)
+	product := fields[len(fields)-1]
+	for _, f := range fields {
+		for _, b := range []string{"Firefox/", "Edg/", "Chrome/"} {
+			if strings.HasPrefix(f, b) {
+				product = f
+			}
+		}
+	}
+	if platform == "" {
+		return product
+	}
+	return product + " on " + platform
 }
