@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -85,20 +86,9 @@ func TestReviewerSeesAndEndsOwnSessions(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := "alice ended by the reviewer 0|alice ended by the reviewer 1|alice ended by the reviewer 1"
-	if joined(got) != want {
-		t.Errorf("audit events %q, want %q", joined(got), want)
+	if strings.Join(got, "|") != want {
+		t.Errorf("audit events %q, want %q", strings.Join(got, "|"), want)
 	}
-}
-
-func joined(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += "|"
-		}
-		out += x
-	}
-	return out
 }
 
 func b64url(b []byte) string { return base64.RawURLEncoding.EncodeToString(b) }
