@@ -36,25 +36,57 @@ func appendArgs(e *kp.AuditEvent) []any {
 		e.UpstreamStatus, e.ErrorMessage, e.RequestID, e.IntentID, details}
 }
 
-// AppendAuditEvents appends es in order in one transaction and one round
-// trip (a pipelined batch), committing once: the chain lock is taken once
-// for all of them, which is what lets concurrent writers share a commit
-// (internal/audit's group append). Either all are appended or none.
-func AppendAuditEvents(ctx context.Context, pool *pgxpool.Pool, es []*kp.AuditEvent) error {
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		for _, e := range es {
-			b.Queue(appendSQL, appendArgs(e)...)
+// AppendOptions tune AppendAuditEvents.
+type AppendOptions struct {
+	// Lazy commits without waiting for the WAL flush (synchronous_commit
+	// off for this transaction only). Only for page views (Writer.View):
+	// a crash may lose the last fraction of a second of them, never an
+	// intent or outcome (docs/security.md).
+	Lazy bool
+	// Probe, when set, receives synchronous_commit as the transaction saw
+	// it (tests: no intent or outcome is ever committed lazily).
+	Probe *string
+}
+
+// AppendAuditEvents appends es in order in one round trip: a pipelined
+// batch is one implicit transaction, committed at its end, so either all
+// are appended or none. The chain lock is taken once for all of them,
+// which is what lets concurrent writers share a commit (internal/audit's
+// group append).
+func AppendAuditEvents(ctx context.Context, pool *pgxpool.Pool, es []*kp.AuditEvent, o AppendOptions) error {
+	b := &pgx.Batch{}
+	if o.Lazy {
+		b.Queue(`SELECT set_config('synchronous_commit', 'off', true)`)
+	}
+	for _, e := range es {
+		b.Queue(appendSQL, appendArgs(e)...)
+	}
+	if o.Probe != nil {
+		b.Queue(`SELECT current_setting('synchronous_commit')`)
+	}
+	res := pool.SendBatch(ctx, b)
+	if o.Lazy {
+		if _, err := res.Exec(); err != nil {
+			res.Close()
+			return fmt.Errorf("append audit events: commit lazily: %w", err)
 		}
-		res := tx.SendBatch(ctx, b)
-		for _, e := range es {
-			if err := res.QueryRow().Scan(&e.ID, &e.Hash, &e.OccurredAt); err != nil {
-				res.Close()
-				return fmt.Errorf("append audit event %s/%s: %w", e.Action, e.Outcome, err)
-			}
+	}
+	for _, e := range es {
+		if err := res.QueryRow().Scan(&e.ID, &e.Hash, &e.OccurredAt); err != nil {
+			res.Close()
+			return fmt.Errorf("append audit event %s/%s: %w", e.Action, e.Outcome, err)
 		}
-		return res.Close()
-	})
+	}
+	if o.Probe != nil {
+		if err := res.QueryRow().Scan(o.Probe); err != nil {
+			res.Close()
+			return fmt.Errorf("append audit events: read synchronous_commit: %w", err)
+		}
+	}
+	if err := res.Close(); err != nil {
+		return fmt.Errorf("append audit events: %w", err)
+	}
+	return nil
 }
 
 // auditColumns is every column, details as text, in the order scanAuditEvent reads.

@@ -60,3 +60,80 @@ func TestConcurrentAppendsShareCommitsAndStayChained(t *testing.T) {
 		t.Fatalf("the chain does not verify: %v", rep)
 	}
 }
+
+// Page views may commit without waiting for their WAL flush, but a write
+// that holds an intent or an outcome never does: checked inside each
+// write's own transaction, with views, intents and outcomes mixed across
+// concurrent writers (so groups of every mix form) and a lone view.
+//
+// The test cluster runs with synchronous_commit off throughout (speed), so
+// this database is set back to PostgreSQL's default first.
+func TestOnlyViewsCommitWithoutTheirFlush(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	if _, err := pool.Exec(context.Background(), `DO $$ BEGIN EXECUTE format('ALTER DATABASE %I SET synchronous_commit = on', current_database()); END $$`); err != nil {
+		t.Fatal(err)
+	}
+	pool.Reset()
+	keys := testKeys(t)
+	w := audit.NewWriter(pool, keys, quiet())
+	var mu sync.Mutex
+	lazy, durable := 0, 0
+	audit.SetCommitProbe(w, func(rows []*kp.AuditEvent, setting string) {
+		mu.Lock()
+		defer mu.Unlock()
+		views := 0
+		for _, r := range rows {
+			if r.Action == kp.KeyList || r.Action == kp.AuditView {
+				views++
+			}
+		}
+		switch {
+		case setting == "off" && views != len(rows):
+			t.Errorf("a write of %d events, %d of them views, committed with synchronous_commit off", len(rows), views)
+		case setting == "off":
+			lazy++
+		case setting == "on":
+			durable++
+		default:
+			t.Errorf("synchronous_commit %q", setting)
+		}
+	})
+	ctx := context.Background()
+	if err := w.View(ctx, adminEvent(kp.KeyList), audit.Result{Outcome: kp.OutcomeSuccess}); err != nil {
+		t.Fatal(err)
+	}
+	if lazy != 1 {
+		t.Fatalf("a lone view was not committed lazily")
+	}
+	if err := w.View(ctx, adminEvent(kp.KeyCreate), audit.Result{Outcome: kp.OutcomeSuccess}); err == nil {
+		t.Errorf("View accepted a key.create")
+	}
+	var wg sync.WaitGroup
+	for i := range 12 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				if i%2 == 0 {
+					if err := w.View(ctx, adminEvent(kp.KeyList), audit.Result{Outcome: kp.OutcomeSuccess}); err != nil {
+						t.Error(err)
+					}
+					continue
+				}
+				id, err := w.Intent(ctx, adminEvent(kp.KeyCreate))
+				if err != nil {
+					t.Error(err)
+					continue
+				}
+				w.Outcome(ctx, id, adminEvent(kp.KeyCreate), audit.Result{Outcome: kp.OutcomeSuccess})
+			}
+		}()
+	}
+	wg.Wait()
+	if durable == 0 {
+		t.Errorf("no write was committed durably")
+	}
+	if rep := mustVerify(t, pool, keys); !rep.OK() {
+		t.Fatalf("the chain does not verify: %v", rep)
+	}
+}

@@ -76,7 +76,7 @@ func (s *Service) listing(ctx context.Context, as connection.Caller, list keyLis
 	if as.Conn.UserName != "" && as.Conn.UserName != as.Conn.UserID {
 		out.Names[strings.ToLower(as.Conn.UserID)] = as.Conn.UserName // the freshest: this very token
 	}
-	if err := s.audit.Record(ctx, as.Event(kp.KeyList, ""), audit.Result{Outcome: kp.OutcomeSuccess,
+	if err := s.audit.View(ctx, as.Event(kp.KeyList, ""), audit.Result{Outcome: kp.OutcomeSuccess,
 		Details: &audit.Details{Count: int64(len(out.Keys)), Filters: map[string]string{"user": userFilter}}}); err != nil {
 		return nil, err
 	}
