@@ -24,7 +24,7 @@ import (
 // WAL flush; a group with anything else in it waits, so an intent or an
 // outcome is always durable before its caller goes on.
 type groupAppender struct {
-	pool  *pgxpool.Pool
+	pool *pgxpool.Pool
 	// probe, in tests, sees each write's rows and its synchronous_commit.
 	probe func(rows []*kp.AuditEvent, setting string)
 	mu    sync.Mutex
@@ -34,7 +34,7 @@ type groupAppender struct {
 
 type pending struct {
 	row  *kp.AuditEvent
-	lazy bool           // a page view: may commit without its flush
+	lazy bool       // a page view: may commit without its flush
 	done chan error // buffered: the writer never blocks on a caller
 }
 
