@@ -12,6 +12,7 @@ import (
 	"github.com/keyport/keyport/internal/auditsink"
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
+	"github.com/keyport/keyport/internal/notescache"
 	"github.com/keyport/keyport/internal/ratelimit"
 	"github.com/keyport/keyport/internal/reviewer"
 )
@@ -35,6 +36,9 @@ type Services struct {
 	Instance *db.Instance
 	// Sinks streams the trail to KEYPORT_AUDIT_SINKS (nil when none).
 	Sinks *auditsink.Streamer
+	// Notes caches the keys page's notes while its Run listens for
+	// changes (RunBackground runs it).
+	Notes *notescache.Cache
 }
 
 // Close releases what the services hold outside the pool.
@@ -71,6 +75,8 @@ func NewServices(o Options) (*Services, error) {
 		return nil, err
 	}
 	keySvc := keys.New(o.Pool, conns, trail, o.Log, time.Now, time.Duration(cfg.StaleAfterDays)*24*time.Hour, inst.Key)
+	notes := notescache.New(o.Pool, o.Log, 0, nil)
+	keySvc.CacheNotes(notes)
 	totp, err := reviewer.NewTOTPSealer(cfg.EncryptionKey)
 	if err != nil {
 		return nil, err
@@ -88,7 +94,7 @@ func NewServices(o Options) (*Services, error) {
 	}
 	return &Services{Audit: trail, CXone: cx, Conns: conns, Keys: keySvc, Reviewers: reviewers,
 		Trail: audit.NewReader(o.Pool, trail, reviewers.Now, o.Log), Limiter: ratelimit.New(o.Pool, cmp.Or(o.RateLimit, cfg.RateLimit)),
-		Instance: inst, Sinks: sinks}, nil
+		Instance: inst, Sinks: sinks, Notes: notes}, nil
 }
 
 // Sinks reads KEYPORT_AUDIT_SINKS and its token file; nil when no sink is

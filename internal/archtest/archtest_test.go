@@ -101,7 +101,9 @@ var rules = []rule{
 	{pkg: "internal/audit", allow: []string{"db", "internal/logging", "internal/seal", "internal/keyring"}, banned: httpLibs},
 	{pkg: "internal/session", allow: []string{"db", "internal/seal", "internal/keyring"}, banned: []string{"github.com/labstack/echo/v4", "github.com/a-h/templ"}},
 	{pkg: "internal/connection", allow: []string{"db", "cxone", "internal/audit", "internal/seal", "internal/keyring", "internal/logging"}, banned: httpLibs},
-	{pkg: "internal/keys", allow: []string{"db", "cxone", "internal/audit", "internal/connection", "internal/logging"}, banned: httpLibs},
+	{pkg: "internal/keys", allow: []string{"db", "cxone", "internal/audit", "internal/connection", "internal/logging", "internal/notescache"}, banned: httpLibs},
+	// The keys page's notes cache: the notes' query and LISTEN, nothing else.
+	{pkg: "internal/notescache", allow: []string{"db"}, banned: httpLibs},
 	{pkg: "internal/ratelimit", allow: []string{"db"}, banned: httpLibs},
 	{pkg: "internal/reviewer", allow: []string{"db", "internal/audit", "internal/seal", "internal/keyring", "internal/logging"}, banned: httpLibs},
 	// Key rotation's tools (keyport rekey, keys status): the sealed columns and the checkpoints.

@@ -114,6 +114,13 @@ func NewWriter(pool *pgxpool.Pool, keys Keys, log *slog.Logger) *Writer {
 	return &Writer{pool: pool, keys: keys, log: log, group: &groupAppender{pool: pool}}
 }
 
+// OnChange makes w call fn with the tenant of every event it commits that
+// is not a page view, before the event's caller returns: what Keyport keeps
+// about a tenant changes only with an audited action, so this is how the
+// notes cache hears this instance's own changes at once. Call it before
+// the writer is used.
+func (w *Writer) OnChange(fn func(region kp.Region, tenantID string)) { w.group.changed = fn }
+
 // Keys returns the writer's derived keys.
 func (w *Writer) Keys() Keys { return w.keys }
 

@@ -27,9 +27,12 @@ type groupAppender struct {
 	pool *pgxpool.Pool
 	// probe, in tests, sees each write's rows and its synchronous_commit.
 	probe func(rows []*kp.AuditEvent, setting string)
-	mu    sync.Mutex
-	busy  bool       // a leader is writing
-	queue []*pending // waiting for the next write
+	// changed, when set, hears the tenant of every committed event that is
+	// not a page view, before its caller returns (the notes cache).
+	changed func(region kp.Region, tenantID string)
+	mu      sync.Mutex
+	busy    bool       // a leader is writing
+	queue   []*pending // waiting for the next write
 }
 
 type pending struct {
@@ -89,13 +92,24 @@ func (g *groupAppender) write(ctx context.Context, group []*pending) {
 		}
 		if err := g.appendRows(wctx, rows, lazy); err == nil {
 			for _, p := range group {
+				g.committed(p)
 				p.done <- nil
 			}
 			return
 		}
 	}
 	for _, p := range group {
-		p.done <- g.appendRows(wctx, []*kp.AuditEvent{p.row}, p.lazy)
+		err := g.appendRows(wctx, []*kp.AuditEvent{p.row}, p.lazy)
+		if err == nil {
+			g.committed(p)
+		}
+		p.done <- err
+	}
+}
+
+func (g *groupAppender) committed(p *pending) {
+	if g.changed != nil && !p.lazy && p.row.TenantID != "" {
+		g.changed(p.row.Region, p.row.TenantID)
 	}
 }
 
