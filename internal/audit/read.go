@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -144,6 +145,47 @@ func (r *Reader) Export(ctx context.Context, who Reviewer, f kp.AuditFilter, fil
 		return err
 	}
 	return q.ScanAuditEvents(ctx, f, head, ExportBatch, fn)
+}
+
+// ExportCSV records the CSV export with its filters, pins the chain head,
+// then streams every matching event up to it, newest first, as the CSV
+// export (header first) to the writer open returns, through PostgreSQL's
+// COPY (db.CopyAuditCSV): the same bytes NewCSVEncoder writes
+// (TestCopyCSVExportIsTheEncodersBytes), at the speed of the database.
+// open is called once, when the first byte is ready to go.
+func (r *Reader) ExportCSV(ctx context.Context, who Reviewer, f kp.AuditFilter, filters map[string]string, open func() io.Writer) error {
+	if err := r.w.Viewed(ctx, who.actor(), who.Scope, kp.AuditExport, filters, "csv"); err != nil {
+		return err
+	}
+	head, err := db.New(r.pool).AuditHeadID(ctx)
+	if err != nil {
+		return err
+	}
+	var hw headerWriter
+	err = db.CopyAuditCSV(ctx, r.pool, f, head, func() io.Writer {
+		hw.w = open()
+		return &hw
+	})
+	if err == nil && !hw.sent {
+		_, err = hw.w.Write(csvHeader())
+	}
+	return err
+}
+
+// headerWriter writes the CSV header before the first row.
+type headerWriter struct {
+	w    io.Writer
+	sent bool
+}
+
+func (h *headerWriter) Write(p []byte) (int, error) {
+	if !h.sent {
+		h.sent = true
+		if _, err := h.w.Write(csvHeader()); err != nil {
+			return 0, err
+		}
+	}
+	return h.w.Write(p)
 }
 
 // Activity records the view, then returns per-day counts from since on.

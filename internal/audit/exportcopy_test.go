@@ -1,0 +1,133 @@
+package audit_test
+
+import (
+	"bytes"
+	"crypto/rand"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyport/keyport/db"
+	"github.com/keyport/keyport/internal/audit"
+	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/pgtest"
+)
+
+// hostile are cell values with every formula lead-in, alone and behind
+// single quotes, and every quoting case of encoding/csv (NUL and invalid
+// UTF-8 cannot be stored, so they are not here).
+var hostile = []string{"", "plain", " lead", "\u00a0nbsp first", "\u3000ideographic", "\u2028line sep",
+	"tab\there", "quote \" and , comma", "line\nbreak\r\n", `\.`, "=1+1", "+1", "-1", "@A1", "\tlead tab",
+	"\rlead cr", "'=quoted", "''@two", "'''-three", "'plain", "'", "=\"a,b\"", " =space first", "'\ttab",
+	"'\rcr, comma", "émoji 🔑", "'=\"q\"\n", "\\", "a'b", "$1", "%_\\"}
+
+// TestCopyCSVExportIsTheEncodersBytes: the COPY export writes exactly the
+// bytes the Go encoder writes for the same events, for every filter the
+// export tests use and hostile values in every text column.
+func TestCopyCSVExportIsTheEncodersBytes(t *testing.T) {
+	pool := pgtest.NewPool(t)
+	ctx := t.Context()
+	base := time.Date(2026, 3, 4, 5, 6, 7, 123456000, time.UTC)
+	err := db.CopyAuditEvents(ctx, pool, func(head db.AuditHead) []kp.AuditEvent {
+		var rows []kp.AuditEvent
+		for i, s := range hostile {
+			for j := range 3 {
+				n := len(rows)
+				e := kp.AuditEvent{ID: head.LastID + int64(n) + 1, OccurredAt: base.Add(time.Duration(n) * time.Minute),
+					ActorKind: kp.ActorAdmin, ActorUserID: s, ActorName: s, TenantID: []string{"t-a", "t-b", s}[j],
+					TenantName: s, Region: kp.Region([]string{"na1", "au1", s}[j]), SessionHash: s, ClientIP: s, UserAgent: s,
+					Action: []kp.Action{kp.KeyList, kp.KeyCreate, kp.AuditView}[j], TargetKeyID: s,
+					Outcome: []kp.Outcome{kp.OutcomeSuccess, kp.OutcomeFailure, kp.OutcomeIntent}[j], ErrorMessage: s, RequestID: s,
+					Details: `{"label": ` + jsonQuote(s) + `}`, HashVersion: 1, PrevHash: random32(), Hash: random32()}
+				if j == 1 {
+					st := int32(400 + i)
+					e.UpstreamStatus = &st
+				}
+				if j == 1 && n > 0 {
+					id := e.ID - 1
+					e.IntentID = &id
+					e.Outcome = kp.OutcomeFailure
+				}
+				rows = append(rows, e)
+			}
+		}
+		return rows
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, err := db.New(pool).AuditHeadID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	filters := []kp.AuditFilter{
+		{},
+		{TenantID: "t-a"},
+		{TenantID: "t-b", Outcome: kp.OutcomeFailure},
+		{Region: "na1", Action: kp.KeyList},
+		{ActorUserID: "'=quoted"},
+		{KeyID: "a'b"},
+		{Text: "%_\\"},
+		{Text: "'"},
+		{RequestID: "$1"},
+		{From: base.Add(10 * time.Minute), To: base.Add(40 * time.Minute)},
+		{From: base.Add(10 * time.Minute), To: base.Add(80 * time.Minute), TenantID: "t-b", Region: "au1", Action: kp.KeyCreate,
+			Outcome: kp.OutcomeFailure, Text: "e"},
+		{From: base.Add(1000 * time.Hour)},
+	}
+	for _, f := range filters {
+		var want bytes.Buffer
+		enc := audit.NewCSVEncoder(&want)
+		if err := db.New(pool).ScanAuditEvents(ctx, f, head, 7, func(e *kp.AuditEvent) error { return enc.Encode(e) }); err != nil {
+			t.Fatal(err)
+		}
+		if err := enc.Close(); err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		opened := 0
+		got.Write(want.Bytes()[:strings.IndexByte(want.String(), '\n')+1]) // the header is audit's, not COPY's
+		if err := db.CopyAuditCSV(ctx, pool, f, head, func() io.Writer { opened++; return &got }); err != nil {
+			t.Fatalf("%+v: %v", f, err)
+		}
+		if opened != 1 {
+			t.Errorf("%+v: open called %d times", f, opened)
+		}
+		if got.String() != want.String() {
+			g, w := strings.Split(got.String(), "\n"), strings.Split(want.String(), "\n")
+			for i := range min(len(g), len(w)) {
+				if g[i] != w[i] {
+					t.Fatalf("%+v: line %d\n got %q\nwant %q", f, i, g[i], w[i])
+				}
+			}
+			t.Fatalf("%+v: %d lines, want %d", f, len(g), len(w))
+		}
+		if f.TenantID == "t-a" && strings.Count(want.String(), "\n") < len(hostile) {
+			t.Fatalf("the t-a filter matched %d lines", strings.Count(want.String(), "\n"))
+		}
+	}
+}
+
+func random32() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return b
+}
+
+func jsonQuote(s string) string {
+	var b strings.Builder
+	b.WriteByte('"')
+	for _, r := range s {
+		switch {
+		case r == '"' || r == '\\':
+			b.WriteString(`\` + string(r))
+		case r < 0x20:
+			b.WriteString(`\u00` + string("0123456789abcdef"[r>>4]) + string("0123456789abcdef"[r&15]))
+		default:
+			b.WriteRune(r)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
+}
