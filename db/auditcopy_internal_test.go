@@ -28,7 +28,7 @@ func copySQLFor(t *testing.T, s string) (string, bool) {
 }
 
 // shape reads sql as PostgreSQL's lexer does (standard_conforming_strings
-// on): each string literal ('…' with '' inside, or E'…' with backslash
+// on): each string literal ('…' with ” inside, or E'…' with backslash
 // escapes too) becomes ?, and its text is returned in order.
 func shape(t *testing.T, sql string) (string, []string) {
 	t.Helper()
