@@ -212,3 +212,52 @@ func (c *copyLines) Write(p []byte) (int, error) {
 	}
 	return n, nil
 }
+
+// auditRawColumns are the export's columns as PostgreSQL's text, formatted
+// by SQL (times in RFC 3339 UTC with microseconds, hashes in hex), for
+// ScanAuditRaw. The id is renamed: ORDER BY id would otherwise sort its text.
+const auditRawColumns = `id::text AS raw_id, to_char(occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'), actor_kind,
+	actor_user_id, actor_name, tenant_id, tenant_name, region, session_hash, client_ip, user_agent, action, target_key_id,
+	outcome, upstream_status::text, error_message, request_id, intent_id::text, details::text, hash_version::text,
+	encode(prev_hash, 'hex'), encode(hash, 'hex')`
+
+// ScanAuditRaw is ScanAuditEvents for the JSON-lines export: fn gets each
+// row's values as raw text (nil for null), in the export's column order,
+// never decoded into strings or times. fn must not keep them.
+func (q *Queries) ScanAuditRaw(ctx context.Context, f kp.AuditFilter, upTo int64, batch int, fn func(vals [][]byte) error) error {
+	a, err := q.build(ctx, f)
+	if err != nil || a.empty {
+		return err
+	}
+	before := upTo + 1
+	for {
+		sql, args := listSQL(a, before, 0, batch-1) // listSQL asks for limit+1
+		sql = strings.Replace(sql, auditColumns, auditRawColumns, 1)
+		rows, err := q.db.Query(ctx, sql, args...)
+		if err != nil {
+			return fmt.Errorf("scan audit events: %w", err)
+		}
+		n := 0
+		for rows.Next() {
+			vals := rows.RawValues()
+			id, err := strconv.ParseInt(string(vals[0]), 10, 64)
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("read audit event id: %w", err)
+			}
+			n++
+			before = id
+			if err := fn(vals); err != nil {
+				rows.Close()
+				return err
+			}
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("scan audit events: %w", err)
+		}
+		if n < batch {
+			return nil
+		}
+	}
+}

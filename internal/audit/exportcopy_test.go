@@ -24,7 +24,8 @@ var hostile = []string{"", "plain", " lead", "\u00a0nbsp first", "\u3000ideograp
 
 // TestCopyCSVExportIsTheEncodersBytes: the COPY export writes exactly the
 // bytes the Go encoder writes for the same events, for every filter the
-// export tests use and hostile values in every text column.
+// export tests use and hostile values in every text column; so do the JSON
+// lines appended from raw text values.
 func TestCopyCSVExportIsTheEncodersBytes(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	ctx := t.Context()
@@ -102,6 +103,26 @@ func TestCopyCSVExportIsTheEncodersBytes(t *testing.T) {
 				}
 			}
 			t.Fatalf("%+v: %d lines, want %d", f, len(g), len(w))
+		}
+		var wantJ, gotJ bytes.Buffer
+		jenc := audit.NewJSONLEncoder(&wantJ)
+		if err := db.New(pool).ScanAuditEvents(ctx, f, head, 7, func(e *kp.AuditEvent) error { return jenc.Encode(e) }); err != nil {
+			t.Fatal(err)
+		}
+		if err := db.New(pool).ScanAuditRaw(ctx, f, head, 7, func(vals [][]byte) error {
+			gotJ.Write(audit.AppendJSONLRaw(nil, vals))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if gotJ.String() != wantJ.String() {
+			g, w := strings.Split(gotJ.String(), "\n"), strings.Split(wantJ.String(), "\n")
+			for i := range min(len(g), len(w)) {
+				if g[i] != w[i] {
+					t.Fatalf("%+v: JSON line %d\n got %q\nwant %q", f, i, g[i], w[i])
+				}
+			}
+			t.Fatalf("%+v: %d JSON lines, want %d", f, len(g), len(w))
 		}
 		if f.TenantID == "t-a" && strings.Count(want.String(), "\n") < len(hostile) {
 			t.Fatalf("the t-a filter matched %d lines", strings.Count(want.String(), "\n"))

@@ -172,6 +172,35 @@ func (r *Reader) ExportCSV(ctx context.Context, who Reviewer, f kp.AuditFilter, 
 	return err
 }
 
+// ExportJSONL is ExportCSV for JSON lines: the rows are read as raw text
+// (db.ScanAuditRaw, times and hashes formatted by SQL) and appended without
+// decoding (AppendJSONLRaw), the bytes NewJSONLEncoder writes. open is
+// called with the first row, or at the end when none matched.
+func (r *Reader) ExportJSONL(ctx context.Context, who Reviewer, f kp.AuditFilter, filters map[string]string, open func() io.Writer) error {
+	if err := r.w.Viewed(ctx, who.actor(), who.Scope, kp.AuditExport, filters, "jsonl"); err != nil {
+		return err
+	}
+	q := db.New(r.pool)
+	head, err := q.AuditHeadID(ctx)
+	if err != nil {
+		return err
+	}
+	var w io.Writer
+	var buf []byte
+	err = q.ScanAuditRaw(ctx, f, head, ExportBatch, func(vals [][]byte) error {
+		if w == nil {
+			w = open()
+		}
+		buf = AppendJSONLRaw(buf[:0], vals)
+		_, err := w.Write(buf)
+		return err
+	})
+	if err == nil && w == nil {
+		open()
+	}
+	return err
+}
+
 // headerWriter writes the CSV header before the first row.
 type headerWriter struct {
 	w    io.Writer
