@@ -20,7 +20,7 @@ import (
 var hostile = []string{"", "plain", " lead", "\u00a0nbsp first", "\u3000ideographic", "\u2028line sep",
 	"tab\there", "quote \" and , comma", "line\nbreak\r\n", `\.`, "=1+1", "+1", "-1", "@A1", "\tlead tab",
 	"\rlead cr", "'=quoted", "''@two", "'''-three", "'plain", "'", "=\"a,b\"", " =space first", "'\ttab",
-	"'\rcr, comma", "émoji 🔑", "'=\"q\"\n", "\\", "a'b", "$1", "%_\\"}
+	"'\rcr, comma", "émoji 🔑", "'=\"q\"\n", "\\", "a'b", "$1", "%_\\", "a,b", "x,=y", "{}"}
 
 // TestCopyCSVExportIsTheEncodersBytes: the COPY export writes exactly the
 // bytes the Go encoder writes for the same events, for every filter the
