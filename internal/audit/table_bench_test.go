@@ -46,7 +46,9 @@ func BenchmarkTableAppend(b *testing.B) {
 		goal               float64
 	}{{"1_writer", 1, 1, 0.5}, {"16_writers", 16, 2, 0.5}, {"1_instance_8_writers", 8, 1, 0}, {"4_instances_32_writers", 32, 4, 0}} {
 		chained := func(worker int) error { return writers[worker%tc.instances].Record(context.Background(), e, r) }
-		plain := func(worker int) error { return insertPlain(context.Background(), pools[worker%tc.instances], ids.Add(1), e) }
+		plain := func(worker int) error {
+			return insertPlain(context.Background(), pools[worker%tc.instances], ids.Add(1), e)
+		}
 		b.Run(tc.name, func(b *testing.B) {
 			var fig, anc float64
 			for b.Loop() {
