@@ -3,10 +3,13 @@ package audit_test
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
@@ -30,34 +33,7 @@ func TestCopyCSVExportIsTheEncodersBytes(t *testing.T) {
 	pool := pgtest.NewPool(t)
 	ctx := t.Context()
 	base := time.Date(2026, 3, 4, 5, 6, 7, 123456000, time.UTC)
-	err := db.CopyAuditEvents(ctx, pool, func(head db.AuditHead) []kp.AuditEvent {
-		var rows []kp.AuditEvent
-		for i, s := range hostile {
-			for j := range 3 {
-				n := len(rows)
-				e := kp.AuditEvent{ID: head.LastID + int64(n) + 1, OccurredAt: base.Add(time.Duration(n) * time.Minute),
-					ActorKind: kp.ActorAdmin, ActorUserID: s, ActorName: s, TenantID: []string{"t-a", "t-b", s}[j],
-					TenantName: s, Region: kp.Region([]string{"na1", "au1", s}[j]), SessionHash: s, ClientIP: s, UserAgent: s,
-					Action: []kp.Action{kp.KeyList, kp.KeyCreate, kp.AuditView}[j], TargetKeyID: s,
-					Outcome: []kp.Outcome{kp.OutcomeSuccess, kp.OutcomeFailure, kp.OutcomeIntent}[j], ErrorMessage: s, RequestID: s,
-					Details: `{"label": ` + jsonQuote(s) + `}`, HashVersion: 1, PrevHash: random32(), Hash: random32()}
-				if j == 1 {
-					st := int32(400 + i)
-					e.UpstreamStatus = &st
-				}
-				if j == 1 && n > 0 {
-					id := e.ID - 1
-					e.IntentID = &id
-					e.Outcome = kp.OutcomeFailure
-				}
-				rows = append(rows, e)
-			}
-		}
-		return rows
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	seedHostile(t, pool, base)
 	head, err := db.New(pool).AuditHeadID(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -95,15 +71,8 @@ func TestCopyCSVExportIsTheEncodersBytes(t *testing.T) {
 		if opened != 1 {
 			t.Errorf("%+v: open called %d times", f, opened)
 		}
-		if got.String() != want.String() {
-			g, w := strings.Split(got.String(), "\n"), strings.Split(want.String(), "\n")
-			for i := range min(len(g), len(w)) {
-				if g[i] != w[i] {
-					t.Fatalf("%+v: line %d\n got %q\nwant %q", f, i, g[i], w[i])
-				}
-			}
-			t.Fatalf("%+v: %d lines, want %d", f, len(g), len(w))
-		}
+		sameLines(t, fmt.Sprintf("%+v CSV", f), got.String(), want.String())
+
 		var wantJ, gotJ bytes.Buffer
 		jenc := audit.NewJSONLEncoder(&wantJ)
 		if err := db.New(pool).ScanAuditEvents(ctx, f, head, 7, func(e *kp.AuditEvent) error { return jenc.Encode(e) }); err != nil {
@@ -115,18 +84,59 @@ func TestCopyCSVExportIsTheEncodersBytes(t *testing.T) {
 		}); err != nil {
 			t.Fatal(err)
 		}
-		if gotJ.String() != wantJ.String() {
-			g, w := strings.Split(gotJ.String(), "\n"), strings.Split(wantJ.String(), "\n")
-			for i := range min(len(g), len(w)) {
-				if g[i] != w[i] {
-					t.Fatalf("%+v: JSON line %d\n got %q\nwant %q", f, i, g[i], w[i])
-				}
-			}
-			t.Fatalf("%+v: %d JSON lines, want %d", f, len(g), len(w))
-		}
+		sameLines(t, fmt.Sprintf("%+v JSON lines", f), gotJ.String(), wantJ.String())
 		if f.TenantID == "t-a" && strings.Count(want.String(), "\n") < len(hostile) {
 			t.Fatalf("the t-a filter matched %d lines", strings.Count(want.String(), "\n"))
 		}
+	}
+}
+
+// sameLines fails at the first line where got and want differ.
+func sameLines(t *testing.T, what, got, want string) {
+	t.Helper()
+	if got == want {
+		return
+	}
+	g, w := strings.Split(got, "\n"), strings.Split(want, "\n")
+	for i := range min(len(g), len(w)) {
+		if g[i] != w[i] {
+			t.Fatalf("%s: line %d\n got %q\nwant %q", what, i, g[i], w[i])
+		}
+	}
+	t.Fatalf("%s: %d lines, want %d", what, len(g), len(w))
+}
+
+// seedHostile stores three events per hostile value, with the value in every
+// text column and in details' label, across two tenants, areas, actions and
+// outcomes, some with a status and an intent.
+func seedHostile(t *testing.T, pool *pgxpool.Pool, base time.Time) {
+	t.Helper()
+	err := db.CopyAuditEvents(t.Context(), pool, func(head db.AuditHead) []kp.AuditEvent {
+		var rows []kp.AuditEvent
+		for i, s := range hostile {
+			for j := range 3 {
+				n := len(rows)
+				e := kp.AuditEvent{ID: head.LastID + int64(n) + 1, OccurredAt: base.Add(time.Duration(n) * time.Minute),
+					ActorKind: kp.ActorAdmin, ActorUserID: s, ActorName: s, TenantID: []string{"t-a", "t-b", s}[j],
+					TenantName: s, Region: kp.Region([]string{"na1", "au1", s}[j]), SessionHash: s, ClientIP: s, UserAgent: s,
+					Action: []kp.Action{kp.KeyList, kp.KeyCreate, kp.AuditView}[j], TargetKeyID: s,
+					Outcome: []kp.Outcome{kp.OutcomeSuccess, kp.OutcomeFailure, kp.OutcomeIntent}[j], ErrorMessage: s, RequestID: s,
+					Details: `{"label": ` + jsonQuote(s) + `}`, HashVersion: 1, PrevHash: random32(), Hash: random32()}
+				if j == 1 {
+					st := int32(400 + i)
+					e.UpstreamStatus = &st
+				}
+				if j == 1 && n > 0 {
+					id := e.ID - 1
+					e.IntentID = &id
+				}
+				rows = append(rows, e)
+			}
+		}
+		return rows
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
