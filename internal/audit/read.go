@@ -132,21 +132,6 @@ func (r *Reader) KeyHistory(ctx context.Context, who Reviewer, keyID string) (Ke
 // on planning and round trips than 2 000 did.
 const ExportBatch = 10000
 
-// Export records the export (format csv or jsonl, with the filters), pins
-// the chain head, then streams every matching event up to it, newest first,
-// to fn. Memory stays constant: fn gets one reused row at a time.
-func (r *Reader) Export(ctx context.Context, who Reviewer, f kp.AuditFilter, filters map[string]string, format string, fn func(*kp.AuditEvent) error) error {
-	if err := r.w.Viewed(ctx, who.actor(), who.Scope, kp.AuditExport, filters, format); err != nil {
-		return err
-	}
-	q := db.New(r.pool)
-	head, err := q.AuditHeadID(ctx)
-	if err != nil {
-		return err
-	}
-	return q.ScanAuditEvents(ctx, f, head, ExportBatch, fn)
-}
-
 // ExportCSV records the CSV export with its filters, pins the chain head,
 // then streams every matching event up to it, newest first, as the CSV
 // export (header first) to the writer open returns, through PostgreSQL's
