@@ -1,8 +1,16 @@
-# syntax=docker/dockerfile:1
 # Build a static keyport binary, then ship it alone on a distroless base as a
-# non-root user.
+# non-root user. No "# syntax=" line: BuildKit's built-in frontend and the
+# classic builder both read this file, so a build needs no registry beyond
+# the two base images.
+#
+# The base images are named by tag. To pin them, append the digest you have
+# checked (docker buildx imagetools inspect IMAGE, or docker image inspect
+# --format '{{index .RepoDigests 0}}' IMAGE after a pull), e.g.
+#   FROM golang:1.26-bookworm@sha256:<digest> AS build
+# and update it on purpose, as with any dependency.
 FROM golang:1.26-bookworm AS build
 WORKDIR /src
+# Modules first: this layer stays cached until go.mod or go.sum changes.
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .

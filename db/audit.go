@@ -319,6 +319,17 @@ func CopyAuditEvents(ctx context.Context, pool *pgxpool.Pool, build func(head Au
 			return err
 		}
 		rows := build(head)
+		if len(rows) == 0 {
+			return nil
+		}
+		// Rows may fall in months no one has appended in yet.
+		lo, hi := rows[0].OccurredAt, rows[0].OccurredAt
+		for i := range rows {
+			lo, hi = minTime(lo, rows[i].OccurredAt), maxTime(hi, rows[i].OccurredAt)
+		}
+		if _, err := tx.Exec(ctx, `SELECT audit_ensure_partitions($1, $2)`, lo, hi); err != nil {
+			return fmt.Errorf("create audit partitions: %w", err)
+		}
 		_, err = tx.CopyFrom(ctx, pgx.Identifier{"audit_events"}, auditCopyColumns, pgx.CopyFromSlice(len(rows), func(i int) ([]any, error) {
 			return auditCopyValues(&rows[i]), nil
 		}))
@@ -339,4 +350,18 @@ func auditCopyValues(e *kp.AuditEvent) []any {
 	return []any{e.ID, e.OccurredAt, e.ActorKind, e.ActorUserID, e.ActorName, e.TenantID, e.TenantName,
 		e.Region, e.SessionHash, e.ClientIP, e.UserAgent, e.Action, e.TargetKeyID, e.Outcome,
 		e.UpstreamStatus, e.ErrorMessage, e.RequestID, e.IntentID, e.Details, e.HashVersion, e.PrevHash, e.Hash}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if b.Before(a) {
+		return b
+	}
+	return a
+}
+
+func maxTime(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }

@@ -84,11 +84,16 @@ func (q *Queries) ScanCredentials(ctx context.Context, f kp.CredentialFilter, li
 	const sql = `SELECT r.region, r.tenant_id, coalesce(s.tenant_name, ''), r.access_key_id, r.owner_user_id,
 			coalesce(u.name, ''), coalesce(m.label, ''), r.active, m.created_at, coalesce(m.created_by_name, ''),
 			r.last_used_at, m.last_verified_at, coalesce(m.last_verify_result, ''), coalesce(m.secret_lost, false),
-			(r.last_used_at < $1 OR m.created_at < $1) AS stale, r.first_seen, r.last_seen, r.gone_at, s.as_of
+			(r.last_used_at < $1 OR m.created_at < $1) AS stale, r.first_seen, r.last_seen, r.gone_at, s.as_of,
+			coalesce(pv.rules, '{}'), coalesce(pv.limits, '{}'), pv.since
 		FROM credential_report r
 		LEFT JOIN key_metadata m USING (region, tenant_id, access_key_id)
 		LEFT JOIN credential_scans s USING (region, tenant_id)
 		LEFT JOIN cxone_users u ON u.region = r.region AND u.tenant_id = r.tenant_id AND u.user_key = lower(r.owner_user_id)
+		LEFT JOIN LATERAL (SELECT array_agg(v.rule ORDER BY v.rule) AS rules, array_agg(v.limit_days ORDER BY v.rule) AS limits,
+				min(v.started_at) AS since
+			FROM policy_violations v WHERE v.region = r.region AND v.tenant_id = r.tenant_id
+			  AND v.access_key_id = r.access_key_id AND v.ended_at IS NULL) pv ON true
 		WHERE (r.region, r.tenant_id, r.access_key_id) > ($2, $3, $4)
 		  AND ($5 = '' OR r.region = $5)
 		  AND ($6 = '' OR r.tenant_id = $6 OR s.tenant_name ILIKE '%' || $6 || '%')
@@ -99,12 +104,13 @@ func (q *Queries) ScanCredentials(ctx context.Context, f kp.CredentialFilter, li
 		  AND (NOT $11 OR m.last_verified_at IS NULL)
 		  AND (NOT $12 OR m.secret_lost)
 		  AND (($13 = '' AND r.gone_at IS NULL) OR ($13 = 'yes' AND r.gone_at IS NOT NULL) OR $13 = 'all')
+		  AND ($15 = '' OR ($15 = 'any' AND pv.rules IS NOT NULL) OR $15 = ANY(pv.rules))
 		ORDER BY r.region, r.tenant_id, r.access_key_id
 		LIMIT $14`
 	after := [3]string{}
 	for {
 		rows, err := q.db.Query(ctx, sql, f.StaleBefore, after[0], after[1], after[2], f.Region, f.Tenant, f.Owner, f.State,
-			f.Stale, f.Outside, f.NeverVerified, f.SecretLost, f.Gone, limit)
+			f.Stale, f.Outside, f.NeverVerified, f.SecretLost, f.Gone, limit, f.Violation)
 		if err != nil {
 			return fmt.Errorf("read the credential report: %w", err)
 		}
@@ -114,7 +120,7 @@ func (q *Queries) ScanCredentials(ctx context.Context, f kp.CredentialFilter, li
 			var stale *bool
 			if err := rows.Scan(&c.Region, &c.TenantID, &c.TenantName, &c.KeyID, &c.OwnerID, &c.OwnerName, &c.Label, &c.Active,
 				&c.CreatedAt, &c.CreatedBy, &c.LastUsed, &c.LastVerified, &c.VerifyResult, &c.SecretLost, &stale,
-				&c.FirstSeen, &c.LastSeen, &c.GoneAt, &c.AsOf); err != nil {
+				&c.FirstSeen, &c.LastSeen, &c.GoneAt, &c.AsOf, &c.Violations, &c.ViolationLimits, &c.ViolatingSince); err != nil {
 				rows.Close()
 				return fmt.Errorf("read a credential: %w", err)
 			}

@@ -52,6 +52,24 @@ func Migrate(ctx context.Context, databaseURL string) (SchemaStatus, error) {
 	return status(ctx, conn, m)
 }
 
+// MigrateTo applies the embedded migrations up to version and no further:
+// tests write a trail under an older schema, then apply the rest.
+func MigrateTo(ctx context.Context, databaseURL string, version int32) (SchemaStatus, error) {
+	conn, err := pgx.Connect(ctx, databaseURL)
+	if err != nil {
+		return SchemaStatus{}, fmt.Errorf("connect for migration: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	m, err := newMigrator(ctx, conn)
+	if err != nil {
+		return SchemaStatus{}, err
+	}
+	if err := m.MigrateTo(ctx, version); err != nil {
+		return SchemaStatus{}, fmt.Errorf("migrate to %d: %w", version, err)
+	}
+	return status(ctx, conn, m)
+}
+
 // Status returns the schema status of the database at databaseURL.
 func Status(ctx context.Context, q Querier) (SchemaStatus, error) {
 	want, err := migrate.FindMigrations(migrations.FS)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/keyport/keyport/internal/kp"
 )
@@ -17,6 +18,12 @@ type TenantNotes struct {
 	Ambiguous []kp.CreateAttempt    // creates after which several new keys appeared
 	Rotations map[string]string     // old key id → its open rotation's id
 	Names     map[string]string     // lower-case CXone user id → the latest name seen (see UserNames)
+	// Policy is the key policy in force for the tenant; FirstSeen when
+	// Keyport first saw each present key (a key's age when it was made
+	// outside Keyport); AsOf when it last saw the tenant's whole list.
+	Policy    kp.Policy
+	FirstSeen map[string]time.Time
+	AsOf      *time.Time
 }
 
 // TenantNotes reads a tenant's key metadata, open creates, open rotations
@@ -36,7 +43,7 @@ func (q *Queries) TenantNotes(ctx context.Context, region kp.Region, tenantID st
 		  AND (state IN ('unknown', 'ambiguous') OR state = 'sending' AND ` + instanceGone("instance_key") + `)
 	), u AS (
 		SELECT DISTINCT id FROM (SELECT unnest($3::text[]) AS id UNION ALL SELECT "OwnerUserID" FROM creates) i WHERE id <> ''
-	)
+	), ` + policyCTE + `
 	SELECT
 		(SELECT coalesce(json_agg(m), '[]') FROM (
 			SELECT region AS "Region", tenant_id AS "TenantID", access_key_id AS "AccessKeyID", owner_user_id AS "OwnerUserID",
@@ -47,18 +54,23 @@ func (q *Queries) TenantNotes(ctx context.Context, region kp.Region, tenantID st
 		(SELECT coalesce(json_agg(c ORDER BY c."CreatedAt"), '[]') FROM creates c),
 		(SELECT coalesce(json_object_agg(old_key_id, id::text), '{}') FROM key_rotations
 			WHERE region = $1 AND tenant_id = $2 AND step NOT IN ('done', 'abandoned')),
-		(SELECT coalesce(json_object_agg(lower(u.id), n.name), '{}') FROM u CROSS JOIN LATERAL (` + latestName + `) n)`
-	var meta, creates, rotations, names []byte
-	if err := q.db.QueryRow(ctx, sql, region, tenantID, userIDs).Scan(&meta, &creates, &rotations, &names); err != nil {
+		(SELECT coalesce(json_object_agg(lower(u.id), n.name), '{}') FROM u CROSS JOIN LATERAL (` + latestName + `) n),
+		(SELECT json_build_object('MaxAgeDays', max_age, 'MaxIdleDays', max_idle, 'MaxActivePerUser', max_active,
+			'LabelRequired', label_required) FROM pol),
+		(SELECT coalesce(json_object_agg(access_key_id, first_seen), '{}') FROM credential_report
+			WHERE region = $1 AND tenant_id = $2 AND gone_at IS NULL),
+		(SELECT as_of FROM credential_scans WHERE region = $1 AND tenant_id = $2)`
+	var meta, creates, rotations, names, pol, seen []byte
+	out := &TenantNotes{Meta: map[string]kp.KeyMeta{}}
+	if err := q.db.QueryRow(ctx, sql, region, tenantID, userIDs).Scan(&meta, &creates, &rotations, &names, &pol, &seen, &out.AsOf); err != nil {
 		return nil, fmt.Errorf("read the tenant's key notes: %w", err)
 	}
-	out := &TenantNotes{Meta: map[string]kp.KeyMeta{}}
 	var all []kp.CreateAttempt
 	var metaRows []kp.KeyMeta
 	for _, part := range []struct {
 		raw []byte
 		dst any
-	}{{meta, &metaRows}, {creates, &all}, {rotations, &out.Rotations}, {names, &out.Names}} {
+	}{{meta, &metaRows}, {creates, &all}, {rotations, &out.Rotations}, {names, &out.Names}, {pol, &out.Policy}, {seen, &out.FirstSeen}} {
 		if err := json.Unmarshal(part.raw, part.dst); err != nil {
 			return nil, fmt.Errorf("decode the tenant's key notes: %w", err)
 		}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -70,6 +71,19 @@ func keyRowView(k keys.Key, now time.Time, rotations map[string]string, person f
 		SecretLost: k.SecretLost}
 	if id := rotations[k.ID]; id != "" {
 		r.Rotation = "/rotations/" + id
+	}
+	if k.AsOf != nil {
+		r.AsOf = fmtTime(k.AsOf)
+	}
+	for _, v := range k.Violations {
+		b := web.PolicyBadge{Rule: v.Rule, Text: v.Text, Action: "/keys/" + url.PathEscape(k.ID) + "/rotate", Do: "Rotate it now"}
+		switch {
+		case v.Rule == kp.RuleMaxIdle:
+			b.Action, b.Do = "/keys/"+url.PathEscape(k.ID)+"/deactivate", "Deactivate it"
+		case r.Rotation != "":
+			b.Action, b.Do = r.Rotation, "Resume its rotation"
+		}
+		r.Violations = append(r.Violations, b)
 	}
 	return r
 }

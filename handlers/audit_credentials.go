@@ -14,6 +14,7 @@ import (
 
 	"github.com/keyport/keyport/internal/csvsafe"
 	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/policy"
 	"github.com/keyport/keyport/web"
 )
 
@@ -26,7 +27,8 @@ func (r *auditUI) credentialFilter(q url.Values) (kp.CredentialFilter, map[strin
 	on := func(name string) bool { return q.Get(name) == "1" }
 	f := kp.CredentialFilter{Region: q.Get("area"), Tenant: q.Get("tenant"), Owner: strings.TrimSpace(q.Get("owner")),
 		State: q.Get("key_state"), Stale: on("stale"), Outside: on("outside"), NeverVerified: on("never_verified"),
-		SecretLost: on("secret_lost"), Gone: q.Get("gone"), StaleBefore: time.Now().Add(-r.h.Keys.StaleAfter())}
+		SecretLost: on("secret_lost"), Gone: q.Get("gone"), StaleBefore: time.Now().Add(-r.h.Keys.StaleAfter()),
+		Violation: q.Get("violation")}
 	switch f.State {
 	case "", "active", "inactive", "unknown":
 	default:
@@ -37,8 +39,13 @@ func (r *auditUI) credentialFilter(q url.Values) (kp.CredentialFilter, map[strin
 	default:
 		f.Gone = ""
 	}
+	switch f.Violation {
+	case "", "any", kp.RuleMaxAge, kp.RuleMaxIdle:
+	default:
+		f.Violation = ""
+	}
 	rec := map[string]string{}
-	for _, k := range []string{"area", "tenant", "owner", "key_state", "stale", "outside", "never_verified", "secret_lost", "gone"} {
+	for _, k := range []string{"area", "tenant", "owner", "key_state", "stale", "outside", "never_verified", "secret_lost", "gone", "violation"} {
 		if v := q.Get(k); v != "" {
 			rec[k] = v
 		}
@@ -55,7 +62,8 @@ func (r *auditUI) credentials(c echo.Context) error {
 	}
 	f, rec := r.credentialFilter(c.QueryParams())
 	v := web.CredentialsView{Filter: web.CredentialFilterView{Area: f.Region, Tenant: f.Tenant, Owner: f.Owner, State: f.State,
-		Stale: f.Stale, Outside: f.Outside, NeverVerified: f.NeverVerified, SecretLost: f.SecretLost, Gone: f.Gone},
+		Stale: f.Stale, Outside: f.Outside, NeverVerified: f.NeverVerified, SecretLost: f.SecretLost, Gone: f.Gone,
+		Violation: f.Violation},
 		CSV: "/audit/credentials.csv?" + c.QueryParams().Encode(), StaleDays: strconv.Itoa(int(r.h.Keys.StaleAfter().Hours() / 24))}
 	err = r.trail.Credentials(c.Request().Context(), rv.Reviewer, f, rec, "html", func(k *kp.Credential) error {
 		if len(v.Rows) == credentialsShown {
@@ -77,7 +85,8 @@ var errStopScan = errors.New("enough rows")
 // credentialColumns are the CSV's columns, AWS credential report style.
 var credentialColumns = []string{"tenant_id", "tenant_name", "area", "access_key_id", "owner_id", "owner_name", "label",
 	"state", "created_at", "created_by", "age_days", "last_used", "last_verified", "last_verify_result", "stale",
-	"created_outside_keyport", "secret_lost", "first_seen", "last_seen", "gone_at", "as_of"}
+	"created_outside_keyport", "secret_lost", "first_seen", "last_seen", "gone_at", "as_of",
+	"policy_violations", "violating_since"}
 
 // credentialsCSV streams the whole report (or its filtered part) as CSV,
 // through csvsafe like every CSV Keyport writes: labels and names are
@@ -163,7 +172,27 @@ func credentialRecord(k *kp.Credential, now time.Time) []string {
 	b := strconv.FormatBool
 	return []string{k.TenantID, k.TenantName, k.Region, k.KeyID, k.OwnerID, k.OwnerName, k.Label, listedState(k),
 		stamp(k.CreatedAt), k.CreatedBy, age, stamp(k.LastUsed), stamp(k.LastVerified), k.VerifyResult, b(k.Stale),
-		b(k.CreatedAt == nil), b(k.SecretLost), stamp(&k.FirstSeen), stamp(&k.LastSeen), stamp(k.GoneAt), stamp(k.AsOf)}
+		b(k.CreatedAt == nil), b(k.SecretLost), stamp(&k.FirstSeen), stamp(&k.LastSeen), stamp(k.GoneAt), stamp(k.AsOf),
+		strings.Join(violationCodes(k), ";"), stamp(k.ViolatingSince)}
+}
+
+// violationCodes are a key's violations as the CSV has them: the rule and
+// its limit, "max_age>90d".
+func violationCodes(k *kp.Credential) []string {
+	out := make([]string, len(k.Violations))
+	for i, rule := range k.Violations {
+		out[i] = rule + ">" + strconv.Itoa(int(k.ViolationLimits[i])) + "d"
+	}
+	return out
+}
+
+// violationTexts are a key's violations as the page says them.
+func violationTexts(k *kp.Credential) []string {
+	out := make([]string, len(k.Violations))
+	for i, rule := range k.Violations {
+		out[i] = policy.BadgeText(rule, int(k.ViolationLimits[i]))
+	}
+	return out
 }
 
 func credentialRow(k *kp.Credential) web.CredentialRow {
@@ -175,7 +204,7 @@ func credentialRow(k *kp.Credential) web.CredentialRow {
 		Owner: owner, Label: k.Label, State: credentialState(k), Created: cmp.Or(listTimeP(k.CreatedAt), "outside Keyport"),
 		CreatedBy: k.CreatedBy, LastUsed: cmp.Or(listTimeP(k.LastUsed), "never"), LastVerified: listTimeP(k.LastVerified),
 		VerifyResult: k.VerifyResult, Stale: k.Stale, Outside: k.CreatedAt == nil, SecretLost: k.SecretLost,
-		LastSeen: listTime(k.LastSeen), AsOf: listTimeP(k.AsOf)}
+		LastSeen: listTime(k.LastSeen), AsOf: listTimeP(k.AsOf), Violations: violationTexts(k)}
 }
 
 func listTimeP(t *time.Time) string {

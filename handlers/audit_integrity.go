@@ -43,6 +43,7 @@ func (r *auditUI) integrity(c echo.Context) error {
 			Events: strconv.FormatInt(wc.WitnessEvents, 10), Head: strconv.FormatInt(wc.DBHead, 10), Behind: strconv.FormatInt(wc.Behind, 10)}
 	}
 	v.Sinks, v.SinksError = r.sinkViews(c)
+	v.Deliveries, v.DeliveriesError = r.deliveryViews(c)
 	return r.h.render(c, http.StatusOK, web.AuditIntegrity(r.reviewerPage(c, rv, "Integrity"), v))
 }
 
@@ -68,6 +69,23 @@ func (r *auditUI) sinkViews(c echo.Context) ([]web.AuditSinkView, string) {
 			v.LastErrorAt = listTime(*h.LastErrorAt)
 		}
 		out = append(out, v)
+	}
+	return out, ""
+}
+
+// deliveryViews is the notifications' delivery log, newest first.
+func (r *auditUI) deliveryViews(c echo.Context) ([]web.DeliveryView, string) {
+	if r.h.NotifyLog == nil {
+		return nil, ""
+	}
+	ds, err := r.h.NotifyLog(c.Request().Context())
+	if err != nil {
+		return nil, "Keyport cannot read the notifications' log right now."
+	}
+	out := make([]web.DeliveryView, len(ds))
+	for i, d := range ds {
+		out[i] = web.DeliveryView{At: listTime(d.At), Target: d.Target, Event: d.Event, ID: d.ID,
+			AuditEvent: strconv.FormatInt(d.AuditEventID, 10)}
 	}
 	return out, ""
 }

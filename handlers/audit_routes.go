@@ -40,6 +40,8 @@ func (h *Handlers) auditRoutes(e *echo.Echo) {
 	h.get(e, "/audit/activity", r.activity, r.requireReviewer)
 	h.get(e, "/audit/credentials", r.credentials, r.requireReviewer)
 	h.get(e, "/audit/credentials.csv", r.credentialsCSV, r.requireReviewer)
+	h.get(e, "/audit/policies", r.policies, r.requireReviewer)
+	h.form(e.POST("/audit/policies", r.policySet, r.requireReviewer))
 	h.get(e, "/audit/keys/:key", r.keyHistory, r.requireReviewer)
 	h.get(e, "/audit/:event", r.detail, r.requireReviewer)
 }

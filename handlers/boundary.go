@@ -89,6 +89,13 @@ var formFields = map[string]field{
 	"never_verified": {input.Word, "never-verified switch"},
 	"secret_lost":    {input.Word, "secret-lost switch"},
 	"gone":           {input.Word, "gone filter"},
+	"violation":      {input.Word, "policy violation filter"},
+	// the key policies (issue 25)
+	"policy_tenant":       {input.CXoneID, "tenant"},
+	"max_age_days":        {input.Word, "max key age"},
+	"max_idle_days":       {input.Word, "max idle days"},
+	"max_active_per_user": {input.Word, "max active keys per user"},
+	"label_required":      {input.Word, "label required"},
 	// the identity provider's answer (OIDC callback)
 	"code":              {input.Token, "authorization code"},
 	"state":             {input.Handle, "sign-in state"},

@@ -20,6 +20,7 @@ import (
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
 	"github.com/keyport/keyport/internal/metrics"
+	"github.com/keyport/keyport/internal/notify"
 	"github.com/keyport/keyport/internal/oidc"
 	"github.com/keyport/keyport/internal/ratelimit"
 	"github.com/keyport/keyport/internal/reviewer"
@@ -47,6 +48,9 @@ type Deps struct {
 	// SinkHealth reads the audit sinks' cursors for the Integrity page
 	// (nil: the page says none is configured).
 	SinkHealth func(context.Context) ([]auditsink.Health, error)
+	// NotifyLog reads the latest notifications delivered, for the
+	// Integrity page (nil: none configured).
+	NotifyLog func(context.Context) ([]notify.Delivery, error)
 	// Ready reports whether the portal can serve (GET /readyz): nil, or a
 	// *kp.Error whose message says what is missing.
 	Ready func(context.Context) error

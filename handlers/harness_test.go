@@ -55,6 +55,7 @@ type testSetup struct {
 	Config  *config.Config
 	Options *app.Options
 	Tracer  pgx.QueryTracer // sees every statement on the portal's pool
+	URL     string          // the database (default: a fresh pgtest one)
 }
 
 // fastCXone makes the CXone client's retries and timeouts test-sized.
@@ -88,11 +89,11 @@ func newTestApp(t *testing.T, mutate ...func(*testSetup)) *testApp {
 		t.Fatal(err)
 	}
 	opts := app.Options{Log: nil, Version: "test", CXone: fastCXone}
-	setup := testSetup{Config: &cfg, Options: &opts}
+	setup := testSetup{Config: &cfg, Options: &opts, URL: url}
 	for _, m := range mutate {
 		m(&setup)
 	}
-	pcfg, err := pgxpool.ParseConfig(url)
+	pcfg, err := pgxpool.ParseConfig(setup.URL)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"net/http"
+	"strings"
 
 	"github.com/gorilla/sessions"
 	"github.com/labstack/echo/v4"
@@ -57,6 +58,8 @@ func (r *auditUI) requireReviewer(next echo.HandlerFunc) echo.HandlerFunc {
 			return r.toLogin(c)
 		}
 		c.Set(reviewerCtxKey, &signedIn{Reviewer: audit.Reviewer{Username: name, Scope: r.scope(c, sess)}, sess: sess})
+		// Where this request's reads go: the replica, if set and answering.
+		c.SetRequest(c.Request().WithContext(r.trail.ChooseRead(c.Request().Context())))
 		return next(c)
 	}
 }
@@ -90,6 +93,7 @@ func (r *auditUI) reviewerPage(c echo.Context, rv *signedIn, title string) web.P
 		{Label: "Integrity", Href: "/audit/integrity", Current: path == "/audit/integrity"},
 		{Label: "Activity by day", Href: "/audit/activity", Current: path == "/audit/activity"},
 		{Label: "Credentials", Href: "/audit/credentials", Current: path == "/audit/credentials"},
+		{Label: "Policies", Href: "/audit/policies", Current: path == "/audit/policies"},
 	}
 	if rv == nil {
 		p.Nav = nil
@@ -97,6 +101,9 @@ func (r *auditUI) reviewerPage(c echo.Context, rv *signedIn, title string) web.P
 	}
 	p.Identity = "Signed in as reviewer " + rv.Username
 	p.SignedIn, p.SignOutURL = true, "/reviewer/logout"
+	if !strings.HasPrefix(path, "/audit/integrity") { // the integrity panel reads the primary
+		p.ReadNote = audit.ReadSourceOf(c.Request().Context()).Note()
+	}
 	for _, f := range session.TakeFlashes(rv.sess) {
 		p.Flashes = append(p.Flashes, web.Flash{Kind: f.Kind, Message: f.Message})
 	}

@@ -18,6 +18,18 @@ type KeyRow struct {
 	SecretLast4  string
 	SecretLost   bool
 	Rotation     string // URL of an unfinished rotation, or ""
+	// Violations are the key policy rules the key breaks, each with the
+	// one-click way to mend it; AsOf says when Keyport last saw the list.
+	Violations []PolicyBadge
+	AsOf       string
+}
+
+// PolicyBadge is one key policy rule a key breaks.
+type PolicyBadge struct {
+	Rule   string // max_age, max_idle
+	Text   string // "older than the 90-day policy: rotate it"
+	Action string // the rotation wizard (age) or the deactivate page (idle)
+	Do     string // the action's words
 }
 
 // PendingRow is a create whose outcome is not known yet.

@@ -31,9 +31,12 @@ type Page struct {
 	SignedIn   bool
 	SignOutURL string
 	Flashes    []Flash
-	Version    string
-	RequestID  string
-	Assets     AssetURLs
+	// ReadNote says where a reviewer's page read the trail from when that
+	// matters: a lagging replica ("as of …") or the primary instead of it.
+	ReadNote  string
+	Version   string
+	RequestID string
+	Assets    AssetURLs
 }
 
 // ConnOption is one connection in the header's switcher.

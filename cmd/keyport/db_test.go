@@ -152,9 +152,15 @@ func TestAuditVerifyCommand(t *testing.T) {
 	if _, err := pool.Exec(ctx, `SET session_replication_role = replica; UPDATE audit_events SET actor_name = 'x' WHERE id = 2; SET session_replication_role = origin`); err != nil {
 		t.Fatal(err)
 	}
+	// The next run starts after checkpoint 1, which the first run verified:
+	// a change before it is found by --full.
 	out, _, err = runCmd(t, env, "audit", "verify")
+	if err != nil || !strings.HasPrefix(out, "verified 0 events after checkpoint 1") {
+		t.Fatalf("incremental audit verify: %q, %v", out, err)
+	}
+	out, _, err = runCmd(t, env, "audit", "verify", "--full")
 	if exitCode(err) != 1 || !strings.Contains(out, "BROKEN at event 2: changed") {
-		t.Fatalf("audit verify after tampering: %q, exit %d", out, exitCode(err))
+		t.Fatalf("audit verify --full after tampering: %q, exit %d", out, exitCode(err))
 	}
 	// With another audit key (the first one retired), the checkpoint is
 	// named with its key's id, not called forged (issue 21).

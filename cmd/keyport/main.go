@@ -71,7 +71,9 @@ func commands() []command {
 		{"audit", "verify the audit trail's hash chain and checkpoints, or write a checkpoint", cmdAudit},
 		{"rekey", "re-encrypt every stored token, TOTP seed and session under the newest encryption key", cmdRekey},
 		{"keys", "key rings: status lists each key id and what still uses it", cmdKeys},
+		{"policy", "show or set the key policies (max age, max idle, max active keys per user, label required)", cmdPolicy},
 		{"reconcile", "settle key creations and audit intents whose outcome was lost", cmdReconcile},
+		{"health", "exit 0 when the portal's /readyz answers 200 (for container healthchecks)", cmdHealth},
 		{"genkey", "print a fresh random key for KEYPORT_*_KEY variables", cmdGenkey},
 		{"version", "print version, commit and build date", cmdVersion},
 	}

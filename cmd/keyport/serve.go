@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -69,7 +70,14 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, opts serveO
 		return err
 	}
 	defer pool.Close()
-	portal, err := app.New(app.Options{Config: cfg, Log: log, Pool: pool, Version: build().Version, CheckpointInterval: checkpointInterval})
+	readPool, err := openReadDB(cfg)
+	if err != nil {
+		return err
+	}
+	if readPool != nil {
+		defer readPool.Close()
+	}
+	portal, err := app.New(app.Options{Config: cfg, Log: log, Pool: pool, ReadPool: readPool, Version: build().Version, CheckpointInterval: checkpointInterval})
 	if err != nil {
 		return err
 	}
@@ -144,6 +152,25 @@ func openDB(ctx context.Context, cfg config.Config) (*pgxpool.Pool, error) {
 	pool, err := db.Open(octx, cfg.DatabaseURL.Reveal(), cfg.DBMaxConns)
 	if err != nil {
 		return nil, fmt.Errorf("KEYPORT_DATABASE_URL: %w", err)
+	}
+	return pool, nil
+}
+
+// openReadDB opens KEYPORT_DATABASE_READ_URL's pool, or returns nil when it
+// is not set. It does not connect: a replica that is down at start is
+// fallen back from like one that goes down later (audit.Reader).
+func openReadDB(cfg config.Config) (*pgxpool.Pool, error) {
+	if cfg.DatabaseReadURL.Len() == 0 {
+		return nil, nil
+	}
+	pc, err := pgxpool.ParseConfig(cfg.DatabaseReadURL.Reveal())
+	if err != nil {
+		return nil, errors.New("KEYPORT_DATABASE_READ_URL: not a valid connection URL") // pgx's message can echo the password
+	}
+	pc.MaxConns = cmp.Or(cfg.DBMaxConns, pc.MaxConns)
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		return nil, fmt.Errorf("KEYPORT_DATABASE_READ_URL: %w", err)
 	}
 	return pool, nil
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"strings"
 
 	"github.com/keyport/keyport/cxone/cxonesim"
@@ -16,8 +17,9 @@ func cmdSim(ctx context.Context, e env, args []string) error {
 	if len(args) > 0 && args[0] == "basic-token" {
 		return cmdSimBasicToken(ctx, e, args[1:])
 	}
-	fs := newFlagSet(e, "sim", "sim [--addr host:port] [--seed N] [--state FILE]\n       keyport sim basic-token --region na1 --tenant ID --user ID [--sim URL]\n\nRuns the CXone simulator standalone: every area under /{region}/…, its Generate Key page at\n/{region}/generate-key, and /control/… for fault injection. Not CXone: for development and tests.\nWith --state, tenants, users, keys and issued tokens survive a restart (keyport dev keeps them in .keyport/sim.json).")
+	fs := newFlagSet(e, "sim", "sim [--addr host:port] [--base-url URL] [--seed N] [--state FILE]\n       keyport sim basic-token --region na1 --tenant ID --user ID [--sim URL]\n\nRuns the CXone simulator standalone: every area under /{region}/…, its Generate Key page at\n/{region}/generate-key, and /control/… for fault injection. Not CXone: for development and tests.\nWith --state, tenants, users, keys and issued tokens survive a restart (keyport dev keeps them in .keyport/sim.json).")
 	addr := fs.String("addr", "127.0.0.1:8081", "listen address")
+	base := fs.String("base-url", "", "the `URL` the portal reaches the simulator at, used in token issuers and the JWKS URL (docker compose: http://sim:8081); empty = http://--addr")
 	seed := fs.Int64("seed", 1, "seed for the deterministic tenants, users and keys")
 	state := fs.String("state", "", "keep the state in this `file` (created if missing, refused if unreadable); empty = in memory only")
 	help, err := parse(fs, e, args)
@@ -38,7 +40,13 @@ func cmdSim(ctx context.Context, e env, args []string) error {
 	if host == "" || host == "0.0.0.0" || host == "::" {
 		host = "127.0.0.1"
 	}
-	if port != "0" {
+	if *base != "" {
+		if u, err := url.Parse(*base); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return usageError(fmt.Errorf("--base-url: want an http(s) URL, got %q", *base))
+		}
+		sim.SetBaseURL(*base)
+		printSimInfo(e.stdout, sim)
+	} else if port != "0" {
 		sim.SetBaseURL("http://" + net.JoinHostPort(host, port))
 		printSimInfo(e.stdout, sim)
 	}

@@ -8,6 +8,7 @@ package app
 
 import (
 	"context"
+	"crypto/x509"
 	"log/slog"
 	"net/http"
 	"sync"
@@ -19,10 +20,12 @@ import (
 	"github.com/keyport/keyport/cxone"
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/handlers"
+	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/auditsink"
 	"github.com/keyport/keyport/internal/config"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/metrics"
+	"github.com/keyport/keyport/internal/notify"
 	"github.com/keyport/keyport/internal/oidc"
 	"github.com/keyport/keyport/internal/reviewer"
 	"github.com/keyport/keyport/internal/session"
@@ -37,10 +40,17 @@ const (
 
 // Options are the inputs of NewServices and New.
 type Options struct {
-	Config  config.Config
-	Log     *slog.Logger
-	Pool    *pgxpool.Pool
-	Version string
+	Config config.Config
+	Log    *slog.Logger
+	Pool   *pgxpool.Pool
+	// ReadPool, if set, is a streaming replica the reviewers' reads go to
+	// (KEYPORT_DATABASE_READ_URL); ReplicaLag is when their pages say "as
+	// of" (0: audit.ReplicaLag); ReplicaCheck is how long one look at the
+	// replica's state is reused (0: a second; tests shorten both).
+	ReadPool     *pgxpool.Pool
+	ReplicaLag   time.Duration
+	ReplicaCheck time.Duration
+	Version      string
 	// CheckpointInterval is how often the audit chain head is signed (portal).
 	CheckpointInterval time.Duration
 	// RateLimit is connects/creates per minute per IP and per session (portal; 0: default).
@@ -52,6 +62,9 @@ type Options struct {
 	Reviewer reviewer.Options
 	// SinkOptions tune audit streaming (zero: defaults; tests shorten them).
 	SinkOptions auditsink.Options
+	// NotifyRoots replaces the system's roots for notification targets
+	// (tests; nil: the system's, which SSL_CERT_FILE extends).
+	NotifyRoots *x509.CertPool
 }
 
 // App is a wired portal: the domain services and the HTTP layer over them.
@@ -86,7 +99,8 @@ func New(o Options) (*App, error) {
 		return nil, err
 	}
 	reg, httpMetrics := metrics.NewRegistry(o.Pool)
-	reg.MustRegister(metrics.AuditOutcomeFailures(svc.Audit.OutcomeFailures), metrics.AuditNoteFailures(svc.Audit.NoteFailures))
+	reg.MustRegister(metrics.AuditOutcomeFailures(svc.Audit.OutcomeFailures), metrics.AuditNoteFailures(svc.Audit.NoteFailures),
+		svc.Keys.Policies().Collector(), svc.NotifyLog.Collector())
 	if svc.Sinks != nil {
 		reg.MustRegister(svc.Sinks.Collector())
 	}
@@ -105,6 +119,7 @@ func New(o Options) (*App, error) {
 		Reviewers:        svc.Reviewers,
 		Trail:            svc.Trail,
 		SinkHealth:       func(ctx context.Context) ([]auditsink.Health, error) { return auditsink.Read(ctx, o.Pool) },
+		NotifyLog:        notifyLog(o.Pool),
 		Ready:            ready(o.Pool),
 		Limiter:          svc.Limiter,
 		OIDC:             newOIDC(cfg.OIDC, o.Log),
@@ -129,6 +144,18 @@ func newOIDC(c config.OIDC, log *slog.Logger) *oidc.Client {
 	defer cancel()
 	_ = client.Discover(ctx) // logged; retried lazily
 	return client
+}
+
+// notifyLog reads the latest 20 notifications delivered.
+func notifyLog(pool *pgxpool.Pool) func(context.Context) ([]notify.Delivery, error) {
+	return func(ctx context.Context) ([]notify.Delivery, error) {
+		ds, err := db.New(pool).RecentDeliveries(ctx, 20)
+		out := make([]notify.Delivery, len(ds))
+		for i, d := range ds {
+			out[i] = notify.Delivery{Target: d.Target, ID: d.NotificationID, Event: d.Event, AuditEventID: d.AuditEventID, At: d.DeliveredAt}
+		}
+		return out, err
+	}
 }
 
 // ready is the portal's readiness check: the database answers and its schema
@@ -174,6 +201,17 @@ func (a *App) RunBackground(ctx context.Context) {
 			}
 		}()
 	}
+	go func() {
+		// The months ahead exist before anyone appends in them: at start,
+		// then daily.
+		ensure := func(ctx context.Context) (int64, error) {
+			return 0, audit.EnsurePartitions(ctx, a.o.Pool, time.Now())
+		}
+		if _, err := ensure(ctx); err != nil && ctx.Err() == nil {
+			a.o.Log.WarnContext(ctx, "create audit partitions ahead", "err", err)
+		}
+		a.every(ctx, 24*time.Hour, "create audit partitions ahead", ensure)
+	}()
 	sinks.Add(1)
 	go func() {
 		defer sinks.Done()
@@ -182,6 +220,14 @@ func (a *App) RunBackground(ctx context.Context) {
 	go a.every(ctx, 10*time.Minute, "delete expired admin sessions", a.AdminSessions.Cleanup)
 	go a.every(ctx, 10*time.Minute, "delete expired reviewer sessions", a.ReviewerSessions.Cleanup)
 	go a.every(ctx, 10*time.Minute, "delete idle rate limits", a.Limiter.Cleanup)
+	// Keys age between lists: look again at what each tenant last listed
+	// (every instance may; the database records each start and end once).
+	go a.every(ctx, time.Minute, "record failing audit sinks", func(ctx context.Context) (int64, error) {
+		return auditsink.NoteFailing(ctx, a.o.Pool, a.Audit, a.o.Config.SinkFailingAfter, time.Now())
+	})
+	go a.every(ctx, 15*time.Minute, "sync key policy violations", func(ctx context.Context) (int64, error) {
+		return 0, a.Keys.Policies().Sweep(ctx)
+	})
 	a.every(ctx, a.o.CheckpointInterval, "periodic audit checkpoint failed", func(ctx context.Context) (int64, error) {
 		_, err := a.Audit.Checkpoint(ctx)
 		return 0, err

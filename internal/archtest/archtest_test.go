@@ -92,6 +92,7 @@ var rules = []rule{
 	{pkg: "internal/pgtest", allow: []string{"db", "migrations", "internal/pglocal"}},
 	{pkg: "internal/browsertest", allow: []string{}},
 	{pkg: "internal/auditsink/sinktest", allow: []string{"internal/audit"}},
+	{pkg: "internal/notify/notifytest", allow: []string{"internal/notify"}},
 	{pkg: "internal/config", allow: []string{"cxone", "internal/keyring"}},
 	{pkg: "internal/keyring", allow: []string{}},
 	{pkg: "internal/logging", allow: []string{}},
@@ -101,9 +102,11 @@ var rules = []rule{
 	{pkg: "internal/audit", allow: []string{"db", "internal/logging", "internal/seal", "internal/keyring"}, banned: httpLibs},
 	{pkg: "internal/session", allow: []string{"db", "internal/seal", "internal/keyring"}, banned: []string{"github.com/labstack/echo/v4", "github.com/a-h/templ"}},
 	{pkg: "internal/connection", allow: []string{"db", "cxone", "internal/audit", "internal/seal", "internal/keyring", "internal/logging"}, banned: httpLibs},
-	{pkg: "internal/keys", allow: []string{"db", "cxone", "internal/audit", "internal/connection", "internal/logging", "internal/notescache"}, banned: httpLibs},
+	{pkg: "internal/keys", allow: []string{"db", "cxone", "internal/audit", "internal/connection", "internal/logging", "internal/notescache", "internal/policy"}, banned: httpLibs},
 	// The keys page's notes cache: the notes' query and LISTEN, nothing else.
 	{pkg: "internal/notescache", allow: []string{"db"}, banned: httpLibs},
+	// Key policies (issue 25): the rules, the create checks and the violations' sync.
+	{pkg: "internal/policy", allow: []string{"db", "internal/audit"}, banned: httpLibs},
 	{pkg: "internal/ratelimit", allow: []string{"db"}, banned: httpLibs},
 	{pkg: "internal/reviewer", allow: []string{"db", "internal/audit", "internal/seal", "internal/keyring", "internal/logging"}, banned: httpLibs},
 	// Key rotation's tools (keyport rekey, keys status): the sealed columns and the checkpoints.
@@ -112,12 +115,17 @@ var rules = []rule{
 	// but serve nothing: no router, no pages, no sessions.
 	{pkg: "internal/auditsink", allow: []string{"db", "internal/audit"},
 		banned: []string{"github.com/labstack/echo/v4", "github.com/a-h/templ", "github.com/gorilla/sessions"}},
+	// Notifications (issue 25) ride the sinks' delivery; HTTP and SMTP clients only.
+	{pkg: "internal/notify", allow: []string{"internal/audit", "internal/auditsink"},
+		banned: []string{"github.com/labstack/echo/v4", "github.com/a-h/templ", "github.com/gorilla/sessions", module + "/db"}},
 	// The OIDC protocol (an HTTP client of the provider, so net/http; no server side).
 	{pkg: "internal/oidc", allow: []string{}, banned: []string{"github.com/labstack/echo/v4", "github.com/a-h/templ", "github.com/gorilla/sessions", module + "/db"}},
 	// Tests' in-process OpenID provider (zitadel): nothing of Keyport.
 	{pkg: "internal/oidctest", allow: []string{}},
 	// Tools run by make (scripts/benchtable): standalone programs importing no Keyport package.
 	{pkg: "scripts/...", allow: []string{}},
+	// make compose-test's checks: the Docker CLI and HTTP, no Keyport package.
+	{pkg: "deploy/...", allow: []string{}},
 }
 
 func matches(pattern, p string) bool {

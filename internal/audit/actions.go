@@ -1,6 +1,8 @@
 package audit
 
 import (
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"context"
 	"slices"
 
@@ -41,7 +43,12 @@ func (r *Reader) Actions(ctx context.Context, who Reviewer, q ActionQuery, filte
 	if err := r.w.Viewed(ctx, who.actor(), who.Scope, kp.AuditView, filters, "html"); err != nil {
 		return kp.AuditActionPage{}, err
 	}
-	return db.New(r.pool).ListAuditActions(ctx, q.Filter, q.hidden(), q.Before, q.After, q.Limit)
+	var page kp.AuditActionPage
+	err := r.onReplica(ctx, func(p *pgxpool.Pool) (err error) {
+		page, err = db.New(p).ListAuditActions(ctx, q.Filter, q.hidden(), q.Before, q.After, q.Limit)
+		return err
+	})
+	return page, err
 }
 
 // TenantActions returns one page of one tenant's actions in one area, one

@@ -70,6 +70,10 @@ type Details struct {
 	Counts       map[string]int64 `json:"counts,omitempty"`
 	SigningKeyID string           `json:"signing_key_id,omitempty"`
 	Identity     *Identity        `json:"identity,omitempty"` // an OIDC reviewer's (identity.go)
+	// Policy is a key policy as set (policy.set: tenant and each rule) or
+	// the rule a violation breaks (policy.violation, policy.resolved: rule,
+	// limit_days, as_of).
+	Policy map[string]string `json:"policy,omitempty"`
 }
 
 // Event is one thing to record.
@@ -419,6 +423,15 @@ func scrubDetails(d Details) Details {
 	d.Step = field(d.Step, 40)
 	d.PreviousKeyID = keyID(d.PreviousKeyID)
 	d.Identity = scrubIdentity(d.Identity)
+	if d.Policy != nil {
+		p := make(map[string]string, len(d.Policy))
+		for k, v := range d.Policy {
+			if len(p) < 20 {
+				p[field(k, 40)] = field(v, maxField)
+			}
+		}
+		d.Policy = p
+	}
 	return d
 }
 

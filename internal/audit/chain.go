@@ -184,6 +184,9 @@ type Report struct {
 	// Unchecked lists the checkpoints no key of the ring could check.
 	Unchecked []Unchecked
 	Problem   *Problem // nil when the trail verified
+	// SinceCheckpoint and SinceEvent say where an incremental run started
+	// (VerifyLatest); zero for a full one.
+	SinceCheckpoint, SinceEvent int64
 }
 
 // OK reports whether the trail verified.
@@ -193,20 +196,43 @@ func (r Report) String() string {
 	if r.Problem != nil {
 		return "audit trail BROKEN at " + r.Problem.String()
 	}
+	if r.SinceCheckpoint != 0 {
+		return fmt.Sprintf("verified %d events after checkpoint %d (event %d, verified by an earlier run; --full rereads all), head %x",
+			r.Events, r.SinceCheckpoint, r.SinceEvent, r.Head)
+	}
 	return fmt.Sprintf("verified %d events, head %x", r.Events, r.Head)
 }
 
 // VerifyBatch is how many events Verify reads per query.
 const VerifyBatch = 10000
 
-// Verify streams the whole chain in id order (constant memory), checking
-// every event's hash and link, then every checkpoint's signature and that
-// the chain still reaches it. progress, if set, is called after each batch.
+// Verify streams the whole live chain in id order (constant memory),
+// checking every event's hash and link, then every checkpoint's signature
+// and that the chain still reaches it. The live chain starts after the last
+// archived month (audit_archives), linking to its last hash; VerifyArchive
+// checks the archived months themselves. progress, if set, is called after
+// each batch.
 func Verify(ctx context.Context, pool *pgxpool.Pool, keys Keys, progress func(events int64)) (Report, error) {
+	startID, startHash, err := archivedHead(ctx, db.New(pool))
+	if err != nil {
+		return Report{}, err
+	}
+	return verifyFrom(ctx, pool, keys, startID, startHash, nil, progress)
+}
+
+// verifyFrom verifies the live chain from the event after startID, which
+// must link to startHash. Checkpoints ending at or before startID are
+// checked for their signature only (the archive holds their events);
+// extra are checkpoints from archive manifests, checked like the stored ones.
+func verifyFrom(ctx context.Context, pool *pgxpool.Pool, keys Keys, startID int64, startHash []byte,
+	extra map[int64]db.AuditCheckpoint, progress func(events int64)) (Report, error) {
 	q := db.New(pool)
 	cps, err := q.AuditCheckpoints(ctx)
 	if err != nil {
 		return Report{}, err
+	}
+	for _, c := range extra {
+		cps = append(cps, c)
 	}
 	rep := Report{Checkpoints: len(cps), ByKey: map[string]int{}}
 	for i := range cps {
@@ -221,27 +247,31 @@ func Verify(ctx context.Context, pool *pgxpool.Pool, keys Keys, progress func(ev
 		}
 		rep.ByKey[id]++
 	}
-	byLast := map[int64]*db.AuditCheckpoint{}
+	byLast := map[int64][]*db.AuditCheckpoint{}
 	for i := range cps {
-		byLast[cps[i].LastEventID] = &cps[i]
+		if cps[i].LastEventID > startID {
+			byLast[cps[i].LastEventID] = append(byLast[cps[i].LastEventID], &cps[i])
+		}
 	}
 	var (
 		h        hasher
-		prevID   int64
-		prevHash = make([]byte, 32)
+		prevID   = startID
+		prevHash = append(make([]byte, 0, 32), startHash...)
 		prevTime time.Time
 	)
 	errStop := fmt.Errorf("stop")
-	err = q.ScanAuditChain(ctx, 0, VerifyBatch, func(e *kp.AuditEvent) error {
+	err = q.ScanAuditChain(ctx, startID, VerifyBatch, func(e *kp.AuditEvent) error {
 		if p := checkEvent(&h, e, prevID, prevHash, prevTime); p != nil {
 			rep.Problem = p
 			return errStop
 		}
 		rep.Events++
-		if c := byLast[e.ID]; c != nil && (!bytes.Equal(c.LastHash, e.Hash) || c.EventCount != rep.Events) {
-			rep.Problem = &Problem{EventID: e.ID, Kind: "changed",
-				Detail: fmt.Sprintf("checkpoint %d recorded %d events ending in hash %x here; found %d ending in %x%s", c.ID, c.EventCount, c.LastHash, rep.Events, e.Hash, rep.uncheckedNote(c.ID))}
-			return errStop
+		for _, c := range byLast[e.ID] {
+			if !bytes.Equal(c.LastHash, e.Hash) || c.EventCount != startID+rep.Events {
+				rep.Problem = &Problem{EventID: e.ID, Kind: "changed",
+					Detail: fmt.Sprintf("checkpoint %d recorded %d events ending in hash %x here; found %d ending in %x%s", c.ID, c.EventCount, c.LastHash, startID+rep.Events, e.Hash, rep.uncheckedNote(c.ID))}
+				return errStop
+			}
 		}
 		prevID, prevTime = e.ID, e.OccurredAt
 		prevHash = append(prevHash[:0], e.Hash...)

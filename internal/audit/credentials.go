@@ -25,5 +25,5 @@ func (r *Reader) Credentials(ctx context.Context, who Reviewer, f kp.CredentialF
 	if err := r.w.Viewed(ctx, who.actor(), who.Scope, action, filters, format); err != nil {
 		return err
 	}
-	return db.New(r.pool).ScanCredentials(ctx, f, CredentialBatch, fn)
+	return db.New(r.readPool(ctx)).ScanCredentials(ctx, f, CredentialBatch, fn)
 }

@@ -79,7 +79,7 @@ func (r *Reader) StartVerify(ctx context.Context, who Reviewer) (*kp.VerifyRun, 
 
 func (r *Reader) verify(ctx context.Context, runID int64, intent IntentID, ev Event) {
 	q := db.New(r.pool)
-	rep, err := Verify(ctx, r.pool, r.w.Keys(), func(n int64) {
+	rep, err := VerifyLatest(ctx, r.pool, r.w.Keys(), false, func(n int64) {
 		if err := q.VerifyRunProgress(ctx, runID, n, r.now()); err != nil {
 			r.log.WarnContext(ctx, "record verify progress", "err", err)
 		}

@@ -31,11 +31,12 @@ func (r Reviewer) actor() Actor {
 // panel with its background verifications. Every read is itself recorded
 // through the Writer before anything is returned.
 type Reader struct {
-	pool *pgxpool.Pool
-	w    *Writer
-	now  func() time.Time
-	log  *slog.Logger
-	runs sync.WaitGroup // background verifications
+	pool    *pgxpool.Pool
+	replica *replica // nil: reviewers read the primary (SetReplica)
+	w       *Writer
+	now     func() time.Time
+	log     *slog.Logger
+	runs    sync.WaitGroup // background verifications
 }
 
 // NewReader returns a Reader recording through w. now is its clock (nil:
@@ -59,7 +60,12 @@ func (r *Reader) Events(ctx context.Context, who Reviewer, f kp.AuditFilter, fil
 	if err := r.w.Viewed(ctx, who.actor(), who.Scope, kp.AuditView, filters, "html"); err != nil {
 		return kp.AuditPage{}, err
 	}
-	return db.New(r.pool).ListAuditEvents(ctx, f, before, after, limit)
+	var page kp.AuditPage
+	err := r.onReplica(ctx, func(p *pgxpool.Pool) (err error) {
+		page, err = db.New(p).ListAuditEvents(ctx, f, before, after, limit)
+		return err
+	})
+	return page, err
 }
 
 // EventDetail is one event with its chain link and intent ↔ outcome peers.
@@ -75,7 +81,15 @@ func (r *Reader) Event(ctx context.Context, who Reviewer, id int64) (*EventDetai
 	if err := r.w.Viewed(ctx, who.actor(), who.Scope, kp.AuditView, map[string]string{"event": strconv.FormatInt(id, 10)}, "html"); err != nil {
 		return nil, err
 	}
-	q := db.New(r.pool)
+	var d *EventDetail
+	err := r.onReplica(ctx, func(p *pgxpool.Pool) (err error) {
+		d, err = eventDetail(ctx, db.New(p), id)
+		return err
+	})
+	return d, err
+}
+
+func eventDetail(ctx context.Context, q *db.Queries, id int64) (*EventDetail, error) {
 	e, err := q.AuditEventByID(ctx, id)
 	if err != nil {
 		return nil, err
@@ -115,7 +129,11 @@ func (r *Reader) KeyHistory(ctx context.Context, who Reviewer, keyID string) (Ke
 	if err := r.w.Viewed(ctx, who.actor(), who.Scope, kp.AuditView, map[string]string{"key": keyID, "page": "key history"}, "html"); err != nil {
 		return KeyHistory{}, err
 	}
-	evs, err := db.New(r.pool).AuditKeyHistory(ctx, keyID, KeyHistoryLimit+1)
+	var evs []kp.AuditEvent
+	err := r.onReplica(ctx, func(p *pgxpool.Pool) (err error) {
+		evs, err = db.New(p).AuditKeyHistory(ctx, keyID, KeyHistoryLimit+1)
+		return err
+	})
 	if err != nil {
 		return KeyHistory{}, err
 	}
@@ -165,7 +183,7 @@ func (r *Reader) ExportJSONL(ctx context.Context, who Reviewer, f kp.AuditFilter
 	if err := r.w.Viewed(ctx, who.actor(), who.Scope, kp.AuditExport, filters, "jsonl"); err != nil {
 		return err
 	}
-	q := db.New(r.pool)
+	q := db.New(r.readPool(ctx))
 	head, err := q.AuditHeadID(ctx)
 	if err != nil {
 		return err
@@ -207,5 +225,10 @@ func (r *Reader) Activity(ctx context.Context, who Reviewer, since time.Time) ([
 	if err := r.w.Viewed(ctx, who.actor(), who.Scope, kp.AuditView, map[string]string{"page": "activity"}, "html"); err != nil {
 		return nil, err
 	}
-	return db.New(r.pool).AuditDailyCounts(ctx, since)
+	var counts []kp.AuditDayCount
+	err := r.onReplica(ctx, func(p *pgxpool.Pool) (err error) {
+		counts, err = db.New(p).AuditDailyCounts(ctx, since)
+		return err
+	})
+	return counts, err
 }

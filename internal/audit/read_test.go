@@ -2,9 +2,11 @@ package audit_test
 
 import (
 	"context"
-	"strings"
+	"regexp"
 	"testing"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/keyport/keyport/db"
 	"github.com/keyport/keyport/internal/audit"
@@ -51,6 +53,7 @@ func TestNoFilterSeqScansTheEvents(t *testing.T) {
 	if _, err := pool.Exec(ctx, `ANALYZE audit_events`); err != nil {
 		t.Fatal(err)
 	}
+	empty := emptyPartitions(t, pool)
 	q := db.New(pool)
 	for _, tc := range explainCases(now) {
 		t.Run(tc.name, func(t *testing.T) {
@@ -58,8 +61,8 @@ func TestNoFilterSeqScansTheEvents(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if strings.Contains(plan, "Seq Scan on audit_events") {
-				t.Fatalf("plan reads the whole table:\n%s", plan)
+			if p := seqScanned(plan, empty); p != "" {
+				t.Fatalf("plan reads the whole of %s:\n%s", p, plan)
 			}
 			// The grouped list (one row per action, reads hidden) walks
 			// the same indexes, probing audit_events_intent per row.
@@ -67,11 +70,45 @@ func TestNoFilterSeqScansTheEvents(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if strings.Contains(plan, "Seq Scan on audit_events") {
-				t.Fatalf("grouped plan reads the whole table:\n%s", plan)
+			if p := seqScanned(plan, empty); p != "" {
+				t.Fatalf("grouped plan reads the whole of %s:\n%s", p, plan)
 			}
 		})
 	}
+}
+
+// emptyPartitions are the months with no events yet (created ahead), as
+// ANALYZE last saw them: a plan may read those whole, for free.
+func emptyPartitions(t testing.TB, pool *pgxpool.Pool) map[string]bool {
+	t.Helper()
+	empty := map[string]bool{}
+	rows, err := pool.Query(context.Background(), `SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		WHERE i.inhparent = 'audit_events'::regclass AND c.reltuples <= 0`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			t.Fatal(err)
+		}
+		empty[name] = true
+	}
+	return empty
+}
+
+var seqScanRE = regexp.MustCompile(`Seq Scan on (audit_events\w*)`)
+
+// seqScanned returns a partition of audit_events (or the table) the plan
+// reads whole, other than the empty ones.
+func seqScanned(plan string, empty map[string]bool) string {
+	for _, m := range seqScanRE.FindAllStringSubmatch(plan, -1) {
+		if !empty[m[1]] {
+			return m[1]
+		}
+	}
+	return ""
 }
 
 type explainCase struct {

@@ -18,13 +18,36 @@ import (
 // and rows are loaded with COPY, under the chain lock, so a million events
 // take seconds and `keyport audit verify` accepts them.
 func Seed(ctx context.Context, pool *pgxpool.Pool, n int, seed uint64, now time.Time) (int, error) {
-	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	return SeedWith(ctx, pool, SeedOptions{Events: n, Seed: seed, Now: now})
+}
+
+// SeedOptions shape a seeded trail (benchmarks at scale).
+type SeedOptions struct {
+	Events  int
+	Seed    uint64
+	Now     time.Time     // the last event's time
+	Span    time.Duration // how far back the first goes (0: 30 days)
+	Tenants int           // synthetic tenants (0: the five named ones)
+}
+
+// SeedWith is Seed with more tenants and a longer span.
+func SeedWith(ctx context.Context, pool *pgxpool.Pool, o SeedOptions) (int, error) {
+	n, now := o.Events, o.Now
+	rng := rand.New(rand.NewPCG(o.Seed, o.Seed^0x9e3779b97f4a7c15))
+	tenants := seedTenants
+	if o.Tenants > 0 {
+		tenants = syntheticTenants(o.Tenants)
+	}
+	span := o.Span
+	if span == 0 {
+		span = 30 * 24 * time.Hour
+	}
 	const batch = 20000
 	written := 0
 	for written < n {
 		size := min(batch, n-written)
 		err := db.CopyAuditEvents(ctx, pool, func(head db.AuditHead) []kp.AuditEvent {
-			return seedRows(rng, head, size, n, written, now)
+			return seedRows(rng, tenants, span, head, size, n, written, now)
 		})
 		if err != nil {
 			return written, fmt.Errorf("seed audit events: %w", err)
@@ -34,8 +57,22 @@ func Seed(ctx context.Context, pool *pgxpool.Pool, n int, seed uint64, now time.
 	return written, nil
 }
 
+type seedTenant struct{ id, name, region string }
+
+// syntheticTenants are n tenants spread over the areas (ids are UUID-shaped).
+func syntheticTenants(n int) []seedTenant {
+	regions := []string{"na1", "eu1", "au1", "uk1", "ca1", "jp1"}
+	out := make([]seedTenant, n)
+	for i := range out {
+		// the first four characters differ: key and actor ids are built from them
+		out[i] = seedTenant{id: fmt.Sprintf("%04x5eed-%04x-4000-8000-%012x", i, i, i),
+			name: fmt.Sprintf("Tenant %03d", i), region: regions[i%len(regions)]}
+	}
+	return out
+}
+
 var (
-	seedTenants = []struct{ id, name, region string }{
+	seedTenants = []seedTenant{
 		{"11111111-1111-4111-8111-111111111111", "Acme Contact Centre", "na1"},
 		{"22222222-2222-4222-8222-222222222222", "Globex Support", "eu1"},
 		{"33333333-3333-4333-8333-333333333333", "Initech Care", "au1"},
@@ -46,11 +83,10 @@ var (
 	seedOutcomes = []kp.Outcome{kp.OutcomeSuccess, kp.OutcomeSuccess, kp.OutcomeSuccess, kp.OutcomeSuccess, kp.OutcomeSuccess, kp.OutcomeSuccess, kp.OutcomeFailure, kp.OutcomeUnknown, kp.OutcomeDenied}
 )
 
-func seedRows(rng *rand.Rand, head db.AuditHead, size, total, done int, now time.Time) []kp.AuditEvent {
+func seedRows(rng *rand.Rand, seedTenants []seedTenant, span time.Duration, head db.AuditHead, size, total, done int, now time.Time) []kp.AuditEvent {
 	rows := make([]kp.AuditEvent, 0, size)
 	prev := head.LastHash
 	id := head.LastID
-	span := 30 * 24 * time.Hour
 	var h hasher
 	var openIntent *kp.AuditEvent
 	for len(rows) < size {

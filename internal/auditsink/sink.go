@@ -49,6 +49,21 @@ type Target struct {
 	// roots replaces the system's trusted roots (tests; in production,
 	// SSL_CERT_FILE adds a private CA).
 	roots *x509.CertPool
+	// open makes a Custom target's sink; fromHead starts its cursor at the
+	// trail's head instead of its first event.
+	open     func() (Sink, error)
+	fromHead bool
+}
+
+// Custom is a target whose sink open makes, delivered like any other (a
+// cursor, one instance at a time, retries with backoff): the notifications
+// of internal/notify. Its cursor starts at the trail's head when it is made,
+// so a new target hears of what happens next, not of the whole past.
+func Custom(name, display, kind string, open func() (Sink, error)) (Target, error) {
+	if !nameRE.MatchString(name) {
+		return Target{}, fmt.Errorf("target %q: name %q must be lower-case letters, digits, '.', '_' or '-' (at most 64)", display, name)
+	}
+	return Target{Name: name, Display: display, Kind: kind, open: open, fromHead: true}, nil
 }
 
 var nameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
@@ -148,6 +163,9 @@ func redact(raw string) string {
 
 // Open opens t's sink.
 func (t Target) Open() (Sink, error) {
+	if t.open != nil {
+		return t.open()
+	}
 	switch t.Kind {
 	case "file":
 		return openFile(t.url.Path)

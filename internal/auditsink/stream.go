@@ -78,7 +78,11 @@ func (s *Streamer) Targets() []Target { return s.targets }
 func (s *Streamer) Prepare(ctx context.Context) error {
 	q := db.New(s.pool)
 	for _, t := range s.targets {
-		if err := q.EnsureSinkCursor(ctx, t.Name, t.Display); err != nil {
+		ensure := q.EnsureSinkCursor
+		if t.fromHead {
+			ensure = q.EnsureSinkCursorAtHead
+		}
+		if err := ensure(ctx, t.Name, t.Display); err != nil {
 			return err
 		}
 	}

@@ -33,6 +33,8 @@ const MinKeyBytes = 32
 type Config struct {
 	Addr        string
 	DatabaseURL secret.Secret // may carry a password
+	// DatabaseReadURL is a streaming replica the reviewers' reads go to; "" reads the primary.
+	DatabaseReadURL secret.Secret
 	// The three key rings, newest key first: the newest signs or encrypts,
 	// every key verifies or decrypts (docs/security.md, key rotation).
 	SessionKey       keyring.Ring // signs session cookies
@@ -65,6 +67,11 @@ type Config struct {
 	AuditSinkTokenFile string
 	// OIDC is the reviewers' OpenID Connect sign-in (oidc.go).
 	OIDC OIDC
+	// Notifications (issue 25, notify.go).
+	Notifications
+	// AuditRetain is how long the trail stays in the database before
+	// `keyport audit archive` moves whole months to files; 0 keeps everything.
+	AuditRetain time.Duration
 }
 
 // The environment variable of every setting. Commands that need only some
@@ -72,6 +79,7 @@ type Config struct {
 const (
 	Addr             = "KEYPORT_ADDR"
 	DatabaseURL      = "KEYPORT_DATABASE_URL"
+	DatabaseReadURL  = "KEYPORT_DATABASE_READ_URL"
 	SessionKey       = "KEYPORT_SESSION_KEY"
 	EncryptionKey    = "KEYPORT_ENCRYPTION_KEY"
 	AuditKey         = "KEYPORT_AUDIT_KEY"
@@ -90,6 +98,7 @@ const (
 	DBMaxConns       = "KEYPORT_DB_MAX_CONNS"
 	AuditSinks       = "KEYPORT_AUDIT_SINKS"
 	AuditSinkToken   = "KEYPORT_AUDIT_SINK_TOKEN_FILE"
+	AuditRetain      = "KEYPORT_AUDIT_RETAIN"
 )
 
 // Var describes one setting: its environment variable, the flag that
@@ -106,6 +115,7 @@ type Var struct {
 var Vars = []Var{
 	{Env: Addr, Flag: "addr", Default: "127.0.0.1:8080", Help: "host:port the portal listens on"},
 	{Env: DatabaseURL, Flag: "database-url", Help: "PostgreSQL connection URL (required)"},
+	{Env: DatabaseReadURL, Flag: "database-read-url", Help: "a streaming replica's URL for the reviewers' reads (list, event pages, key history, activity, exports, credential report); empty = the primary"},
 	{Env: SessionKey, Flag: "session-key-file", File: true, Help: "key for session cookies, base64 or hex of >= 32 random bytes (required); a ring of several: comma-separated, newest first (in the file: one per line)"},
 	{Env: EncryptionKey, Flag: "encryption-key-file", File: true, Help: "AES-256-GCM key for CXone tokens, session data and TOTP seeds at rest, base64 or hex of >= 32 random bytes (required); a ring of several: comma-separated, newest first (in the file: one per line)"},
 	{Env: AuditKey, Flag: "audit-key-file", File: true, Help: "HMAC key for secret fingerprints and audit checkpoints, base64 or hex of >= 32 random bytes (required); a ring of several: comma-separated, newest first (in the file: one per line)"},
@@ -123,7 +133,9 @@ var Vars = []Var{
 	{Env: RateLimit, Flag: "rate-limit", Default: "20", Help: "connects, creates, look-ups and rotations per minute per client IP and per session (bursts of half)"},
 	{Env: AuditSinks, Flag: "audit-sinks", Help: "comma-separated audit sink URLs: file:///path, syslog+tcp://host:port, syslog+tls://host:port, https://…, splunk-hec+https://… (#name names one); empty = none"},
 	{Env: AuditSinkToken, Flag: "audit-sink-token-file", Help: "file holding the HTTPS sinks' token (Splunk HEC: 'Authorization: Splunk <token>'; other HTTPS sinks: a bearer token)"},
+	notifyVars[0], notifyVars[1], notifyVars[2], notifyVars[3], notifyVars[4],
 	{Env: DBMaxConns, Flag: "db-max-conns", Default: "8", Help: "PostgreSQL connections in this instance's pool (each instance holds its own; the server's max_connections must cover them all)"},
+	{Env: AuditRetain, Flag: "audit-retain", Help: "how long the audit trail stays in the database, in days (e.g. 400d): keyport audit archive moves older months to files; empty = keep everything"},
 	oidcVars[0], oidcVars[1], oidcVars[2], oidcVars[3], oidcVars[4], oidcVars[5], oidcVars[6], oidcVars[7], oidcVars[8],
 }
 
@@ -281,8 +293,8 @@ func (c *Config) set(env, v string, keys map[string]string) error {
 	case ShutdownTimeout:
 		c.ShutdownTimeout, err = duration(v)
 		return err
-	case AuditSinks, AuditSinkToken:
-		c.setSinks(env, v)
+	case AuditSinks, AuditSinkToken, AuditRetain, DatabaseReadURL, Notify, NotifySecret, SMTPPassword, PublicURL, SinkMinutes:
+		return c.setOutbound(env, v)
 	case DBMaxConns:
 		c.DBMaxConns, err = poolSize(v)
 		return err
@@ -448,6 +460,8 @@ func (c Config) LogValue() slog.Value {
 		slog.String("shutdown_timeout", c.ShutdownTimeout.String()),
 		slog.String("oidc_issuer", cmp.Or(c.OIDC.Issuer, "(none)")),
 		slog.Bool("local_reviewers", !c.OIDC.LocalOff),
+		slog.Bool("read_replica", c.DatabaseReadURL.Len() > 0),
+		slog.String("audit_retain", c.AuditRetain.String()),
 	)
 }
 
@@ -458,14 +472,4 @@ func poolSize(v string) (int32, error) {
 		return 0, errors.New("want a whole number of connections from 2 to 1000")
 	}
 	return int32(n), nil
-}
-
-// setSinks keeps the audit sinks' settings as given: internal/auditsink
-// parses and checks them at start (config imports no service).
-func (c *Config) setSinks(env, v string) {
-	if env == AuditSinks {
-		c.AuditSinks = v
-	} else {
-		c.AuditSinkTokenFile = v
-	}
 }

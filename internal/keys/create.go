@@ -11,6 +11,7 @@ import (
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/input"
 	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/policy"
 	"github.com/keyport/keyport/internal/secret"
 )
 
@@ -19,6 +20,9 @@ type CreateForm struct {
 	Token  string // the form's one-time intent id
 	Label  string
 	UserID string // optional: another user of the tenant (needs "Access Key")
+	// replaces is the key a rotation's new key replaces: it is deactivated
+	// next, so the policy's cap on active keys does not count it.
+	replaces string
 }
 
 // CreateResult says what became of a create.
@@ -84,6 +88,13 @@ func (s *Service) create(ctx context.Context, as connection.Caller, f CreateForm
 	if err != nil {
 		return nil, keyList{}, err
 	}
+	pol, err := s.policy.Effective(ctx, as.Conn.TenantID)
+	if err != nil {
+		return nil, keyList{}, err
+	}
+	if err := policy.CheckLabel(pol, label); err != nil {
+		return nil, keyList{}, s.refused(ctx, as, label, as.Conn.UserID, err)
+	}
 	owner, seen, err := s.owner(ctx, as, f.UserID, label)
 	if err != nil {
 		return nil, seen, err
@@ -95,8 +106,9 @@ func (s *Service) create(ctx context.Context, as connection.Caller, f CreateForm
 	if seen.KeyList == nil {
 		seen, err = s.list(ctx, as, "")
 	}
+	var active int
 	if err == nil {
-		kc.BeforeIDs, err = s.beforeIDs(ctx, as, seen, owner)
+		kc.BeforeIDs, active, err = s.beforeIDs(ctx, as, seen, owner)
 	}
 	if err != nil {
 		// Nothing was sent to create, but the attempt and why it stopped
@@ -106,29 +118,48 @@ func (s *Service) create(ctx context.Context, as connection.Caller, f CreateForm
 		s.audit.Note(ctx, ev, connection.Failure(err))
 		return nil, seen, s.failed(ctx, kc, connection.UpstreamError(err, "list keys before creating one"))
 	}
+	if f.replaces != "" && active > 0 {
+		active--
+	}
+	if err := policy.CheckActive(pol, owner, active); err != nil {
+		return nil, seen, s.failed(ctx, kc, s.refused(ctx, as, label, owner, err))
+	}
 	res, err := s.send(ctx, as, kc)
 	return res, seen, err
 }
 
-// beforeIDs returns the ids of owner's keys before the create (S0, §6.1).
+// refused records a create the key policy refuses as denied, and returns err.
+func (s *Service) refused(ctx context.Context, as connection.Caller, label, owner string, err error) error {
+	ev := as.Event(kp.KeyCreate, "")
+	ev.Details = audit.Details{Label: label, OwnerUserID: owner, Step: "key policy"}
+	s.audit.Note(ctx, ev, audit.Result{Outcome: kp.OutcomeDenied, Message: kp.MessageOf(err)})
+	return err
+}
+
+// beforeIDs returns the ids of owner's keys before the create (S0, §6.1),
+// and how many of them are active (or of unknown state).
 // The keys page's own list serves when it holds all of the owner's keys;
 // otherwise (another user's list, or one CXone may have cut short) the
 // owner's keys are listed.
-func (s *Service) beforeIDs(ctx context.Context, as connection.Caller, seen keyList, owner string) ([]string, error) {
+func (s *Service) beforeIDs(ctx context.Context, as connection.Caller, seen keyList, owner string) ([]string, int, error) {
 	list := seen.KeyList
 	if !seen.covers(owner) || seen.PossiblyIncomplete {
 		var err error
 		if list, err = s.conns.ListKeys(ctx, as, owner); err != nil {
-			return nil, err
+			return nil, 0, err
 		}
 	}
 	var ids []string
+	active := 0
 	for _, k := range list.Keys {
 		if k.UserID == "" || strings.EqualFold(k.UserID, owner) {
 			ids = append(ids, k.ID)
+			if k.Active || k.ActiveUnknown {
+				active++
+			}
 		}
 	}
-	return ids, nil
+	return ids, active, nil
 }
 
 // owner returns whom a create is for: the caller, or another user of the

@@ -35,6 +35,7 @@ type Listing struct {
 	Reconciled         []string          // messages about creates reconciled just now
 	Rotations          map[string]string // old key id → its open rotation's id
 	Names              map[string]string // lower-case user id → name (see UserNames)
+	AsOf               *time.Time        // when Keyport last saw the tenant's whole list
 }
 
 // List lists the connection's keys (or userFilter's), merging Keyport's
@@ -69,6 +70,14 @@ func (s *Service) listing(ctx context.Context, as connection.Caller, list keyLis
 		}
 	}
 	out.Keys, out.Owners = s.mergeAll(list.Keys, notes.Meta)
+	out.AsOf = notes.AsOf
+	for i := range out.Keys {
+		var seen *time.Time
+		if t, ok := notes.FirstSeen[out.Keys[i].ID]; ok {
+			seen = &t
+		}
+		s.judge(&out.Keys[i], notes.Policy, seen, notes.AsOf)
+	}
 	for _, p := range notes.Pending {
 		if userFilter == "" || p.OwnerUserID == userFilter {
 			out.Pending = append(out.Pending, pendingOf(p, nil))

@@ -91,7 +91,9 @@ func (s *Service) observeList(ctx context.Context, conn *connection.Connection, 
 	if err := db.New(s.pool).RecordCredentialScan(context.WithoutCancel(ctx), scan); err != nil {
 		s.seen.forget(key)
 		s.log.WarnContext(ctx, "credential report: record a list", "err", err)
+		return
 	}
+	s.policy.Sync(ctx, conn.Region, conn.TenantID)
 }
 
 // observeKey records one key Keyport just created or changed.
@@ -100,6 +102,8 @@ func (s *Service) observeKey(ctx context.Context, conn *connection.Connection, k
 		Keys: []db.SeenKey{seenKey(k)}, At: s.now()}
 	if err := db.New(s.pool).RecordCredentialScan(context.WithoutCancel(ctx), scan); err != nil {
 		s.log.WarnContext(ctx, "credential report: record a key", "key", k.ID, "err", err)
+	} else {
+		s.policy.Sync(ctx, conn.Region, conn.TenantID)
 	}
 	s.seen.forget(string(conn.Region) + "/" + conn.TenantID + "/")
 }
@@ -108,6 +112,8 @@ func (s *Service) observeKey(ctx context.Context, conn *connection.Connection, k
 func (s *Service) observeGone(ctx context.Context, conn *connection.Connection, keyID string) {
 	if err := db.New(s.pool).RecordCredentialGone(context.WithoutCancel(ctx), string(conn.Region), conn.TenantID, keyID, s.now()); err != nil {
 		s.log.WarnContext(ctx, "credential report: record a key gone", "key", keyID, "err", err)
+	} else {
+		s.policy.Sync(ctx, conn.Region, conn.TenantID)
 	}
 	s.seen.forget(string(conn.Region) + "/" + conn.TenantID + "/")
 }

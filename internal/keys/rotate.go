@@ -42,7 +42,7 @@ func (s *Service) StartRotation(ctx context.Context, as connection.Caller, oldKe
 		return nil, nil, kp.Errorf(kp.Conflict, "Only an active key can be rotated; this one is already inactive.")
 	}
 	label := ReplacementLabel(old.Label, old.ID, s.now())
-	created, _, err = s.create(ctx, as, CreateForm{Token: NewFormToken(), Label: label, UserID: old.OwnerUserID})
+	created, _, err = s.create(ctx, as, CreateForm{Token: NewFormToken(), Label: label, UserID: old.OwnerUserID, replaces: old.ID})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -23,6 +23,7 @@ import (
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/notescache"
+	"github.com/keyport/keyport/internal/policy"
 )
 
 // Service runs key actions.
@@ -38,6 +39,9 @@ type Service struct {
 	instance int32
 	// seen is what this process last recorded in the credential report.
 	seen sightings
+	// policy refuses creates that break the key policy and records
+	// violations as the report changes (issue 25).
+	policy *policy.Service
 	// cache, when set, serves the keys page's notes between views.
 	cache *notescache.Cache
 }
@@ -52,8 +56,12 @@ func (s *Service) CacheNotes(c *notescache.Cache) {
 // New returns a Service. Keys unused (or never used and older) than
 // staleAfter are flagged stale.
 func New(pool *pgxpool.Pool, conns *connection.Service, w *audit.Writer, log *slog.Logger, now func() time.Time, staleAfter time.Duration, instance int32) *Service {
-	return &Service{pool: pool, conns: conns, audit: w, log: log, now: now, staleAfter: staleAfter, instance: instance}
+	return &Service{pool: pool, conns: conns, audit: w, log: log, now: now, staleAfter: staleAfter, instance: instance,
+		policy: policy.New(pool, w, log, now)}
 }
+
+// Policies is the key policy service the key actions consult.
+func (s *Service) Policies() *policy.Service { return s.policy }
 
 // StaleAfter is the age past which an unused key is flagged stale.
 func (s *Service) StaleAfter() time.Duration {
@@ -79,6 +87,10 @@ type Key struct {
 	LastVerifyResult string
 	Stale            bool
 	StaleReason      string
+	// Violations are the key policy rules the key breaks, as of AsOf: when
+	// Keyport last saw the tenant's whole list (nil: never).
+	Violations []policy.Badge
+	AsOf       *time.Time
 }
 
 // validKeyID accepts what the client accepts: printable ASCII, no spaces,
@@ -192,10 +204,22 @@ func (s *Service) Get(ctx context.Context, as connection.Caller, action kp.Actio
 	if err != nil {
 		return nil, err
 	}
-	meta, err := db.New(s.pool).KeyMeta(ctx, as.Conn.Region, as.Conn.TenantID, k.ID)
+	f, err := db.New(s.pool).KeyMetaWithPolicy(ctx, as.Conn.Region, as.Conn.TenantID, k.ID)
 	if err != nil {
 		return nil, kp.StoreError(err, "Keyport cannot read its notes on this key right now.")
 	}
-	out := s.merge(*k, meta)
+	out := s.merge(*k, f.Meta)
+	s.judge(&out, f.Policy, f.FirstSeen, f.AsOf)
 	return &out, nil
+}
+
+// judge sets the policy rules k breaks: its age runs from its creation
+// through Keyport, else from Keyport's first sighting (db.SyncViolations).
+func (s *Service) judge(k *Key, p kp.Policy, firstSeen, asOf *time.Time) {
+	since := k.CreatedAt
+	if since == nil {
+		since = firstSeen
+	}
+	k.AsOf = asOf
+	k.Violations = policy.Check(p, policy.KeyFacts{Active: k.Active || k.StateUnknown, Since: since, LastUsed: k.LastUsed}, s.now())
 }

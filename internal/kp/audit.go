@@ -44,16 +44,28 @@ const (
 	AuditVerify           Action = "audit.verify"
 	AuditCheckpoint       Action = "audit.checkpoint"
 	AuditSeed             Action = "audit.seed"
+	AuditArchive          Action = "audit.archive"
 	// KeysRekey is `keyport rekey`: every sealed value re-encrypted under
 	// the newest encryption key, one event with the counts.
 	KeysRekey Action = "keys.rekey"
+	// PolicySet is a reviewer (or `keyport policy set`) changing a key
+	// policy; PolicyViolation and PolicyResolved are a violation's start and
+	// end as Keyport first saw them (issue 25), each recorded once.
+	PolicySet       Action = "policy.set"
+	PolicyViolation Action = "policy.violation"
+	PolicyResolved  Action = "policy.resolved"
+	// KeySeenOutside is Keyport first seeing a key made outside it.
+	KeySeenOutside Action = "key.seen_outside"
+	// AuditSinkFailing is a sink or notification target failing for longer
+	// than KEYPORT_NOTIFY_SINK_MINUTES, once per outage.
+	AuditSinkFailing Action = "audit.sink_failing"
 )
 
 // Actions lists every action, for filters and validation.
 var Actions = []Action{Connect, Disconnect, TokenRefresh, KeyList, KeyCreate, KeyActivate, KeyDeactivate,
 	KeyDelete, KeyVerify, KeyLookup, KeyReconcile, KeyRotate, ReviewerAdd, ReviewerDisable, ReviewerEnable,
 	ReviewerResetPassword, ReviewerLogin, ReviewerLogout, AuditView, AuditExport, AuditVerify, AuditCheckpoint, AuditSeed,
-	KeysRekey}
+	AuditArchive, KeysRekey, PolicySet, PolicyViolation, PolicyResolved, KeySeenOutside, AuditSinkFailing}
 
 // Outcome is what became of an action.
 type Outcome string

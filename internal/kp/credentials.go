@@ -18,6 +18,12 @@ type Credential struct {
 	FirstSeen, LastSeen              time.Time
 	GoneAt                           *time.Time
 	AsOf                             *time.Time // when Keyport last saw the tenant's whole list
+	// Violations are the key policy rules the key breaks (kp.RuleMaxAge,
+	// kp.RuleMaxIdle), with each rule's limit in days at the same index,
+	// and since when the first one is broken, as Keyport saw it.
+	Violations      []string
+	ViolationLimits []int32
+	ViolatingSince  *time.Time
 }
 
 // CredentialFilter narrows the report; zero values match everything but
@@ -28,4 +34,5 @@ type CredentialFilter struct {
 	SecretLost                    bool
 	Gone                          string
 	StaleBefore                   time.Time // unused or created before this is stale
+	Violation                     string    // "any", or a rule (kp.RuleMaxAge…): keys breaking it; "" all
 }

@@ -2,7 +2,7 @@
 // metadata, open creates and rotations, owners' names) between views of the
 // keys page, so a view reads them from memory instead of the database.
 //
-// Invalidation is PostgreSQL's LISTEN/NOTIFY: migration 016's triggers
+// Invalidation is PostgreSQL's LISTEN/NOTIFY: migration 018's triggers
 // notify channel keyport_tenant_notes with "<region> <tenant id>" on every
 // change to the tables the notes are read from, whoever makes it (any
 // portal instance, the CLI, a migration). Stale state is bounded:
@@ -37,7 +37,10 @@ import (
 	"github.com/keyport/keyport/internal/kp"
 )
 
-// Channel is the NOTIFY channel migration 016's triggers use.
+// All is the payload that drops every tenant's notes.
+const All = "*"
+
+// Channel is the NOTIFY channel migration 018's triggers use.
 const Channel = "keyport_tenant_notes"
 
 // DefaultTTL bounds how long an entry is served without a notification.
@@ -154,9 +157,15 @@ func own(n *db.TenantNotes) *db.TenantNotes {
 // Invalidate drops the tenant's entries.
 func (c *Cache) Invalidate(region kp.Region, tenantID string) { c.invalidate(Key(region, tenantID)) }
 
+// invalidate drops key's entries; All drops every tenant's (a change to
+// the global key policy).
 func (c *Cache) invalidate(key string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if key == All {
+		c.dropLocked()
+		return
+	}
 	if t := c.tenants[key]; t != nil {
 		t.gen++
 		t.entries = nil

@@ -26,10 +26,20 @@ BEGIN
     PERFORM pg_advisory_xact_lock(7201540863219452001);
     SELECT e.id, e.hash INTO head_id, head_hash FROM audit_events e ORDER BY e.id DESC LIMIT 1;
     IF head_id IS NULL THEN
+        -- the first event, or every earlier one archived: link to the last archived (as audit_append)
+        SELECT a.last_id, a.last_hash INTO head_id, head_hash FROM audit_archives a ORDER BY a.last_id DESC LIMIT 1;
+    END IF;
+    IF head_id IS NULL THEN
         head_id := 0;
         head_hash := '\x0000000000000000000000000000000000000000000000000000000000000000'::bytea;
     END IF;
     FOR i IN 1..n LOOP
+        -- The intent an outcome names must exist, earlier in the trail or
+        -- earlier in this group (the foreign key's job before partitions).
+        IF p_intent_id[i] IS NOT NULL AND NOT (p_intent_id[i] > head_id AND p_intent_id[i] < head_id + i)
+           AND NOT EXISTS (SELECT 1 FROM audit_events e WHERE e.id = p_intent_id[i]) THEN
+            RAISE EXCEPTION 'audit_append_many: intent % does not exist', p_intent_id[i] USING ERRCODE = 'foreign_key_violation';
+        END IF;
         ids[i] := head_id + i;
         times[i] := date_trunc('microseconds', clock_timestamp());
         prevs[i] := head_hash;
@@ -39,6 +49,10 @@ BEGIN
             p_request_id[i], p_intent_id[i], p_details[i]));
         hashes[i] := head_hash;
     END LOOP;
+    -- The months the group falls in exist (once per session and month, as audit_append).
+    IF times[n] >= coalesce(nullif(current_setting('keyport.audit_partitions_until', true), '')::timestamptz, '-infinity') THEN
+        PERFORM set_config('keyport.audit_partitions_until', audit_ensure_partitions(times[1], times[n])::text, false);
+    END IF;
     INSERT INTO audit_events (id, occurred_at, actor_kind, actor_user_id, actor_name, tenant_id, tenant_name,
         region, session_hash, client_ip, user_agent, action, target_key_id, outcome, upstream_status,
         error_message, request_id, intent_id, details, hash_version, prev_hash, hash)

@@ -22,8 +22,27 @@ CREATE TRIGGER key_rotations_notify AFTER INSERT OR UPDATE OR DELETE ON key_rota
     FOR EACH ROW EXECUTE FUNCTION tenant_notes_notify();
 CREATE TRIGGER cxone_users_notify AFTER INSERT OR UPDATE OR DELETE ON cxone_users
     FOR EACH ROW EXECUTE FUNCTION tenant_notes_notify();
+-- The notes also carry the key policy, each key's first sighting and the
+-- tenant's last scan (issue 25): those notify too. A policy change may be
+-- the global row, so it drops every tenant ('*').
+CREATE TRIGGER credential_report_notify AFTER INSERT OR UPDATE OR DELETE ON credential_report
+    FOR EACH ROW EXECUTE FUNCTION tenant_notes_notify();
+CREATE TRIGGER credential_scans_notify AFTER INSERT OR UPDATE OR DELETE ON credential_scans
+    FOR EACH ROW EXECUTE FUNCTION tenant_notes_notify();
+CREATE FUNCTION tenant_notes_notify_all() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('keyport_tenant_notes', '*');
+    RETURN NULL;
+END;
+$$;
+CREATE TRIGGER key_policies_notify AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON key_policies
+    FOR EACH STATEMENT EXECUTE FUNCTION tenant_notes_notify_all();
 
 ---- create above / drop below ----
+DROP TRIGGER key_policies_notify ON key_policies;
+DROP FUNCTION tenant_notes_notify_all;
+DROP TRIGGER credential_scans_notify ON credential_scans;
+DROP TRIGGER credential_report_notify ON credential_report;
 DROP TRIGGER cxone_users_notify ON cxone_users;
 DROP TRIGGER key_rotations_notify ON key_rotations;
 DROP TRIGGER key_creates_notify ON key_creates;
