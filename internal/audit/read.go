@@ -160,12 +160,13 @@ func (r *Reader) ExportCSV(ctx context.Context, who Reviewer, f kp.AuditFilter, 
 	if err := r.w.Viewed(ctx, who.actor(), who.Scope, kp.AuditExport, filters, "csv"); err != nil {
 		return err
 	}
-	head, err := db.New(r.pool).AuditHeadID(ctx)
+	pool := r.readPool(ctx) // the replica when the request reads from it
+	head, err := db.New(pool).AuditHeadID(ctx)
 	if err != nil {
 		return err
 	}
 	var hw headerWriter
-	err = db.CopyAuditCSV(ctx, r.pool, f, head, func() io.Writer {
+	err = db.CopyAuditCSV(ctx, pool, f, head, func() io.Writer {
 		hw.w = open()
 		return &hw
 	})
