@@ -26,6 +26,13 @@ func (q *Queries) AppendAuditEvent(ctx context.Context, e *kp.AuditEvent) error 
 const appendSQL = `SELECT event_id, event_hash, event_time FROM audit_append(
 	$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb)`
 
+// appendLazySQL is appendSQL that also sets synchronous_commit off for its
+// transaction (read only at commit, so where in the statement it is set
+// does not matter): one statement, so a page view still costs one.
+const appendLazySQL = `SELECT a.event_id, a.event_hash, a.event_time FROM audit_append(
+	$1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17::jsonb) a,
+	set_config('synchronous_commit', 'off', true) s`
+
 func appendArgs(e *kp.AuditEvent) []any {
 	details := e.Details
 	if details == "" {
@@ -36,25 +43,108 @@ func appendArgs(e *kp.AuditEvent) []any {
 		e.UpstreamStatus, e.ErrorMessage, e.RequestID, e.IntentID, details}
 }
 
-// AppendAuditEvents appends es in order in one transaction and one round
-// trip (a pipelined batch), committing once: the chain lock is taken once
-// for all of them, which is what lets concurrent writers share a commit
-// (internal/audit's group append). Either all are appended or none.
-func AppendAuditEvents(ctx context.Context, pool *pgxpool.Pool, es []*kp.AuditEvent) error {
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		b := &pgx.Batch{}
-		for _, e := range es {
-			b.Queue(appendSQL, appendArgs(e)...)
+// AppendOptions tune AppendAuditEvents.
+type AppendOptions struct {
+	// Lazy commits without waiting for the WAL flush (synchronous_commit
+	// off for this transaction only). Only for page views (Writer.View):
+	// a crash may lose the last fraction of a second of them, never an
+	// intent or outcome (docs/security.md).
+	Lazy bool
+	// Probe, when set, receives synchronous_commit as the transaction saw
+	// it (tests: no intent or outcome is ever committed lazily).
+	Probe *string
+}
+
+// AppendAuditEvents appends es in order in one statement: a single event
+// through audit_append, a group through audit_append_many, which takes the
+// chain lock and reads the head once, hashes each event in order and
+// inserts them all at once (so the daily rollup's trigger fires once).
+// Either all are appended or none. This is what lets concurrent writers
+// share a commit (internal/audit's group append).
+func AppendAuditEvents(ctx context.Context, pool *pgxpool.Pool, es []*kp.AuditEvent, o AppendOptions) error {
+	b := &pgx.Batch{}
+	switch {
+	case len(es) == 1 && o.Lazy:
+		b.Queue(appendLazySQL, appendArgs(es[0])...)
+	case len(es) == 1:
+		b.Queue(appendSQL, appendArgs(es[0])...)
+	case o.Lazy:
+		b.Queue(appendManyLazySQL, appendManyArgs(es)...)
+	default:
+		b.Queue(appendManySQL, appendManyArgs(es)...)
+	}
+	if o.Probe != nil {
+		b.Queue(`SELECT current_setting('synchronous_commit')`)
+	}
+	res := pool.SendBatch(ctx, b)
+	if err := scanAppended(res, es); err != nil {
+		res.Close()
+		return fmt.Errorf("append %d audit events (%s/%s first): %w", len(es), es[0].Action, es[0].Outcome, err)
+	}
+	if o.Probe != nil {
+		if err := res.QueryRow().Scan(o.Probe); err != nil {
+			res.Close()
+			return fmt.Errorf("append audit events: read synchronous_commit: %w", err)
 		}
-		res := tx.SendBatch(ctx, b)
-		for _, e := range es {
-			if err := res.QueryRow().Scan(&e.ID, &e.Hash, &e.OccurredAt); err != nil {
-				res.Close()
-				return fmt.Errorf("append audit event %s/%s: %w", e.Action, e.Outcome, err)
-			}
+	}
+	if err := res.Close(); err != nil {
+		return fmt.Errorf("append audit events: %w", err)
+	}
+	return nil
+}
+
+// scanAppended reads the ids, hashes and times of es, in order.
+func scanAppended(res pgx.BatchResults, es []*kp.AuditEvent) error {
+	rows, err := res.Query()
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	i := 0
+	for rows.Next() {
+		if i == len(es) {
+			return errors.New("more rows than events")
 		}
-		return res.Close()
-	})
+		if err := rows.Scan(&es[i].ID, &es[i].Hash, &es[i].OccurredAt); err != nil {
+			return err
+		}
+		i++
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if i != len(es) {
+		return fmt.Errorf("%d rows for %d events", i, len(es))
+	}
+	return nil
+}
+
+const appendManyArgsSQL = `$1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+	$8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::int4[], $14::text[], $15::text[], $16::int8[],
+	$17::text[]::jsonb[]`
+
+const (
+	appendManySQL     = `SELECT event_id, event_hash, event_time FROM audit_append_many(` + appendManyArgsSQL + `)`
+	appendManyLazySQL = `SELECT a.event_id, a.event_hash, a.event_time FROM audit_append_many(` + appendManyArgsSQL + `) a,
+	set_config('synchronous_commit', 'off', true) s`
+)
+
+// appendManyArgs is appendArgs by column: one array per parameter.
+func appendManyArgs(es []*kp.AuditEvent) []any {
+	cols := make([][]any, 17)
+	for i := range cols {
+		cols[i] = make([]any, len(es))
+	}
+	for j, e := range es {
+		for i, v := range appendArgs(e) {
+			cols[i][j] = v
+		}
+	}
+	out := make([]any, 17)
+	for i, c := range cols {
+		out[i] = c
+	}
+	return out
 }
 
 // auditColumns is every column, details as text, in the order scanAuditEvent reads.

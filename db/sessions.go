@@ -20,7 +20,7 @@ type SessionRow struct {
 	// sent for this session ("" for sessions from before key rings).
 	CookieKeyID string
 	// Owner is whose session it is, in the clear ("" when nobody's): see
-	// migrations/018_session_owner.sql.
+	// migrations/020_session_owner.sql.
 	Owner      string
 	CreatedAt  time.Time
 	LastSeenAt time.Time

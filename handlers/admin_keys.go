@@ -159,7 +159,7 @@ func (h *Handlers) renderKeys(c echo.Context, a *adminCtx, status int, listing *
 		v.Rows = append(v.Rows, keyRowView(k, now, rotations, person))
 	}
 	v.Pending = pendingRows(listing.Pending, person)
-	return h.render(c, status, web.KeysPage(h.adminPage(c, a, "Keys"), v))
+	return h.renderStream(c, status, web.KeysPage(h.adminPage(c, a, "Keys"), v))
 }
 
 // sortPeople orders a picker: you first, then by name, then the users

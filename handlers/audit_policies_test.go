@@ -209,7 +209,7 @@ func (b *browser) rotateFully(oldID string) {
 		path string
 		form url.Values
 	}{{"/deployed", nil}, {"/verify", url.Values{"access_key_secret": {secret}}}, {"/deactivate-old", nil},
-		{"/delete-old", url.Values{"confirm": {oldID[len(oldID)-4:]}}}} {
+		{"/delete-old", url.Values{"confirm": {confirmFor(oldID)}}}} {
 		if p := b.post(wizard+s.path, s.form); p.Status != 303 {
 			b.t.Fatalf("rotation %s: %d %s", s.path, p.Status, text(p))
 		}

@@ -3,6 +3,7 @@ package handlers
 import (
 	"bytes"
 	"fmt"
+	"net/http"
 
 	"github.com/a-h/templ"
 	"github.com/labstack/echo/v4"
@@ -23,6 +24,26 @@ func (h *Handlers) render(c echo.Context, status int, page templ.Component) erro
 		return err
 	}
 	return c.HTMLBlob(status, buf.Bytes())
+}
+
+// renderStream writes page straight into the response (through templ's
+// own buffer, no copy of the whole page): for pages whose view model is
+// complete before the first byte, like the keys page, where a failed render
+// can only be a failed write to the client. The sessions are saved first,
+// as render does; a failure mid-page aborts the connection, so a browser
+// never shows half a page as whole.
+func (h *Handlers) renderStream(c echo.Context, status int, page templ.Component) error {
+	if err := h.saveSessions(c); err != nil {
+		return err
+	}
+	res := c.Response()
+	res.Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
+	res.WriteHeader(status)
+	if err := page.Render(c.Request().Context(), res); err != nil {
+		h.Log.ErrorContext(c.Request().Context(), "page render failed mid-stream", "page", fmt.Sprintf("%T", page), "err", err)
+		panic(http.ErrAbortHandler)
+	}
+	return nil
 }
 
 // page fills the layout's view model for the current request.

@@ -74,6 +74,11 @@ func newBenchPortal(b *testing.B) *benchPortal {
 		b.Fatal(err)
 	}
 	b.Cleanup(a.Close)
+	// The notes cache listens as serve's background does (app.RunBackground).
+	nctx, stop := context.WithCancel(context.Background())
+	var notes sync.WaitGroup
+	notes.Go(func() { a.Notes.Run(nctx) })
+	b.Cleanup(func() { stop(); notes.Wait() })
 	srv := httptest.NewServer(a.Handler())
 	b.Cleanup(srv.Close)
 	return &benchPortal{app: a, pool: pool, sim: sim, url: srv.URL, tracer: tracer}
@@ -237,6 +242,31 @@ func BenchmarkTableKeysPage(b *testing.B) {
 		}
 		reportRatio(b, fig, anc, "req/s", 0.5)
 	})
+	// What the page adds to the CXone call it must make: its latency beside
+	// the simulator's list call's, at the same concurrency, in alternating
+	// rounds (issue 23: <= +1 ms p50 at c = 1, <= +5 ms p99 at c = 8).
+	for _, c := range []int{1, 8, 32} {
+		b.Run(fmt.Sprintf("latency_c=%d", c), func(b *testing.B) {
+			list := p.simList(b, tenantID, adminID)
+			var page, sim []time.Duration
+			for b.Loop() {
+				page, sim = latencies(b, c, keys, list)
+			}
+			pp50, pp99, sp50, sp99 := percentile(page, 50), percentile(page, 99), percentile(sim, 50), percentile(sim, 99)
+			b.ReportMetric(ms(pp50), "p50_ms")
+			b.ReportMetric(ms(pp99), "p99_ms")
+			b.ReportMetric(ms(sp50), "sim_p50_ms")
+			b.ReportMetric(ms(sp99), "sim_p99_ms")
+			b.ReportMetric(ms(pp50-sp50), "added_p50_ms")
+			b.ReportMetric(ms(pp99-sp99), "added_p99_ms")
+			switch c {
+			case 1:
+				b.ReportMetric(1, "max_added_p50_ms")
+			case 8:
+				b.ReportMetric(5, "max_added_p99_ms")
+			}
+		})
+	}
 	b.Run("statements", func(b *testing.B) {
 		const views = 50
 		var counts map[string]int
@@ -258,6 +288,49 @@ func BenchmarkTableKeysPage(b *testing.B) {
 		logStatements(b, counts, views)
 	})
 }
+
+// latencies times each call of figure and anchor at concurrency c in
+// alternating rounds (as sideBySide) and returns every call's duration.
+func latencies(b *testing.B, c int, figure, anchor func() error) (fig, anc []time.Duration) {
+	b.Helper()
+	const rounds, per = 3, 800 * time.Millisecond
+	for range rounds {
+		anc = append(anc, timed(b, c, per, anchor)...)
+		fig = append(fig, timed(b, c, per, figure)...)
+	}
+	return fig, anc
+}
+
+func timed(b *testing.B, c int, d time.Duration, call func() error) []time.Duration {
+	b.Helper()
+	var mu sync.Mutex
+	var out []time.Duration
+	_, _, err := load(c, d, func() error {
+		start := time.Now()
+		err := call()
+		took := time.Since(start)
+		mu.Lock()
+		out = append(out, took)
+		mu.Unlock()
+		return err
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return out
+}
+
+// percentile is the p-th percentile of ds (nearest rank); ds is sorted.
+func percentile(ds []time.Duration, p int) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	i := (len(ds)*p + 99) / 100
+	return ds[max(0, min(i, len(ds))-1)]
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 // reportRatio reports a figure, its anchor and their ratio, and the goal
 // when there is one (goal 0: report only).

@@ -214,6 +214,11 @@ func (a *App) RunBackground(ctx context.Context) {
 		}
 		a.every(ctx, 24*time.Hour, "create audit partitions ahead", ensure)
 	}()
+	sinks.Add(1)
+	go func() {
+		defer sinks.Done()
+		a.Notes.Run(ctx) // the keys page's notes are cached only while it listens
+	}()
 	go a.every(ctx, 10*time.Minute, "delete expired admin sessions", a.AdminSessions.Cleanup)
 	go a.every(ctx, 10*time.Minute, "delete expired reviewer sessions", a.ReviewerSessions.Cleanup)
 	go a.every(ctx, 10*time.Minute, "delete idle rate limits", a.Limiter.Cleanup)

@@ -12,6 +12,7 @@ import (
 	"github.com/keyport/keyport/internal/auditsink"
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/keys"
+	"github.com/keyport/keyport/internal/notescache"
 	"github.com/keyport/keyport/internal/notify"
 	"github.com/keyport/keyport/internal/ratelimit"
 	"github.com/keyport/keyport/internal/reviewer"
@@ -39,6 +40,9 @@ type Services struct {
 	// Sinks streams the trail to KEYPORT_AUDIT_SINKS and KEYPORT_NOTIFY's
 	// targets (nil when none).
 	Sinks *auditsink.Streamer
+	// Notes caches the keys page's notes while its Run listens for
+	// changes (RunBackground runs it).
+	Notes *notescache.Cache
 	// NotifyLog counts and keeps the notifications delivered.
 	NotifyLog *notify.Log
 }
@@ -77,6 +81,8 @@ func NewServices(o Options) (*Services, error) {
 		return nil, err
 	}
 	keySvc := keys.New(o.Pool, conns, trail, o.Log, time.Now, time.Duration(cfg.StaleAfterDays)*24*time.Hour, inst.Key)
+	notes := notescache.New(o.Pool, o.Log, 0, nil)
+	keySvc.CacheNotes(notes)
 	totp, err := reviewer.NewTOTPSealer(cfg.EncryptionKey)
 	if err != nil {
 		return nil, err
@@ -101,7 +107,7 @@ func NewServices(o Options) (*Services, error) {
 	return &Services{Audit: trail, CXone: cx, Conns: conns, Keys: keySvc, Reviewers: reviewers,
 		Trail: newTrailReader(o, trail, reviewers.Now), Limiter: ratelimit.New(o.Pool, cmp.Or(o.RateLimit, cfg.RateLimit)),
 		ExportLimiter: ratelimit.New(o.Pool, cmp.Or(o.ExportRateLimit, ratelimit.DefaultExportsPerMinute)),
-		Instance:      inst, Sinks: sinks, NotifyLog: nlog}, nil
+		Instance:      inst, Sinks: sinks, NotifyLog: nlog, Notes: notes}, nil
 }
 
 // Notifications reads KEYPORT_NOTIFY and its secret files: its targets

@@ -102,7 +102,9 @@ var rules = []rule{
 	{pkg: "internal/audit", allow: []string{"db", "internal/logging", "internal/seal", "internal/keyring"}, banned: httpLibs},
 	{pkg: "internal/session", allow: []string{"db", "internal/seal", "internal/keyring"}, banned: []string{"github.com/labstack/echo/v4", "github.com/a-h/templ"}},
 	{pkg: "internal/connection", allow: []string{"db", "cxone", "internal/audit", "internal/seal", "internal/keyring", "internal/logging"}, banned: httpLibs},
-	{pkg: "internal/keys", allow: []string{"db", "cxone", "internal/audit", "internal/connection", "internal/logging", "internal/policy"}, banned: httpLibs},
+	{pkg: "internal/keys", allow: []string{"db", "cxone", "internal/audit", "internal/connection", "internal/logging", "internal/notescache", "internal/policy"}, banned: httpLibs},
+	// The keys page's notes cache: the notes' query and LISTEN, nothing else.
+	{pkg: "internal/notescache", allow: []string{"db"}, banned: httpLibs},
 	// Key policies (issue 25): the rules, the create checks and the violations' sync.
 	{pkg: "internal/policy", allow: []string{"db", "internal/audit"}, banned: httpLibs},
 	{pkg: "internal/ratelimit", allow: []string{"db"}, banned: httpLibs},

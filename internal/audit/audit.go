@@ -118,6 +118,13 @@ func NewWriter(pool *pgxpool.Pool, keys Keys, log *slog.Logger) *Writer {
 	return &Writer{pool: pool, keys: keys, log: log, group: &groupAppender{pool: pool}}
 }
 
+// OnChange makes w call fn with the tenant of every event it commits that
+// is not a page view, before the event's caller returns: what Keyport keeps
+// about a tenant changes only with an audited action, so this is how the
+// notes cache hears this instance's own changes at once. Call it before
+// the writer is used.
+func (w *Writer) OnChange(fn func(region kp.Region, tenantID string)) { w.group.changed = fn }
+
 // Keys returns the writer's derived keys.
 func (w *Writer) Keys() Keys { return w.keys }
 
@@ -157,7 +164,7 @@ func (w *Writer) Intent(ctx context.Context, e Event) (IntentID, error) {
 	if err != nil {
 		return 0, err
 	}
-	if err := w.group.append(ctx, row); err != nil {
+	if err := w.group.append(ctx, row, false); err != nil {
 		w.log.ErrorContext(ctx, "audit intent refused: action blocked", "action", e.Action, "err", err)
 		return 0, &kp.Error{Kind: storeKind(err), Err: fmt.Errorf("%w: %w", ErrUnavailable, err),
 			Message: "Keyport could not write this action to its audit trail, so it did not perform it. Nothing was changed. Try again in a moment."}
@@ -185,7 +192,7 @@ func (w *Writer) appendOutcome(ctx context.Context, intent IntentID, e Event, r 
 	}
 	id := int64(intent)
 	row.IntentID = &id
-	return w.group.append(ctx, row)
+	return w.group.append(ctx, row, false)
 }
 
 // Record writes a single event that has no intent: a read (audit.view), a
@@ -195,7 +202,7 @@ func (w *Writer) Record(ctx context.Context, e Event, r Result) error {
 	if err != nil {
 		return err
 	}
-	if err := w.group.append(ctx, row); err != nil {
+	if err := w.group.append(ctx, row, false); err != nil {
 		w.log.ErrorContext(ctx, "audit record failed", "action", e.Action, "outcome", r.Outcome, "err", err)
 		return &kp.Error{Kind: storeKind(err), Err: fmt.Errorf("%w: %w", ErrUnavailable, err),
 			Message: "Keyport could not write to its audit trail, so it refused the request. Try again in a moment."}
@@ -210,12 +217,36 @@ func (w *Writer) Note(ctx context.Context, e Event, r Result) {
 	ctx = context.WithoutCancel(ctx)
 	row, err := w.row(ctx, e, r)
 	if err == nil {
-		err = w.group.append(ctx, row)
+		err = w.group.append(ctx, row, false)
 	}
 	if err != nil {
 		w.notesLost.Add(1)
 		w.log.ErrorContext(ctx, "AUDIT NOTE LOST", "action", e.Action, "outcome", r.Outcome, "err", err)
 	}
+}
+
+// View records a page view (key.list, audit.view): like Record, fail
+// closed, but committed without waiting for its WAL flush, so the page does
+// not wait for the disk. It stays in the chain in order; a crash can lose
+// the views of the last fraction of a second, never an intent or an outcome
+// (docs/security.md).
+func (w *Writer) View(ctx context.Context, e Event, r Result) error {
+	if e.Action != kp.KeyList && e.Action != kp.AuditView {
+		return fmt.Errorf("audit: View with action %q", e.Action)
+	}
+	if r.Outcome != kp.OutcomeSuccess {
+		return w.Record(ctx, e, r)
+	}
+	row, err := w.row(ctx, e, r)
+	if err != nil {
+		return err
+	}
+	if err := w.group.append(ctx, row, true); err != nil {
+		w.log.ErrorContext(ctx, "audit view failed", "action", e.Action, "err", err)
+		return &kp.Error{Kind: storeKind(err), Err: fmt.Errorf("%w: %w", ErrUnavailable, err),
+			Message: "Keyport could not write to its audit trail, so it refused the request. Try again in a moment."}
+	}
+	return nil
 }
 
 // Viewed records that a reviewer viewed (audit.view) or exported
@@ -224,8 +255,11 @@ func (w *Writer) Viewed(ctx context.Context, actor Actor, scope Scope, action kp
 	if action != kp.AuditView && action != kp.AuditExport && action != kp.AuditVerify {
 		return fmt.Errorf("audit: Viewed with action %q", action)
 	}
-	return w.Record(ctx, Event{Actor: actor, Scope: scope, Action: action, Details: Details{Filters: filters, Format: format}},
-		Result{Outcome: kp.OutcomeSuccess})
+	e := Event{Actor: actor, Scope: scope, Action: action, Details: Details{Filters: filters, Format: format}}
+	if action == kp.AuditView {
+		return w.View(ctx, e, Result{Outcome: kp.OutcomeSuccess})
+	}
+	return w.Record(ctx, e, Result{Outcome: kp.OutcomeSuccess})
 }
 
 // Do runs an audited action: intent, then fn, then the outcome fn reports.

@@ -76,3 +76,6 @@ func NewCSVEncoder(w io.Writer) ExportEncoder { return newFastCSV(w) }
 // ExportRecord) per line to w (exportfast.go; exportfast_test.go holds the
 // encoding/json reference it must match).
 func NewJSONLEncoder(w io.Writer) ExportEncoder { return &fastJSONL{w: w} }
+
+// csvHeader is the CSV export's header line.
+func csvHeader() []byte { return newFastCSV(nil).buf }

@@ -107,9 +107,47 @@ func (j *fastJSONL) Encode(e *kp.AuditEvent) error {
 
 func (*fastJSONL) Close() error { return nil }
 
+// AppendJSONLRaw appends one JSON line for an event read as raw text
+// (db.ScanAuditRaw: the export's columns in order, nil for null), the same
+// bytes NewJSONLEncoder writes for it: numbers as they are, times and hex
+// quoted as they are, strings escaped, nothing decoded.
+func AppendJSONLRaw(b []byte, vals [][]byte) []byte {
+	b = append(b, '{')
+	for i, v := range vals {
+		b = jsonRow{}.sep(b, i)
+		switch {
+		case v == nil:
+			b = append(b, "null"...)
+		case rawNumber[i]:
+			b = append(b, v...)
+		case rawText[i]:
+			b = append(b, '"')
+			b = append(b, v...)
+			b = append(b, '"')
+		default:
+			b = appendJSONString(b, v)
+		}
+	}
+	return append(b, '}', '\n')
+}
+
+// rawNumber and rawText mark, by export column, the values written as they
+// are: numbers bare, times and hashes (text needing no escaping) quoted.
+var rawNumber, rawText = func() (n, t [22]bool) {
+	for i, c := range exportColumns {
+		switch c {
+		case "id", "upstream_status", "intent_id", "hash_version":
+			n[i] = true
+		case "occurred_at", "prev_hash", "hash":
+			t[i] = true
+		}
+	}
+	return n, t
+}()
+
 // appendJSONString quotes s as encoding/json does with HTML escaping off:
 // control characters, invalid UTF-8 (as U+FFFD) and U+2028/U+2029 escaped.
-func appendJSONString(b []byte, s string) []byte {
+func appendJSONString[T string | []byte](b []byte, s T) []byte {
 	const hexDigits = "0123456789abcdef"
 	b = append(b, '"')
 	start := 0
@@ -141,7 +179,7 @@ func appendJSONString(b []byte, s string) []byte {
 			start = i
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
+		r, size := decodeRune(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
 			b = append(b, `\ufffd`...)
@@ -209,4 +247,14 @@ func (c *fastCSV) Close() error {
 		return err
 	}
 	return nil
+}
+
+func decodeRune[T string | []byte](s T) (rune, int) {
+	switch s := any(s).(type) {
+	case string:
+		return utf8.DecodeRuneInString(s)
+	case []byte:
+		return utf8.DecodeRune(s)
+	}
+	return utf8.RuneError, 1
 }

@@ -19,15 +19,25 @@ import (
 // A lone append is written as before, in its own statement. Every caller
 // returns only once its own event is committed, so an intent is durable
 // before its action, exactly as with one transaction per event.
+//
+// A group of page views only (Writer.View) commits without waiting for its
+// WAL flush; a group with anything else in it waits, so an intent or an
+// outcome is always durable before its caller goes on.
 type groupAppender struct {
-	pool  *pgxpool.Pool
-	mu    sync.Mutex
-	busy  bool       // a leader is writing
-	queue []*pending // waiting for the next write
+	pool *pgxpool.Pool
+	// probe, in tests, sees each write's rows and its synchronous_commit.
+	probe func(rows []*kp.AuditEvent, setting string)
+	// changed, when set, hears the tenant of every committed event that is
+	// not a page view, before its caller returns (the notes cache).
+	changed func(region kp.Region, tenantID string)
+	mu      sync.Mutex
+	busy    bool       // a leader is writing
+	queue   []*pending // waiting for the next write
 }
 
 type pending struct {
 	row  *kp.AuditEvent
+	lazy bool       // a page view: may commit without its flush
 	done chan error // buffered: the writer never blocks on a caller
 }
 
@@ -38,8 +48,8 @@ var errLead = errors.New("audit: lead the next group")
 const maxGroup = 64
 
 // append writes row and returns once it is committed (or failed).
-func (g *groupAppender) append(ctx context.Context, row *kp.AuditEvent) error {
-	p := &pending{row: row, done: make(chan error, 1)}
+func (g *groupAppender) append(ctx context.Context, row *kp.AuditEvent, lazy bool) error {
+	p := &pending{row: row, lazy: lazy, done: make(chan error, 1)}
 	g.mu.Lock()
 	g.queue = append(g.queue, p)
 	lead := !g.busy
@@ -75,17 +85,45 @@ func (g *groupAppender) write(ctx context.Context, group []*pending) {
 	defer cancel()
 	if len(group) > 1 {
 		rows := make([]*kp.AuditEvent, len(group))
+		lazy := true
 		for i, p := range group {
 			rows[i] = p.row
+			lazy = lazy && p.lazy
 		}
-		if err := db.AppendAuditEvents(wctx, g.pool, rows); err == nil {
+		if err := g.appendRows(wctx, rows, lazy); err == nil {
 			for _, p := range group {
+				g.committed(p)
 				p.done <- nil
 			}
 			return
 		}
 	}
 	for _, p := range group {
-		p.done <- db.New(g.pool).AppendAuditEvent(wctx, p.row)
+		err := g.appendRows(wctx, []*kp.AuditEvent{p.row}, p.lazy)
+		if err == nil {
+			g.committed(p)
+		}
+		p.done <- err
 	}
+}
+
+func (g *groupAppender) committed(p *pending) {
+	if g.changed != nil && !p.lazy && p.row.TenantID != "" {
+		g.changed(p.row.Region, p.row.TenantID)
+	}
+}
+
+func (g *groupAppender) appendRows(ctx context.Context, rows []*kp.AuditEvent, lazy bool) error {
+	if g.probe == nil {
+		if len(rows) == 1 && !lazy {
+			return db.New(g.pool).AppendAuditEvent(ctx, rows[0])
+		}
+		return db.AppendAuditEvents(ctx, g.pool, rows, db.AppendOptions{Lazy: lazy})
+	}
+	var setting string
+	err := db.AppendAuditEvents(ctx, g.pool, rows, db.AppendOptions{Lazy: lazy, Probe: &setting})
+	if err == nil {
+		g.probe(rows, setting)
+	}
+	return err
 }

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"strconv"
 	"sync"
@@ -157,11 +158,38 @@ func (r *Reader) ExportRefused(ctx context.Context, who Reviewer, filters map[st
 // on planning and round trips than 2 000 did.
 const ExportBatch = 10000
 
-// Export records the export (format csv or jsonl, with the filters), pins
-// the chain head, then streams every matching event up to it, newest first,
-// to fn. Memory stays constant: fn gets one reused row at a time.
-func (r *Reader) Export(ctx context.Context, who Reviewer, f kp.AuditFilter, filters map[string]string, format string, fn func(*kp.AuditEvent) error) error {
-	if err := r.w.Viewed(ctx, who.actor(), who.Scope, kp.AuditExport, filters, format); err != nil {
+// ExportCSV records the CSV export with its filters, pins the chain head,
+// then streams every matching event up to it, newest first, as the CSV
+// export (header first) to the writer open returns, through PostgreSQL's
+// COPY (db.CopyAuditCSV): the same bytes NewCSVEncoder writes
+// (TestCopyCSVExportIsTheEncodersBytes), at the speed of the database.
+// open is called once, when the first byte is ready to go.
+func (r *Reader) ExportCSV(ctx context.Context, who Reviewer, f kp.AuditFilter, filters map[string]string, open func() io.Writer) error {
+	if err := r.w.Viewed(ctx, who.actor(), who.Scope, kp.AuditExport, filters, "csv"); err != nil {
+		return err
+	}
+	pool := r.readPool(ctx) // the replica when the request reads from it
+	head, err := db.New(pool).AuditHeadID(ctx)
+	if err != nil {
+		return err
+	}
+	var hw headerWriter
+	err = db.CopyAuditCSV(ctx, pool, f, head, func() io.Writer {
+		hw.w = open()
+		return &hw
+	})
+	if err == nil && !hw.sent {
+		_, err = hw.w.Write(csvHeader())
+	}
+	return err
+}
+
+// ExportJSONL is ExportCSV for JSON lines: the rows are read as raw text
+// (db.ScanAuditRaw, times and hashes formatted by SQL) and appended without
+// decoding (AppendJSONLRaw), the bytes NewJSONLEncoder writes. open is
+// called with the first row, or at the end when none matched.
+func (r *Reader) ExportJSONL(ctx context.Context, who Reviewer, f kp.AuditFilter, filters map[string]string, open func() io.Writer) error {
+	if err := r.w.Viewed(ctx, who.actor(), who.Scope, kp.AuditExport, filters, "jsonl"); err != nil {
 		return err
 	}
 	q := db.New(r.readPool(ctx))
@@ -169,7 +197,36 @@ func (r *Reader) Export(ctx context.Context, who Reviewer, f kp.AuditFilter, fil
 	if err != nil {
 		return err
 	}
-	return q.ScanAuditEvents(ctx, f, head, ExportBatch, fn)
+	var w io.Writer
+	var buf []byte
+	err = q.ScanAuditRaw(ctx, f, head, ExportBatch, func(vals [][]byte) error {
+		if w == nil {
+			w = open()
+		}
+		buf = AppendJSONLRaw(buf[:0], vals)
+		_, err := w.Write(buf)
+		return err
+	})
+	if err == nil && w == nil {
+		open()
+	}
+	return err
+}
+
+// headerWriter writes the CSV header before the first row.
+type headerWriter struct {
+	w    io.Writer
+	sent bool
+}
+
+func (h *headerWriter) Write(p []byte) (int, error) {
+	if !h.sent {
+		h.sent = true
+		if _, err := h.w.Write(csvHeader()); err != nil {
+			return 0, err
+		}
+	}
+	return h.w.Write(p)
 }
 
 // Activity records the view, then returns per-day counts from since on.

@@ -62,6 +62,9 @@ func (s *Service) listing(ctx context.Context, as connection.Caller, list keyLis
 	}
 	if msgs, settled := s.reconcile(ctx, as, list, notes.Pending); settled {
 		out.Reconciled = msgs
+		if s.cache != nil {
+			s.cache.Invalidate(as.Conn.Region, as.Conn.TenantID)
+		}
 		if notes, err = s.notes(ctx, as.Conn, list); err != nil { // what settling changed
 			return nil, err
 		}
@@ -85,7 +88,7 @@ func (s *Service) listing(ctx context.Context, as connection.Caller, list keyLis
 	if as.Conn.UserName != "" && as.Conn.UserName != as.Conn.UserID {
 		out.Names[strings.ToLower(as.Conn.UserID)] = as.Conn.UserName // the freshest: this very token
 	}
-	if err := s.audit.Record(ctx, as.Event(kp.KeyList, ""), audit.Result{Outcome: kp.OutcomeSuccess,
+	if err := s.audit.View(ctx, as.Event(kp.KeyList, ""), audit.Result{Outcome: kp.OutcomeSuccess,
 		Details: &audit.Details{Count: int64(len(out.Keys)), Filters: map[string]string{"user": userFilter}}}); err != nil {
 		return nil, err
 	}
@@ -99,7 +102,13 @@ func (s *Service) notes(ctx context.Context, conn *connection.Connection, list k
 	for _, k := range list.Keys {
 		ids = append(ids, k.UserID)
 	}
-	notes, err := db.New(s.pool).TenantNotes(ctx, conn.Region, conn.TenantID, uniqueIDs(ids))
+	var notes *db.TenantNotes
+	var err error
+	if s.cache != nil {
+		notes, err = s.cache.Notes(ctx, conn.Region, conn.TenantID, uniqueIDs(ids))
+	} else {
+		notes, err = db.New(s.pool).TenantNotes(ctx, conn.Region, conn.TenantID, uniqueIDs(ids))
+	}
 	if err != nil {
 		return nil, kp.StoreError(err, "Keyport cannot read its notes on these keys right now. Try again in a moment.")
 	}

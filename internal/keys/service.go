@@ -22,6 +22,7 @@ import (
 	"github.com/keyport/keyport/internal/audit"
 	"github.com/keyport/keyport/internal/connection"
 	"github.com/keyport/keyport/internal/kp"
+	"github.com/keyport/keyport/internal/notescache"
 	"github.com/keyport/keyport/internal/policy"
 )
 
@@ -41,6 +42,15 @@ type Service struct {
 	// policy refuses creates that break the key policy and records
 	// violations as the report changes (issue 25).
 	policy *policy.Service
+	// cache, when set, serves the keys page's notes between views.
+	cache *notescache.Cache
+}
+
+// CacheNotes makes the keys page read its notes through c (see
+// internal/notescache); the audit writer's changes invalidate it.
+func (s *Service) CacheNotes(c *notescache.Cache) {
+	s.cache = c
+	s.audit.OnChange(c.Invalidate)
 }
 
 // New returns a Service. Keys unused (or never used and older) than
