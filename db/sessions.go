@@ -19,9 +19,12 @@ type SessionRow struct {
 	// CookieKeyID is the id of the session key that signed the cookie last
 	// sent for this session ("" for sessions from before key rings).
 	CookieKeyID string
-	CreatedAt   time.Time
-	LastSeenAt  time.Time
-	ExpiresAt   time.Time
+	// Owner is whose session it is, in the clear ("" when nobody's): see
+	// migrations/020_session_owner.sql.
+	Owner      string
+	CreatedAt  time.Time
+	LastSeenAt time.Time
+	ExpiresAt  time.Time
 }
 
 // LoadSession returns the live session of kind with id hash h: not past its
@@ -42,19 +45,19 @@ func (q *Queries) LoadSession(ctx context.Context, h []byte, kind string, now ti
 
 // InsertSession stores a new session.
 func (q *Queries) InsertSession(ctx context.Context, s *SessionRow) error {
-	const sql = `INSERT INTO sessions (id_hash, kind, data, cookie_key_id, created_at, last_seen_at, expires_at)
-		VALUES ($1, $2, $3, $4, $5, $6, $7)`
-	if _, err := q.db.Exec(ctx, sql, s.IDHash, s.Kind, s.Data, s.CookieKeyID, s.CreatedAt, s.LastSeenAt, s.ExpiresAt); err != nil {
+	const sql = `INSERT INTO sessions (id_hash, kind, data, cookie_key_id, owner, created_at, last_seen_at, expires_at)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`
+	if _, err := q.db.Exec(ctx, sql, s.IDHash, s.Kind, s.Data, s.CookieKeyID, s.Owner, s.CreatedAt, s.LastSeenAt, s.ExpiresAt); err != nil {
 		return fmt.Errorf("insert session: %w", err)
 	}
 	return nil
 }
 
-// UpdateSession replaces a session's data, records which session key signs
-// its cookie, and marks it seen.
-func (q *Queries) UpdateSession(ctx context.Context, h []byte, data []byte, cookieKeyID string, seen time.Time) error {
-	const sql = `UPDATE sessions SET data = $2, cookie_key_id = $3, last_seen_at = $4 WHERE id_hash = $1`
-	tag, err := q.db.Exec(ctx, sql, h, data, cookieKeyID, seen)
+// UpdateSession replaces a session's data and owner, records which session
+// key signs its cookie, and marks it seen.
+func (q *Queries) UpdateSession(ctx context.Context, h []byte, data []byte, cookieKeyID, owner string, seen time.Time) error {
+	const sql = `UPDATE sessions SET data = $2, cookie_key_id = $3, last_seen_at = $4, owner = $5 WHERE id_hash = $1`
+	tag, err := q.db.Exec(ctx, sql, h, data, cookieKeyID, seen, owner)
 	if err != nil {
 		return fmt.Errorf("update session: %w", err)
 	}
@@ -66,9 +69,9 @@ func (q *Queries) UpdateSession(ctx context.Context, h []byte, data []byte, cook
 
 // RekeySession gives a session a new id hash (and re-sealed data, which is
 // bound to the id); its connections follow through ON UPDATE CASCADE.
-func (q *Queries) RekeySession(ctx context.Context, old, new, data []byte, cookieKeyID string, seen time.Time) error {
-	const sql = `UPDATE sessions SET id_hash = $2, data = $3, cookie_key_id = $4, last_seen_at = $5 WHERE id_hash = $1`
-	tag, err := q.db.Exec(ctx, sql, old, new, data, cookieKeyID, seen)
+func (q *Queries) RekeySession(ctx context.Context, old, new, data []byte, cookieKeyID, owner string, seen time.Time) error {
+	const sql = `UPDATE sessions SET id_hash = $2, data = $3, cookie_key_id = $4, last_seen_at = $5, owner = $6 WHERE id_hash = $1`
+	tag, err := q.db.Exec(ctx, sql, old, new, data, cookieKeyID, seen, owner)
 	if err != nil {
 		return fmt.Errorf("rotate session id: %w", err)
 	}
@@ -165,4 +168,31 @@ func (q *Queries) LoadSessionWithConnections(ctx context.Context, h []byte, kind
 		return nil, nil, kp.Errorf(kp.NotFound, "session expired")
 	}
 	return s, conns, nil
+}
+
+// SessionsOf returns owner's live sessions of kind, newest first.
+func (q *Queries) SessionsOf(ctx context.Context, kind, owner string, now time.Time, idle time.Duration) ([]SessionRow, error) {
+	const sql = `SELECT id_hash, kind, data, owner, created_at, last_seen_at, expires_at FROM sessions
+		WHERE kind = $1 AND owner = $2 AND owner <> '' AND expires_at > $3 AND last_seen_at > $4
+		ORDER BY created_at DESC, id_hash`
+	rows, err := q.db.Query(ctx, sql, kind, owner, now, now.Add(-idle))
+	if err != nil {
+		return nil, fmt.Errorf("list sessions: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (SessionRow, error) {
+		var s SessionRow
+		err := r.Scan(&s.IDHash, &s.Kind, &s.Data, &s.Owner, &s.CreatedAt, &s.LastSeenAt, &s.ExpiresAt)
+		return s, err
+	})
+}
+
+// DeleteSessionsOf deletes owner's sessions of kind: the one whose id hash
+// is h, or every one when h is nil. It returns how many.
+func (q *Queries) DeleteSessionsOf(ctx context.Context, kind, owner string, h []byte) (int64, error) {
+	const sql = `DELETE FROM sessions WHERE kind = $1 AND owner = $2 AND owner <> '' AND ($3::bytea IS NULL OR id_hash = $3)`
+	tag, err := q.db.Exec(ctx, sql, kind, owner, h)
+	if err != nil {
+		return 0, fmt.Errorf("end sessions: %w", err)
+	}
+	return tag.RowsAffected(), nil
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -61,6 +62,36 @@ func (r *auditUI) exportStream(c echo.Context, format, contentType string, expor
 		panic(http.ErrAbortHandler)
 	}
 	return nil
+}
+
+// errExportsLimited answers an export over the reviewer's budget.
+var errExportsLimited = kp.Errorf(kp.RateLimited, "Too many exports in a short time. Wait a minute, then download again; "+
+	"the page itself and its filters still work.")
+
+// limitExports bounds each reviewer's exports (ASVS 2.4.1), whatever the
+// address or session: each reads up to the whole trail. A refused export
+// is recorded as a denied audit.export, then answered 429.
+func (r *auditUI) limitExports(format string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			rv, err := current(c)
+			if err != nil {
+				return err
+			}
+			err = r.h.ExportLimiter.Allow(c.Request().Context(), "export:reviewer:"+rv.Username)
+			if kp.KindOf(err) != kp.RateLimited {
+				if err != nil {
+					return err
+				}
+				return next(c)
+			}
+			filters := map[string]string{"page": strings.TrimPrefix(c.Path(), "/audit/")}
+			if err := r.trail.ExportRefused(c.Request().Context(), rv.Reviewer, filters, format, "rate limited: too many exports"); err != nil {
+				return err
+			}
+			return errExportsLimited
+		}
+	}
 }
 
 // exportHeaders sends an export's status and headers.

@@ -75,6 +75,8 @@ func TestBrowserAccessibility(t *testing.T) {
 	c.page("/audit/integrity", "/audit/integrity")
 	c.verifyNowByKeyboard()
 	c.page("/audit/credentials", "/audit/credentials")
+	c.page("/reviewer/password", "/reviewer/password")
+	c.page("/reviewer/sessions", "/reviewer/sessions")
 
 	c.report()
 	j.consoleStayedClean(c.expectedProblems...)

@@ -57,6 +57,9 @@ type Deps struct {
 	// Limiter bounds connects, creates, look-ups and rotations per client IP
 	// and per session, shared by every instance.
 	Limiter *ratelimit.Limiter
+	// ExportLimiter bounds each reviewer's exports (audit CSV and JSON
+	// Lines, the credential report), shared by every instance.
+	ExportLimiter *ratelimit.Limiter
 	// OIDC is the reviewers' sign-in with the company's identity provider
 	// (issue 16); nil when it is not configured.
 	OIDC *oidc.Client

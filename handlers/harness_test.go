@@ -88,7 +88,9 @@ func newTestApp(t *testing.T, mutate ...func(*testSetup)) *testApp {
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts := app.Options{Log: nil, Version: "test", CXone: fastCXone}
+	// Tests export as often as they check something; the export limit's own
+	// test (TestExportsAreLimitedPerReviewer) sets a small one.
+	opts := app.Options{Log: nil, Version: "test", CXone: fastCXone, ExportRateLimit: 1 << 20}
 	setup := testSetup{Config: &cfg, Options: &opts, URL: url}
 	for _, m := range mutate {
 		m(&setup)

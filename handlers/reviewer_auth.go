@@ -19,6 +19,10 @@ import (
 // reviewerKey is the reviewer session value holding the reviewer's username.
 const reviewerKey = "reviewer"
 
+// reviewerStampKey is the session value holding the stamp of the reviewer's
+// password at sign-in (reviewer.Stamp): a changed password ends the session.
+const reviewerStampKey = "reviewer_stamp"
+
 // reviewerCtxKey is where requireReviewer leaves the signed-in reviewer.
 const reviewerCtxKey = "keyport.reviewer"
 
@@ -44,7 +48,8 @@ func (r *auditUI) requireReviewer(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 		name, _ := sess.Values[reviewerKey].(string)
 		if name != "" {
-			err = r.reviewers.RequireActive(c.Request().Context(), name)
+			stamp, _ := sess.Values[reviewerStampKey].(string)
+			err = r.reviewers.RequireActive(c.Request().Context(), name, stamp)
 		} else if name, err = r.oidcReviewer(c, sess); name == "" && err == nil {
 			return r.toLogin(c)
 		}
@@ -101,6 +106,10 @@ func (r *auditUI) reviewerPage(c echo.Context, rv *signedIn, title string) web.P
 	}
 	p.Identity = "Signed in as reviewer " + rv.Username
 	p.SignedIn, p.SignOutURL = true, "/reviewer/logout"
+	p.Account = []web.NavItem{{Label: "Your sessions", Href: "/reviewer/sessions", Current: path == "/reviewer/sessions"}}
+	if name, _ := rv.sess.Values[reviewerKey].(string); name != "" {
+		p.Account = append(p.Account, web.NavItem{Label: "Change password", Href: "/reviewer/password", Current: path == "/reviewer/password"})
+	}
 	if !strings.HasPrefix(path, "/audit/integrity") { // the integrity panel reads the primary
 		p.ReadNote = audit.ReadSourceOf(c.Request().Context()).Note()
 	}
@@ -134,7 +143,7 @@ func (r *auditUI) login(c echo.Context) error {
 		return r.h.render(c, http.StatusUnprocessableEntity, web.ReviewerLogin(r.reviewerPage(c, nil, "Reviewer sign-in"),
 			r.loginView(username, kp.MessageOf(err))))
 	}
-	name, err := r.reviewers.SignIn(c.Request().Context(), reviewer.Attempt{
+	signed, err := r.reviewers.SignIn(c.Request().Context(), reviewer.Attempt{
 		Username: username, Password: secret.New(c.FormValue("password")), TOTP: c.FormValue("totp"),
 		Scope: r.scope(c, sess),
 	})
@@ -151,7 +160,8 @@ func (r *auditUI) login(c echo.Context) error {
 	for k := range sess.Values {
 		delete(sess.Values, k)
 	}
-	sess.Values[reviewerKey] = name
+	sess.Values[reviewerKey], sess.Values[reviewerStampKey] = signed.Username, signed.Stamp
+	session.SetOwner(sess, reviewer.LocalOwner(signed.Username), c.RealIP(), c.Request())
 	if err := r.h.ReviewerSessions.Rotate(c.Request(), c.Response(), sess); err != nil {
 		return err
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/keyport/keyport/internal/kp"
 	"github.com/keyport/keyport/internal/oidc"
 	"github.com/keyport/keyport/internal/reviewer"
+	"github.com/keyport/keyport/internal/session"
 	"github.com/keyport/keyport/web"
 )
 
@@ -126,6 +127,7 @@ func (r *auditUI) oidcCallback(c echo.Context) error {
 		delete(sess.Values, k)
 	}
 	sess.Values[oidcReviewerKey] = strconv.FormatInt(rowID, 10)
+	session.SetOwner(sess, reviewer.OIDCOwner(rowID), c.RealIP(), c.Request())
 	if err := r.h.ReviewerSessions.Rotate(c.Request(), c.Response(), sess); err != nil {
 		return err
 	}

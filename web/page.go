@@ -30,7 +30,10 @@ type Page struct {
 	// SignedIn shows a sign-out button posting to SignOutURL.
 	SignedIn   bool
 	SignOutURL string
-	Flashes    []Flash
+	// Account links the signed-in person's own pages (a reviewer's sessions,
+	// a local reviewer's Change password), beside Sign out.
+	Account []NavItem
+	Flashes []Flash
 	// ReadNote says where a reviewer's page read the trail from when that
 	// matters: a lagging replica ("as of …") or the primary instead of it.
 	ReadNote  string

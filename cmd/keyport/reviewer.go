@@ -30,7 +30,9 @@ Manages the accounts of security reviewers, who sign in at /reviewer/login.
                                                 name tried from it)
   reset-password --username NAME [--totp | --remove-totp]
                                                 set a new password (and a new, or no, TOTP secret);
-                                                lifts the sign-in locks on the name too
+                                                lifts the sign-in locks on the name too; ends
+                                                every session of the reviewer
+  sessions --username NAME [--end]              list the reviewer's live sessions; --end ends them
 
 unlock --username and reset-password name the addresses locked out after failures
 for that name, without lifting them: another person behind the same address may
@@ -41,7 +43,8 @@ one line from standard input when that is not a terminal; never from a flag.
 --totp prints the otpauth:// URI and a QR code for an authenticator app.
 
 Needs KEYPORT_DATABASE_URL and KEYPORT_AUDIT_KEY (every change is an audit
-event), and KEYPORT_ENCRYPTION_KEY for --totp (the secret is stored sealed).
+event), and KEYPORT_ENCRYPTION_KEY for --totp (the secret is stored sealed);
+sessions also needs KEYPORT_ENCRYPTION_KEY and KEYPORT_SESSION_KEY.
 Without a database URL, run where 'make dev' runs, they are read from
 .keyport/dev.env (the development database), and it says so.
 'keyport auditor' is another name for 'keyport reviewer'.`
@@ -62,6 +65,7 @@ func reviewerActions() []reviewerAction {
 		{"enable", reviewerSetDisabled(false)},
 		{"reset-password", reviewerResetPassword},
 		{"unlock", reviewerUnlock},
+		{"sessions", reviewerSessions},
 	}
 }
 

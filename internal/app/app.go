@@ -55,6 +55,8 @@ type Options struct {
 	CheckpointInterval time.Duration
 	// RateLimit is connects/creates per minute per IP and per session (portal; 0: default).
 	RateLimit int
+	// ExportRateLimit is each reviewer's exports per minute (0: ratelimit.DefaultExportsPerMinute).
+	ExportRateLimit int
 	// CXone, if set, adjusts the CXone client's configuration (tests shorten
 	// timeouts and backoff).
 	CXone func(*cxone.Config)
@@ -89,8 +91,7 @@ func New(o Options) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
-	reviewerStore, err := session.New(o.Pool, cfg.SessionKey, cfg.EncryptionKey, session.Options{
-		Kind: session.Reviewer, Cookie: "keyport-audit", Secure: cfg.CookieSecure, Idle: reviewerIdle, Absolute: reviewerAbsolute})
+	reviewerStore, err := ReviewerSessions(o.Pool, cfg)
 	if err != nil {
 		return nil, err
 	}
@@ -122,6 +123,7 @@ func New(o Options) (*App, error) {
 		NotifyLog:        notifyLog(o.Pool),
 		Ready:            ready(o.Pool),
 		Limiter:          svc.Limiter,
+		ExportLimiter:    svc.ExportLimiter,
 		OIDC:             newOIDC(cfg.OIDC, o.Log),
 	})
 	if o.CheckpointInterval <= 0 {
@@ -254,4 +256,11 @@ func (a *App) every(ctx context.Context, interval time.Duration, what string, fn
 			}
 		}
 	}
+}
+
+// ReviewerSessions is the reviewers' session store (the portal's, and
+// `keyport reviewer sessions`'s).
+func ReviewerSessions(pool *pgxpool.Pool, cfg config.Config) (*session.Store, error) {
+	return session.New(pool, cfg.SessionKey, cfg.EncryptionKey, session.Options{
+		Kind: session.Reviewer, Cookie: "keyport-audit", Secure: cfg.CookieSecure, Idle: reviewerIdle, Absolute: reviewerAbsolute})
 }

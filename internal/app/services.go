@@ -32,6 +32,8 @@ type Services struct {
 	// Limiter is the rate limit every instance shares (connect, create,
 	// look-up, rotate).
 	Limiter *ratelimit.Limiter
+	// ExportLimiter bounds each reviewer's exports.
+	ExportLimiter *ratelimit.Limiter
 	// Instance is this process's instance lock (db.Instance); Close
 	// releases it after the drain.
 	Instance *db.Instance
@@ -104,7 +106,8 @@ func NewServices(o Options) (*Services, error) {
 	}
 	return &Services{Audit: trail, CXone: cx, Conns: conns, Keys: keySvc, Reviewers: reviewers,
 		Trail: newTrailReader(o, trail, reviewers.Now), Limiter: ratelimit.New(o.Pool, cmp.Or(o.RateLimit, cfg.RateLimit)),
-		Instance: inst, Sinks: sinks, NotifyLog: nlog, Notes: notes}, nil
+		ExportLimiter: ratelimit.New(o.Pool, cmp.Or(o.ExportRateLimit, ratelimit.DefaultExportsPerMinute)),
+		Instance:      inst, Sinks: sinks, NotifyLog: nlog, Notes: notes}, nil
 }
 
 // Notifications reads KEYPORT_NOTIFY and its secret files: its targets

@@ -145,6 +145,14 @@ func (r *Reader) KeyHistory(ctx context.Context, who Reviewer, keyID string) (Ke
 	return h, nil
 }
 
+// ExportRefused records an export the per-reviewer export limit refused
+// (outcome denied, with why), so a reviewer pulling the trail in bulk shows
+// in it.
+func (r *Reader) ExportRefused(ctx context.Context, who Reviewer, filters map[string]string, format, reason string) error {
+	return r.w.Record(ctx, Event{Actor: who.actor(), Scope: who.Scope, Action: kp.AuditExport, Details: Details{Filters: filters, Format: format}},
+		Result{Outcome: kp.OutcomeDenied, Message: reason})
+}
+
 // ExportBatch is how many rows an export reads per query. Rows stream
 // through (memory does not grow with it); fewer, longer queries spend less
 // on planning and round trips than 2 000 did.

@@ -18,6 +18,10 @@ import (
 // plenty for a person, little for a script guessing tokens.
 const DefaultPerMinute = 20
 
+// DefaultExportsPerMinute is a reviewer's exports per minute (each reads up
+// to the whole trail): bursts of 3, then one every 10 s.
+const DefaultExportsPerMinute = 6
+
 // Limiter takes tokens from shared buckets.
 type Limiter struct {
 	pool     *pgxpool.Pool

@@ -52,14 +52,28 @@ func (s *Service) refuse(ctx context.Context, a *signIn, o kp.Outcome, reason st
 	if err := s.record(ctx, a.actor, a.Scope, o, reason); err != nil {
 		return err
 	}
-	locked, nameFailures := o == kp.OutcomeDenied, 0
+	locked, err := s.countFailure(ctx, a)
+	if err != nil {
+		return err
+	}
+	if locked || o == kp.OutcomeDenied {
+		return ErrLocked
+	}
+	return ErrSignIn
+}
+
+// countFailure counts a refused attempt against the name from this address,
+// the address, and the name from anywhere, then waits the name's delay. It
+// reports whether the pair or the address is now locked.
+func (s *Service) countFailure(ctx context.Context, a *signIn) (bool, error) {
+	locked, nameFailures := false, 0
 	for _, k := range []struct {
 		key string
 		max int
 	}{{a.pairKey, s.o.MaxFailures}, {a.ipKey, s.o.MaxIPFailures}, {a.userKey, noLock}} {
 		st, err := a.q.AddReviewerFailure(ctx, k.key, a.now, s.o.Window, s.o.Lockout, k.max)
 		if err != nil {
-			return err
+			return false, err
 		}
 		if k.key == a.userKey {
 			nameFailures = st.Failures
@@ -68,10 +82,7 @@ func (s *Service) refuse(ctx context.Context, a *signIn, o kp.Outcome, reason st
 		}
 	}
 	s.slowDown(ctx, nameFailures)
-	if locked {
-		return ErrLocked
-	}
-	return ErrSignIn
+	return locked, nil
 }
 
 // noLock is a failure count never reached: the name-wide count only slows.

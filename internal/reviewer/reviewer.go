@@ -7,6 +7,8 @@ package reviewer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"log/slog"
 	"regexp"
@@ -299,15 +301,32 @@ type Attempt struct {
 	Scope    audit.Scope // client address, user agent, session
 }
 
-// SignIn checks an attempt and returns the normalized username. Failures
+// Session is what a reviewer's session keeps of a sign-in: the account and
+// the stamp of its password at the time (see Stamp).
+type Session struct {
+	Username string
+	Stamp    string
+}
+
+// Stamp identifies an account's password in its sessions without revealing
+// it: a digest of the stored hash. Every password change (reset-password,
+// with or without new TOTP, and the self-service change) writes a new hash
+// with a fresh salt, so a session holding an older stamp fails RequireActive
+// at its next request: a credential change ends every session (ASVS 7.4.3).
+func Stamp(passwordHash string) string {
+	sum := sha256.Sum256([]byte("keyport reviewer session stamp\x00" + passwordHash))
+	return hex.EncodeToString(sum[:16])
+}
+
+// SignIn checks an attempt and returns the normalized username and stamp. Failures
 // are ErrSignIn or ErrLocked whatever the reason; the reason goes to the
 // audit trail. The work done is the same for every answer, locked or not:
 // the throttle reads, one argon2id computation (against a dummy hash for
 // unknown names) and, for accounts with TOTP, a code check; and every
 // failed answer for a much-tried name waits the same growing delay.
-func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
+func (s *Service) SignIn(ctx context.Context, at Attempt) (Session, error) {
 	if s.o.LocalOff {
-		return "", s.refuseLocal(ctx, at)
+		return Session{}, s.refuseLocal(ctx, at)
 	}
 	dummy := s.dummy() // first, so the first attempt's timing does not depend on the name either
 	name := NormalizeUsername(at.Username)
@@ -319,19 +338,20 @@ func (s *Service) SignIn(ctx context.Context, at Attempt) (string, error) {
 		pairKey: "user@ip:" + name + "|" + at.Scope.ClientIP}
 	locked, err := s.lockedOut(ctx, a)
 	if err != nil {
-		return "", err
+		return Session{}, err
 	}
 	reason, step, err := s.refusal(ctx, a, dummy) // the same work when locked
 	if err != nil {
-		return "", err
+		return Session{}, err
 	}
 	switch {
 	case locked != "":
-		return "", s.refuse(ctx, a, kp.OutcomeDenied, locked)
+		return Session{}, s.refuse(ctx, a, kp.OutcomeDenied, locked)
 	case reason != "":
-		return "", s.refuse(ctx, a, kp.OutcomeFailure, reason)
+		return Session{}, s.refuse(ctx, a, kp.OutcomeFailure, reason)
 	}
-	return s.succeed(ctx, a, step)
+	name, err = s.succeed(ctx, a, step)
+	return Session{Username: name, Stamp: a.stamp}, err
 }
 
 // succeed records a sign-in: the TOTP step it used (refusing a code a
@@ -363,6 +383,7 @@ type signIn struct {
 	userKey string // throttle keys: the name tried (slows, never locks),
 	ipKey   string // the client address (locks the address),
 	pairKey string // and the name from this address (locks the pair)
+	stamp   string // the account's password stamp, once found
 }
 
 // refusal checks the password (against dummy for an unknown name: the same
@@ -375,7 +396,7 @@ func (s *Service) refusal(ctx context.Context, a *signIn, dummy string) (string,
 	}
 	hash := dummy
 	if acct != nil {
-		hash = acct.PasswordHash
+		hash, a.stamp = acct.PasswordHash, Stamp(acct.PasswordHash)
 	}
 	pwOK, herr := s.checkPassword(ctx, hash, a.Password)
 	if herr != nil && !errors.Is(herr, errBadHash) {
@@ -432,16 +453,17 @@ func (s *Service) checkPassword(ctx context.Context, hash string, pw secret.Secr
 	return checkPassword(hash, pw)
 }
 
-// RequireActive returns nil when username names an enabled account: a
-// signed-in reviewer's every request checks it, so disabling an account
-// ends its sessions at once.
-func (s *Service) RequireActive(ctx context.Context, username string) error {
+// RequireActive returns nil when username names an enabled account whose
+// password stamp is still stamp: a signed-in reviewer's every request checks
+// it, so disabling an account or changing its password ends its sessions at
+// once.
+func (s *Service) RequireActive(ctx context.Context, username, stamp string) error {
 	if s.o.LocalOff {
 		return ErrLocalOff
 	}
 	a, err := db.New(s.pool).ReviewerByUsername(ctx, username)
-	if kp.KindOf(err) == kp.NotFound || err == nil && a.Disabled {
-		return kp.Errorf(kp.Unauthorized, "This reviewer account is not active.")
+	if kp.KindOf(err) == kp.NotFound || err == nil && (a.Disabled || Stamp(a.PasswordHash) != stamp) {
+		return kp.Errorf(kp.Unauthorized, "This reviewer session is no longer valid.")
 	}
 	return err
 }

@@ -94,8 +94,9 @@ func (f *fixture) add(t testing.TB, name, pw string, totp bool) []byte {
 }
 
 func (f *fixture) signIn(name, pw, code, ip string) (string, error) {
-	return f.svc.SignIn(context.Background(), Attempt{Username: name, Password: secret.New(pw), TOTP: code,
+	s, err := f.svc.SignIn(context.Background(), Attempt{Username: name, Password: secret.New(pw), TOTP: code,
 		Scope: audit.Scope{ClientIP: ip}})
+	return s.Username, err
 }
 
 // RFC 6238 appendix B, SHA-1 rows, truncated to 6 digits.
@@ -353,7 +354,7 @@ func TestAccountChangesAreAudited(t *testing.T) {
 	if err := f.svc.SetDisabled(ctx, operator, "alice", true); err != nil {
 		t.Fatal(err)
 	}
-	if err := f.svc.RequireActive(ctx, "alice"); kp.KindOf(err) != kp.Unauthorized {
+	if err := f.svc.RequireActive(ctx, "alice", ""); kp.KindOf(err) != kp.Unauthorized {
 		t.Fatalf("disabled account active: %v", err)
 	}
 	if err := f.svc.SetDisabled(ctx, operator, "alice", false); err != nil {

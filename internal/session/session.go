@@ -244,7 +244,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Sess
 	}
 	if sess.ID != "" {
 		h := hashID(sess.ID)
-		err := q.UpdateSession(ctx, h, s.sealer.Seal(data, h), s.keyIDs[0], now)
+		err := q.UpdateSession(ctx, h, s.sealer.Seal(data, h), s.keyIDs[0], ownerOf(sess), now)
 		if kp.KindOf(err) != kp.NotFound {
 			if err != nil {
 				return err
@@ -256,7 +256,7 @@ func (s *Store) Save(r *http.Request, w http.ResponseWriter, sess *sessions.Sess
 	id := newID()
 	h := hashID(id)
 	if err := q.InsertSession(ctx, &db.SessionRow{IDHash: h, Kind: string(s.o.Kind), Data: s.sealer.Seal(data, h),
-		CookieKeyID: s.keyIDs[0], CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.o.Absolute)}); err != nil {
+		CookieKeyID: s.keyIDs[0], Owner: ownerOf(sess), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.o.Absolute)}); err != nil {
 		return err
 	}
 	sess.ID = id
@@ -276,7 +276,7 @@ func (s *Store) Rotate(r *http.Request, w http.ResponseWriter, sess *sessions.Se
 	}
 	id := newID()
 	h := hashID(id)
-	err = db.New(s.pool).RekeySession(context.WithoutCancel(r.Context()), hashID(sess.ID), h, s.sealer.Seal(data, h), s.keyIDs[0], s.o.Now())
+	err = db.New(s.pool).RekeySession(context.WithoutCancel(r.Context()), hashID(sess.ID), h, s.sealer.Seal(data, h), s.keyIDs[0], ownerOf(sess), s.o.Now())
 	if kp.KindOf(err) == kp.NotFound {
 		sess.ID = ""
 		return s.Save(r, w, sess)
@@ -394,7 +394,7 @@ func (s *Store) Persist(r *http.Request, sess *sessions.Session) error {
 	id := newID()
 	h := hashID(id)
 	if err := db.New(s.pool).InsertSession(context.WithoutCancel(r.Context()), &db.SessionRow{IDHash: h, Kind: string(s.o.Kind),
-		Data: s.sealer.Seal(data, h), CookieKeyID: s.keyIDs[0], CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.o.Absolute)}); err != nil {
+		Data: s.sealer.Seal(data, h), CookieKeyID: s.keyIDs[0], Owner: ownerOf(sess), CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(s.o.Absolute)}); err != nil {
 		return err
 	}
 	sess.ID = id
