@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -42,31 +43,33 @@ func (r *auditUI) sessionsEnd(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	owner, _ := rv.sess.Values[session.OwnerKey].(string)
-	var n int64
-	if c.FormValue("others") != "" {
+	others, one := c.FormValue("others") != "", c.FormValue("session")
+	if !others && one == "" {
+		return kp.Errorf(kp.Invalid, "Say which session to end.")
+	}
+	actor := audit.Actor{Kind: kp.ActorReviewer, UserID: rv.Username, Name: rv.Username}
+	n, err := r.reviewers.EndSessions(ctx, actor, rv.Scope, rv.Username, "ended by the reviewer", func(ctx context.Context) (int64, error) {
+		if !others {
+			return r.h.ReviewerSessions.End(ctx, owner, one)
+		}
 		list, err := r.h.ReviewerSessions.Of(ctx, owner, rv.sess)
 		if err != nil {
-			return err
+			return 0, err
 		}
+		var n int64
 		for _, s := range list {
 			if s.Current {
 				continue
 			}
 			k, err := r.h.ReviewerSessions.End(ctx, owner, s.Handle)
 			if err != nil {
-				return err
+				return n, err
 			}
 			n += k
 		}
-	} else if h := c.FormValue("session"); h != "" {
-		if n, err = r.h.ReviewerSessions.End(ctx, owner, h); err != nil {
-			return err
-		}
-	} else {
-		return kp.Errorf(kp.Invalid, "Say which session to end.")
-	}
-	actor := audit.Actor{Kind: kp.ActorReviewer, UserID: rv.Username, Name: rv.Username}
-	if err := r.reviewers.SessionsEnded(ctx, actor, rv.Scope, rv.Username, "ended by the reviewer", n); err != nil {
+		return n, nil
+	})
+	if err != nil {
 		return err
 	}
 	msg := "Ended " + itoa64(n) + " sessions."

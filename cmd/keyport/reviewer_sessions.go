@@ -62,16 +62,19 @@ func reviewerSessions(ctx context.Context, e env, cmd string, args []string) err
 	if err := tw.Flush(); err != nil || !*end {
 		return err
 	}
-	var n int64
-	for _, o := range owners {
-		k, err := store.End(ctx, o, "")
-		if err != nil {
-			return err
-		}
-		n += k
-	}
 	name := reviewer.NormalizeUsername(*username)
-	if err := svc.SessionsEnded(ctx, cliActor(e), audit.Scope{}, name, "ended by an operator", n); err != nil {
+	n, err := svc.EndSessions(ctx, cliActor(e), audit.Scope{}, name, "ended by an operator", func(ctx context.Context) (int64, error) {
+		var n int64
+		for _, o := range owners {
+			k, err := store.End(ctx, o, "")
+			if err != nil {
+				return n, err
+			}
+			n += k
+		}
+		return n, nil
+	})
+	if err != nil {
 		return err
 	}
 	fmt.Fprintf(e.stdout, "%d sessions of reviewer %s ended\n", n, name)

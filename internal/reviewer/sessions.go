@@ -20,12 +20,23 @@ func LocalOwner(username string) string { return "local:" + NormalizeUsername(us
 // OIDCOwner is the session owner of an OIDC reviewer (their row's id).
 func OIDCOwner(id int64) string { return "oidc:" + strconv.FormatInt(id, 10) }
 
-// SessionsEnded records that actor ended n of username's sessions, as an
-// auditor.logout with the step ("ended by the reviewer", "ended by an
-// operator") and the count.
-func (s *Service) SessionsEnded(ctx context.Context, actor audit.Actor, scope audit.Scope, username, step string, n int64) error {
-	return s.w.Record(ctx, audit.Event{Actor: actor, Scope: scope, Action: kp.ReviewerLogout,
-		Details: audit.Details{Label: username, Step: step, Count: n}}, audit.Result{Outcome: kp.OutcomeSuccess})
+// EndSessions ends some of username's sessions (end does the deleting and
+// says how many) as an audited action: an auditor.logout intent with the
+// step ("ended by the reviewer", "ended by an operator"), then its outcome
+// with the count, so an end the process did not live to record still
+// shows as an open intent.
+func (s *Service) EndSessions(ctx context.Context, actor audit.Actor, scope audit.Scope, username, step string,
+	end func(context.Context) (int64, error)) (int64, error) {
+	var n int64
+	ev := audit.Event{Actor: actor, Scope: scope, Action: kp.ReviewerLogout, Details: audit.Details{Label: username, Step: step}}
+	err := s.w.Do(ctx, ev, func(ctx context.Context) (audit.Result, error) {
+		var err error
+		n, err = end(ctx)
+		d := ev.Details
+		d.Count = n
+		return audit.Result{Details: &d}, err
+	})
+	return n, err
 }
 
 // Owners returns the session owners a name stands for, as `keyport
