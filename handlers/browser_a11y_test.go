@@ -75,6 +75,7 @@ func TestBrowserAccessibility(t *testing.T) {
 	c.page("/audit/integrity", "/audit/integrity")
 	c.verifyNowByKeyboard()
 	c.page("/audit/credentials", "/audit/credentials")
+	c.page("/audit/policies", "/audit/policies")
 	c.page("/reviewer/password", "/reviewer/password")
 	c.page("/reviewer/sessions", "/reviewer/sessions")
 
